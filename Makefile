@@ -1,0 +1,34 @@
+# Two pinned environments (see DESIGN.md): .venv (modern) and .venv-dgl (dgl).
+PYTHON ?= python3.11
+VENV := .venv
+VENV_DGL := .venv-dgl
+export DGLBACKEND := pytorch
+
+.PHONY: demo test test-modern test-dgl clean
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/edgeattr demo
+
+test: test-modern test-dgl
+
+test-modern: $(VENV)/.installed
+	EDGEATTR_LANE=modern ./.ci/pytest-lane $(VENV)/bin/python
+
+test-dgl: $(VENV_DGL)/.installed
+	EDGEATTR_LANE=dgl ./.ci/pytest-lane $(VENV_DGL)/bin/python
+
+$(VENV)/.installed: requirements/modern.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements/modern.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV_DGL)/.installed: requirements/dgl.txt requirements/dgl-nodeps.txt pyproject.toml
+	test -x $(VENV_DGL)/bin/python || $(PYTHON) -m venv $(VENV_DGL)
+	$(VENV_DGL)/bin/pip install -q -r requirements/dgl.txt
+	$(VENV_DGL)/bin/pip install -q --no-deps -r requirements/dgl-nodeps.txt
+	$(VENV_DGL)/bin/pip install -q --no-deps -e .
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(VENV_DGL) outputs .pytest_cache

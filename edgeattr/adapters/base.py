@@ -1,0 +1,414 @@
+r"""Machinery shared by the framework adapters.
+
+An adapter binds a model to the graph it is called with and turns it into a
+Captum ``forward_func`` whose only input is an edge mask ``w``. The framework
+adapters (:class:`~edgeattr.adapters.PyGAdapter`, ``DGLAdapter``) only know how
+to build a (restricted, batched) graph and how to intercept their framework's
+message passing; everything else lives here:
+
+* validating masks and splitting a batch of ``B`` masks into chunks, each run
+  as disjoint copies of the computation graph in one forward pass,
+* counting message-passing *calls* (one call = one layer of the computation
+  graph) and handing every call the per-message weights of its layer,
+* aligning the messages of a call with the user's edges when a layer appends
+  self-loops of its own (those keep weight 1 and are not attributed),
+* leaving the model exactly as it was, also when its forward raises.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from edgeattr.errors import UnsupportedLayerError
+
+#: Upper bound on ``copies * (nodes + edges)`` of one batched forward pass.
+DEFAULT_ELEMENTS_PER_PASS = 2_000_000
+
+
+@dataclass
+class Layer:
+    r"""One message-passing call of the forward pass (a layer of the computation graph).
+
+    Args:
+        name (str): Qualified name of the module that made the call.
+        module (object): That module.
+        call (int): Which call of that module this is (0 for the first).
+    """
+
+    name: str
+    module: Any
+    call: int
+
+
+def align_messages(
+    src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor
+) -> Optional[Tensor]:
+    r"""Maps the messages of one call to the edges the model was given.
+
+    Layers pass messages either along exactly the edges they were given, or along
+    those edges followed by self-loops they add themselves; PyG's
+    ``add_self_loops`` / ``add_remaining_self_loops`` first drop the self-loops
+    that were already there, DGL's ``add_self_loop`` keeps them.
+
+    Args:
+        src (Tensor): Sources of the call's messages, shape ``(M,)``.
+        dst (Tensor): Destinations of the call's messages, shape ``(M,)``.
+        ref_src (Tensor): Sources of the given edges, shape ``(E,)``.
+        ref_dst (Tensor): Destinations of the given edges, shape ``(E,)``.
+
+    Returns:
+        ``None`` when message ``m`` is edge ``m`` for all ``m`` (``M == E``),
+        otherwise a long tensor of shape ``(M,)`` with the edge id of each
+        message and ``-1`` for self-loops the layer added.
+
+    Raises:
+        UnsupportedLayerError: if the messages are neither of those two forms.
+    """
+    num_edges, num_messages = ref_src.numel(), src.numel()
+
+    def matches(edge_ids: Optional[Tensor], count: int) -> bool:
+        if num_messages < count:
+            return False
+        ref_s = ref_src if edge_ids is None else ref_src[edge_ids]
+        ref_d = ref_dst if edge_ids is None else ref_dst[edge_ids]
+        loops_s, loops_d = src[count:], dst[count:]
+        return (
+            torch.equal(src[:count], ref_s)
+            and torch.equal(dst[:count], ref_d)
+            and torch.equal(loops_s, loops_d)
+        )
+
+    if num_messages == num_edges and matches(None, num_edges):
+        return None
+    if matches(None, num_edges):
+        kept = torch.arange(num_edges, device=src.device)
+    else:
+        kept = (ref_src != ref_dst).nonzero().view(-1)
+        if not matches(kept, kept.numel()):
+            raise UnsupportedLayerError(
+                "the layer passed messages along edges that are neither the "
+                "edges it was given nor those edges followed by self-loops, so "
+                "its messages cannot be matched to edges"
+            )
+    added = kept.new_full((num_messages - kept.numel(),), -1)
+    return torch.cat([kept, added])
+
+
+class MessageWeights:
+    r"""Hands each message-passing call of one forward pass its message weights.
+
+    Args:
+        mask (Tensor, optional): Mask over the computation graph's edges for the
+            copies of this pass, shape ``(b, E)`` (input level) or ``(b, L, E)``
+            (layerwise). ``None`` only counts the calls.
+        num_layers (int, optional): The number of calls a forward pass must make;
+            ``None`` while the layers are being discovered.
+        ref_src (Tensor): Sources of the batched graph's edges, ``(b * E,)``.
+        ref_dst (Tensor): Destinations of the batched graph's edges, ``(b * E,)``.
+    """
+
+    def __init__(
+        self,
+        mask: Optional[Tensor],
+        num_layers: Optional[int],
+        ref_src: Tensor,
+        ref_dst: Tensor,
+    ) -> None:
+        self.mask = mask
+        self.num_layers = num_layers
+        self.ref_src, self.ref_dst = ref_src, ref_dst
+        self.layers: List[Layer] = []
+        self._calls_per_module: dict = {}
+        self.thread = threading.get_ident()
+
+    def owns_current_thread(self) -> bool:
+        r"""Whether the calling thread is the one running this forward pass."""
+        return threading.get_ident() == self.thread
+
+    def begin_call(self, name: str, module: Any) -> int:
+        r"""Registers a message-passing call and returns its layer index.
+
+        Raises:
+            RuntimeError: if the forward pass makes more calls than were
+                discovered (a model whose depth depends on its input).
+        """
+        call = self._calls_per_module.get(id(module), 0)
+        self._calls_per_module[id(module)] = call + 1
+        layer = len(self.layers)
+        if self.num_layers is not None and layer >= self.num_layers:
+            raise RuntimeError(
+                f"the model made more than the {self.num_layers} message-passing "
+                f"calls it made when its layers were discovered (extra call by "
+                f"'{name}'); edgeattr needs a fixed number of calls per forward pass"
+            )
+        self.layers.append(Layer(name, module, call))
+        return layer
+
+    def weights(self, layer: int, src: Optional[Tensor] = None, dst: Optional[Tensor] = None) -> Optional[Tensor]:
+        r"""The weights of the messages of call ``layer``, shape ``(M,)``.
+
+        Args:
+            layer (int): The call's layer index.
+            src, dst (Tensor, optional): The call's message endpoints, ``(M,)``;
+                ``None`` when the call passes messages along the batched graph's
+                own edge tensor.
+
+        Returns:
+            ``None`` when only counting calls. Self-loops added by the layer get 1.
+        """
+        if self.mask is None:
+            return None
+        flat = (self.mask[:, layer] if self.mask.dim() == 3 else self.mask).reshape(-1)
+        if src is None or dst is None:
+            return flat
+        edge_ids = align_messages(src, dst, self.ref_src, self.ref_dst)
+        if edge_ids is None:
+            return flat
+        return torch.cat([flat, flat.new_ones(1)])[edge_ids]
+
+    def finish(self) -> None:
+        r"""Checks that the pass made as many calls as were discovered."""
+        if self.num_layers is not None and len(self.layers) != self.num_layers:
+            raise RuntimeError(
+                f"the model made {len(self.layers)} message-passing calls, but "
+                f"{self.num_layers} when its layers were discovered; edgeattr needs "
+                f"a fixed number of calls per forward pass"
+            )
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    r"""Runs the model in eval mode and restores every module's training flag."""
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in flags:
+            module.training = training
+
+
+def check_mask(
+    mask: Tensor,
+    *,
+    name: str,
+    num_edges: int,
+    num_layers: int,
+    layerwise: bool,
+    device: torch.device,
+    floating: bool = True,
+) -> None:
+    r"""Raises a ValueError naming the problem and the fix if ``mask`` is malformed.
+
+    Args:
+        mask (Tensor): Shape ``(B, E)``, or ``(B, L, E)`` when ``layerwise``.
+        name (str): What to call the mask in messages.
+        floating (bool): Whether a floating dtype is required (else bool).
+    """
+    expected = f"(B, {num_layers}, {num_edges})" if layerwise else f"(B, {num_edges})"
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {expected}, got {type(mask).__name__}")
+    if mask.dim() != (3 if layerwise else 2):
+        hint = (
+            "this adapter is layerwise: pass a mask of shape (B, L, E), e.g. adapter.ones()"
+            if layerwise
+            else "this adapter is input-level: build it with layerwise=True for (B, L, E) masks"
+        )
+        raise ValueError(f"{name} must have shape {expected}, got {tuple(mask.shape)}; {hint}")
+    if mask.size(0) == 0:
+        raise ValueError(f"{name} must hold at least one mask, got shape {tuple(mask.shape)}")
+    if mask.size(-1) != num_edges or (layerwise and mask.size(1) != num_layers):
+        raise ValueError(
+            f"{name} must have shape {expected} (the graph has {num_edges} edges"
+            f"{f' and the model {num_layers} message-passing calls' if layerwise else ''}), "
+            f"got {tuple(mask.shape)}"
+        )
+    if floating and not mask.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype, got {mask.dtype}; use mask.float()")
+    if not floating and mask.dtype != torch.bool:
+        raise TypeError(f"{name} must be a bool tensor, got {mask.dtype}")
+    if mask.device != device:
+        raise ValueError(f"{name} is on {mask.device} but the graph is on {device}; use mask.to({str(device)!r})")
+    if floating and not torch.isfinite(mask).all():
+        raise ValueError(f"{name} contains NaN or inf; masks must be finite")
+
+
+class EdgeMaskAdapter(ABC):
+    r"""A model bound to its graph, as a Captum ``forward_func`` of an edge mask.
+
+    ``adapter(mask)`` runs the model with message ``e`` of layer ``l`` multiplied
+    by ``mask[b, e]`` (input level) or ``mask[b, l, e]`` (layerwise) for every
+    mask ``b`` of the batch, and returns the explained output row of each.
+
+    Subclasses build the computation graph and intercept their framework's
+    message passing; see :class:`~edgeattr.adapters.PyGAdapter`.
+    """
+
+    #: Number of edges of the graph the user passed (masks are indexed by these).
+    num_edges: int
+    #: Number of message-passing calls of one forward pass.
+    num_layers: int
+    #: Whether masks carry one row per layer.
+    layerwise: bool
+    #: The message-passing calls of one forward pass, in call order.
+    layers: List[Layer]
+
+    def __init__(self, model: torch.nn.Module, *, layerwise: bool, copies_per_pass: Optional[int]) -> None:
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if copies_per_pass is not None and copies_per_pass < 1:
+            raise ValueError(f"copies_per_pass must be a positive integer, got {copies_per_pass}")
+        self.model = model
+        self.layerwise = layerwise
+        self._copies_per_pass = copies_per_pass
+
+    # -- what a framework adapter provides -------------------------------------------
+
+    #: Edge ids (into the user's edges) of the computation graph's edges, ``(E_sub,)``.
+    edge_ids: Tensor
+
+    @property
+    @abstractmethod
+    def device(self) -> torch.device:
+        r"""Device of the graph."""
+
+    @property
+    @abstractmethod
+    def dtype(self) -> torch.dtype:
+        r"""Floating dtype of the masks (that of the model's parameters)."""
+
+    @abstractmethod
+    def _graph_size(self) -> int:
+        r"""Nodes plus edges of one copy of the computation graph."""
+
+    @abstractmethod
+    def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
+        r"""Runs ``copies`` disjoint copies of the computation graph in one pass.
+
+        Args:
+            copies (int): Number of copies.
+            weights (Tensor, optional): Message weights over the computation
+                graph's edges, ``(copies, E_sub)`` or ``(copies, L, E_sub)``.
+            keep (Tensor, optional): Bool mask of edges kept (the rest removed),
+                same shapes as ``weights``.
+
+        Returns:
+            The explained output row of each copy, ``(copies, *out)``.
+        """
+
+    # -- the Captum forward_func ---------------------------------------------------------
+
+    def ones(self) -> Tensor:
+        r"""The all-ones mask, shape ``(1, E)`` or ``(1, L, E)``, on the graph's device."""
+        shape = (1, self.num_layers, self.num_edges) if self.layerwise else (1, self.num_edges)
+        return torch.ones(shape, dtype=self.dtype, device=self.device)
+
+    @property
+    def copies_per_pass(self) -> int:
+        r"""How many masks run together in one forward pass (bounds memory)."""
+        if self._copies_per_pass is not None:
+            return self._copies_per_pass
+        return max(1, DEFAULT_ELEMENTS_PER_PASS // max(1, self._graph_size()))
+
+    def __call__(self, mask: Tensor) -> Tensor:
+        r"""Runs the model with each of ``B`` edge masks.
+
+        Args:
+            mask (Tensor): Shape ``(B, E)``, or ``(B, L, E)`` when layerwise.
+
+        Returns:
+            Tensor of shape ``(B, *out)``: the model's output row at ``index``
+            (node or graph) under each mask. Differentiable in ``mask``.
+        """
+        self.check(mask, name="mask")
+        return self._batched(mask.index_select(-1, self.edge_ids), keep=False)
+
+    def remove(self, keep: Tensor) -> Tensor:
+        r"""Runs the model with edges deleted instead of their messages zeroed.
+
+        Args:
+            keep (Tensor): Bool tensor of shape ``(B, E)`` (or ``(B, L, E)`` when
+                layerwise); ``False`` deletes the edge (from that layer).
+
+        Returns:
+            Tensor of shape ``(B, *out)``.
+        """
+        self.check(keep, name="keep", floating=False)
+        return self._batched(keep.index_select(-1, self.edge_ids), keep=True)
+
+    def check(self, mask: Tensor, *, name: str = "mask", floating: bool = True) -> None:
+        r"""Raises a clear error if ``mask`` does not fit this adapter."""
+        check_mask(
+            mask,
+            name=name,
+            num_edges=self.num_edges,
+            num_layers=self.num_layers,
+            layerwise=self.layerwise,
+            device=self.device,
+            floating=floating,
+        )
+
+    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
+        outputs = []
+        for chunk in sub_mask.split(self.copies_per_pass):
+            if keep:
+                outputs.append(self._run(chunk.size(0), None, chunk))
+            else:
+                outputs.append(self._run(chunk.size(0), chunk, None))
+        return torch.cat(outputs)
+
+    def expand(self, values: Tensor) -> Tensor:
+        r"""Scatters values over the computation graph's edges to all edges.
+
+        Args:
+            values (Tensor): Shape ``(..., E_sub)``.
+
+        Returns:
+            Tensor of shape ``(..., E)`` with zeros outside the computation graph.
+        """
+        out = values.new_zeros(values.shape[:-1] + (self.num_edges,))
+        out[..., self.edge_ids] = values
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({type(self.model).__name__}, num_edges={self.num_edges}, "
+            f"num_layers={self.num_layers}, layerwise={self.layerwise})"
+        )
+
+
+def repeat_rows(tensor: Tensor, copies: int) -> Tensor:
+    r"""Stacks ``copies`` copies of ``tensor`` along dim 0."""
+    return tensor.repeat((copies,) + (1,) * (tensor.dim() - 1)) if copies > 1 else tensor
+
+
+def copy_offsets(copies: int, per_copy: int, step: int, device: torch.device) -> Tensor:
+    r"""Offsets ``[0]*per_copy + [step]*per_copy + ...`` for ``copies`` copies."""
+    return torch.arange(copies, device=device).repeat_interleave(per_copy) * step
+
+
+def unsupported(name: str, module: Any, why: str) -> UnsupportedLayerError:
+    r"""The error for a layer an edge mask cannot reach."""
+    return UnsupportedLayerError(f"layer '{name}' ({type(module).__name__}) is not supported: {why}")
+
+
+def names_of(model: torch.nn.Module) -> dict:
+    r"""Qualified module names keyed by ``id(module)``."""
+    return {id(module): name or type(model).__name__ for name, module in model.named_modules()}
+
+
+__all__: Sequence[str] = [
+    "EdgeMaskAdapter",
+    "Layer",
+    "MessageWeights",
+    "align_messages",
+    "check_mask",
+    "eval_mode",
+]

@@ -1,0 +1,104 @@
+r"""What every attribution method shares: input formatting and the explained quantity."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor
+
+TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
+TargetType = Union[None, int, Sequence[int], Tensor]
+
+
+def unpack(inputs: TensorOrTuple, additional_forward_args: Any = None) -> Tuple[Tensor, bool]:
+    r"""The single mask of ``inputs`` and whether it came in a tuple.
+
+    Raises:
+        ValueError: for several inputs or additional forward arguments (the
+            adapter binds the graph; nothing else goes through Captum).
+    """
+    if additional_forward_args is not None:
+        raise ValueError(
+            "additional_forward_args is not used: bind the graph and model arguments in "
+            "the adapter, e.g. PyGAdapter(model, x, edge_index, index=v)"
+        )
+    is_tuple = isinstance(inputs, tuple)
+    masks = inputs if is_tuple else (inputs,)
+    if len(masks) != 1:
+        raise ValueError(f"expected one edge mask, got a tuple of {len(masks)} inputs")
+    mask = masks[0]
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"inputs must be an edge mask tensor, got {type(mask).__name__}")
+    if not mask.is_floating_point():
+        raise TypeError(f"the edge mask must have a floating dtype, got {mask.dtype}; use mask.float()")
+    return mask, is_tuple
+
+
+def pack(result: Tensor, is_tuple: bool) -> TensorOrTuple:
+    r"""Returns ``result`` in the structure the inputs came in."""
+    return (result,) if is_tuple else result
+
+
+def check_forward_mask(forward_func: Callable, mask: Tensor) -> None:
+    r"""Lets an adapter check the mask's shape before any work is done."""
+    check = getattr(forward_func, "check", None)
+    if callable(check):
+        check(mask)
+
+
+def resolve_target(forward_func: Callable, mask: Tensor, target: TargetType) -> Tensor:
+    r"""The class explained for each of the ``B`` masks, shape ``(B,)``.
+
+    ``target=None`` is the class the model predicts with every edge at weight 1
+    (for a single-logit output: 1 if the logit is positive, else 0).
+
+    Raises:
+        ValueError: for a target out of range or of the wrong length.
+    """
+    batch = mask.size(0)
+    if target is None:
+        with torch.no_grad():
+            logits = flat_output(forward_func(torch.ones_like(mask[:1])))
+        predicted = (logits[:, 0] > 0).long() if logits.size(1) == 1 else logits.argmax(1)
+        return predicted.expand(batch)
+    target = torch.as_tensor(target, device=mask.device)
+    if target.is_floating_point() or target.dim() > 1:
+        raise ValueError(f"target must be an int or a sequence of ints, one per mask; got {target.tolist()}")
+    if target.dim() == 1 and target.numel() != batch:
+        raise ValueError(f"target holds {target.numel()} classes for {batch} masks; pass one per mask or an int")
+    return target.long().expand(batch)
+
+
+def flat_output(output: Tensor) -> Tensor:
+    r"""The output rows as ``(B, C)``; a single logit is ``C = 1``."""
+    return output.reshape(output.size(0), -1)
+
+
+def explained_output(output: Tensor, target: Tensor) -> Tensor:
+    r"""The explained quantity :math:`z` of each output row, shape ``(B,)``.
+
+    For ``C > 1`` classes, :math:`z = \text{output}[b, t_b]`. For a single
+    logit :math:`y`, :math:`z = y` for class 1 and :math:`z = -y` for class 0,
+    so that with ``target=None`` it is :math:`\operatorname{sign}(y) \cdot y`.
+    """
+    logits = flat_output(output)
+    classes = logits.size(1)
+    limit = 2 if classes == 1 else classes
+    if (target < 0).any() or (target >= limit).any():
+        raise ValueError(
+            f"target {target.tolist()} is out of range for a model with "
+            f"{'a single logit (classes 0 and 1)' if classes == 1 else f'{classes} classes'}"
+        )
+    if classes == 1:
+        return logits[:, 0] * (2 * target - 1).to(logits.dtype)
+    return logits.gather(1, target.view(-1, 1)).squeeze(1)
+
+
+def explained_gradient(forward_func: Callable, mask: Tensor, target: Tensor) -> Tensor:
+    r"""The gradient :math:`\partial z / \partial w` of each mask, same shape as ``mask``."""
+    with torch.enable_grad():
+        mask = mask.detach().requires_grad_(True)
+        z = explained_output(forward_func(mask), target)
+        (grad,) = torch.autograd.grad(z.sum(), mask, allow_unused=True)
+    return torch.zeros_like(mask) if grad is None else grad

@@ -1,0 +1,124 @@
+r"""Comparing explanations: cosine similarity of masks and the sign-flip diagnostic."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from edgeattr.attribution._common import TargetType, explained_output, resolve_target
+
+
+def cosine_similarity(a: Tensor, b: Tensor, entries: Optional[Tensor] = None) -> Tensor:
+    r"""Cosine similarity of two batches of masks, the paper's comparison.
+
+    .. math::
+        \cos(a, b) = \frac{\langle a, b \rangle}{\lVert a \rVert \, \lVert b \rVert}
+
+    taken per mask over all trailing dimensions; 0 where either mask is all zero.
+
+    Args:
+        a (Tensor): Masks of shape ``(B, ...)``.
+        b (Tensor): Masks of the same shape.
+        entries (Tensor, optional): Edge ids (last dimension) to compare on,
+            e.g. an adapter's ``edge_ids``; default: all.
+
+    Returns:
+        Tensor of shape ``(B,)``.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"masks must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if entries is not None:
+        a, b = a.index_select(-1, entries), b.index_select(-1, entries)
+    a, b = a.reshape(a.size(0), -1).double(), b.reshape(b.size(0), -1).double()
+    norms = a.norm(dim=1) * b.norm(dim=1)
+    dots = (a * b).sum(1)
+    return torch.where(norms > 0, dots / norms.clamp(min=torch.finfo(torch.float64).tiny), torch.zeros_like(dots))
+
+
+class SignFlips(NamedTuple):
+    r"""Result of :func:`sign_flips`.
+
+    Attributes:
+        rate (float): Fraction of the examined edges whose gradient changes sign.
+        flips (Tensor): Sign changes per examined edge, shape ``(K,)``.
+        entries (Tensor): Flat mask indices of the examined edges, shape ``(K,)``.
+        gradients (Tensor): :math:`\partial z / \partial w_e` at each weight,
+            shape ``(K, steps)``.
+    """
+
+    rate: float
+    flips: Tensor
+    entries: Tensor
+    gradients: Tensor
+
+
+def sign_flips(
+    forward_func: Callable,
+    mask: Tensor,
+    target: TargetType = None,
+    steps: int = 21,
+    entries: Optional[Tensor] = None,
+    per_eval: int = 1024,
+) -> SignFlips:
+    r"""How often each edge's gradient changes sign as its weight sweeps :math:`[0, 1]`.
+
+    For every examined entry :math:`e`, the mask is set to ``mask`` with
+    :math:`w_e = t` for ``steps`` evenly spaced :math:`t \in [0, 1]`, and the
+    number of sign changes of :math:`\partial z / \partial w_e` along the
+    sweep is counted (exact zeros are skipped). Where the sign changes, the
+    gradient-sign rule is not guaranteed to match GNNExplainer's optimum.
+
+    Args:
+        forward_func (Callable): An adapter or any function of edge masks.
+        mask (Tensor): One mask, shape ``(1, E)`` or ``(1, L, E)``.
+        target (int, optional): Class explained; ``None`` as in the methods.
+        steps (int, optional): Points of the sweep. (default: ``21``)
+        entries (Tensor, optional): Flat indices into ``mask[0]`` to examine.
+            Default: the adapter's computation-graph edges (all layers), or all.
+        per_eval (int, optional): Swept masks per forward pass. (default: ``1024``)
+
+    Returns:
+        :class:`SignFlips`.
+    """
+    if mask.dim() < 2 or mask.size(0) != 1:
+        raise ValueError(f"sign_flips takes one mask of shape (1, E) or (1, L, E), got {tuple(mask.shape)}")
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    target_t = resolve_target(forward_func, mask, target)
+    flat = mask[0].reshape(-1).detach()
+    if entries is None:
+        edge_ids = getattr(forward_func, "edge_ids", None)
+        if edge_ids is None:
+            entries = torch.arange(flat.numel(), device=mask.device)
+        else:
+            num_edges = mask.size(-1)
+            rows = torch.arange(flat.numel() // num_edges, device=mask.device) * num_edges
+            entries = (rows.view(-1, 1) + edge_ids.view(1, -1)).view(-1)
+    weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device)
+    sweep_entries = entries.repeat_interleave(steps)
+    sweep_weights = weights.repeat(entries.numel())
+    grads = []
+    for idx, w in zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)):
+        rows = torch.arange(idx.numel(), device=flat.device)
+        with torch.enable_grad():
+            swept = flat.repeat(idx.numel(), 1)
+            swept[rows, idx] = w
+            swept.requires_grad_(True)
+            z = explained_output(forward_func(swept.view((-1,) + mask.shape[1:])), target_t.expand(idx.numel()))
+            (grad,) = torch.autograd.grad(z.sum(), swept)
+        grads.append(grad[rows, idx])
+    gradients = torch.cat(grads).view(entries.numel(), steps) if grads else flat.new_zeros(0, steps)
+    signs = torch.sign(gradients)
+    # Carry the last non-zero sign over exact zeros, then count changes between non-zero signs.
+    positions = torch.arange(steps, device=flat.device).expand_as(signs)
+    last_nonzero = torch.where(signs != 0, positions, torch.zeros_like(positions)).cummax(1).values
+    carried = signs.gather(1, last_nonzero)
+    before, after = carried[:, :-1], carried[:, 1:]
+    flips = ((before != after) & (before != 0)).sum(1)
+    rate = float((flips > 0).float().mean()) if entries.numel() else 0.0
+    return SignFlips(rate, flips, entries, gradients)
+
+
+__all__ = ["cosine_similarity", "sign_flips", "SignFlips"]

@@ -1,0 +1,244 @@
+"""PyGAdapter against PyG's own mask machinery, brute force and the model itself."""
+
+import copy
+
+import pytest
+import torch
+from torch_geometric.explain import Explainer
+from torch_geometric.explain import GNNExplainer as PyGGNNExplainer
+from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
+from zoo import (
+    BASIC_GNNS,
+    CONVS,
+    SINGLE_CALL,
+    graph_batch,
+    model_of,
+    random_graph,
+    reference_gradient,
+)
+
+from edgeattr import EdgeGradient, PyGAdapter, UnsupportedLayerError
+
+NODE_MODELS = list(CONVS) + ["APPNP"] + list(BASIC_GNNS)
+TARGET_NODE = 10
+
+
+def node_call(name):
+    x, edge_index, edge_attr = random_graph()
+    model = model_of(name)
+    kwargs = {"edge_attr": edge_attr} if getattr(model, "uses_edge_attr", False) else {}
+    return model, (x, edge_index), kwargs
+
+
+@pytest.mark.parametrize("name", NODE_MODELS)
+def test_ones_mask_reproduces_the_model_output(name):
+    model, args, kwargs = node_call(name)
+    adapter = PyGAdapter(model, *args, index=TARGET_NODE, **kwargs)
+    expected = model(*args, **kwargs)[TARGET_NODE]
+    torch.testing.assert_close(adapter(adapter.ones())[0], expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NODE_MODELS)
+def test_edge_gradient_equals_autograd_through_pyg_set_masks(name):
+    model, args, kwargs = node_call(name)
+    adapter = PyGAdapter(model, *args, index=TARGET_NODE, **kwargs)
+    target = int(model(*args, **kwargs)[TARGET_NODE].argmax())
+    expected = reference_gradient(model, args, kwargs, args[1], TARGET_NODE, target)
+    got = EdgeGradient(adapter).attribute(adapter.ones())[0]
+    assert expected.abs().sum() > 0
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(CONVS))
+def test_graph_task_gradient_equals_autograd_through_pyg_set_masks(name):
+    x, edge_index, edge_attr, batch = graph_batch()
+    model = model_of(name, pool=True)
+    kwargs = {"batch": batch, **({"edge_attr": edge_attr} if model.uses_edge_attr else {})}
+    adapter = PyGAdapter(model, x, edge_index, index=1, **kwargs)
+    assert adapter.task == "graph"
+    out = model(x, edge_index, **kwargs)
+    torch.testing.assert_close(adapter(adapter.ones())[0], out[1], rtol=0, atol=1e-12)
+    target = int(out[1].argmax())
+    expected = reference_gradient(model, (x, edge_index), kwargs, edge_index, 1, target)
+    got = EdgeGradient(adapter).attribute(adapter.ones())[0]
+    in_graph = batch[edge_index[0]] == 1
+    assert expected[in_graph].abs().sum() > 0 and not got[~in_graph].any()
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", SINGLE_CALL + ["GCN", "GAT", "GIN", "GraphSAGE"])
+def test_layerwise_gradient_equals_per_module_masks(name):
+    model, args, kwargs = node_call(name)
+    adapter = PyGAdapter(model, *args, index=TARGET_NODE, layerwise=True, **kwargs)
+    assert adapter.num_layers == 2
+    target = int(model(*args, **kwargs)[TARGET_NODE].argmax())
+    expected = reference_gradient(model, args, kwargs, args[1], TARGET_NODE, target, per_module=True)
+    got = EdgeGradient(adapter).attribute(adapter.ones())[0]
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NODE_MODELS)
+def test_input_gradient_is_the_sum_of_layerwise_gradients(name):
+    model, args, kwargs = node_call(name)
+    flat = PyGAdapter(model, *args, index=TARGET_NODE, **kwargs)
+    layered = PyGAdapter(model, *args, index=TARGET_NODE, layerwise=True, **kwargs)
+    g = EdgeGradient(flat).attribute(flat.ones())
+    G = EdgeGradient(layered).attribute(layered.ones())
+    torch.testing.assert_close(G.sum(1), g, rtol=1e-9, atol=1e-12)
+
+
+def test_appnp_and_sgconv_count_one_layer_per_propagation_step():
+    model, args, kwargs = node_call("APPNP")
+    assert PyGAdapter(model, *args, index=0).num_layers == 3
+    model, args, kwargs = node_call("SGConv")
+    adapter = PyGAdapter(model, *args, index=0)
+    assert [(layer.name, layer.call) for layer in adapter.layers] == [("conv1", 0), ("conv1", 1), ("conv2", 0), ("conv2", 1)]
+
+
+@pytest.mark.parametrize("name", ["GCNConv", "GATConv", "SAGEConv-mean", "GINEConv", "APPNP"])
+def test_a_batch_of_masks_gives_the_rows_of_separate_calls(name):
+    model, args, kwargs = node_call(name)
+    adapter = PyGAdapter(model, *args, index=TARGET_NODE, **kwargs)
+    masks = torch.rand(5, adapter.num_edges, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    batched = adapter(masks)
+    single = torch.cat([adapter(m.view(1, -1)) for m in masks])
+    small_chunks = PyGAdapter(model, *args, index=TARGET_NODE, copies_per_pass=2, **kwargs)(masks)
+    torch.testing.assert_close(batched, single, rtol=0, atol=1e-12)
+    torch.testing.assert_close(small_chunks, single, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["GCNConv", "GATv2Conv", "SAGEConv-mean", "TransformerConv", "APPNP"])
+def test_restriction_to_the_computation_subgraph_is_exact(name):
+    model, args, kwargs = node_call(name)
+    restricted = PyGAdapter(model, *args, index=TARGET_NODE, **kwargs)
+    full = PyGAdapter(model, *args, index=TARGET_NODE, restrict=False, **kwargs)
+    assert restricted.edge_ids.numel() < full.edge_ids.numel() == restricted.num_edges
+    masks = torch.rand(3, restricted.num_edges, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(restricted(masks), full(masks), rtol=0, atol=1e-12)
+    g_restricted = EdgeGradient(restricted).attribute(masks)
+    outside = torch.ones(restricted.num_edges, dtype=torch.bool)
+    outside[restricted.edge_ids] = False
+    assert not g_restricted[:, outside].any()
+    torch.testing.assert_close(g_restricted, EdgeGradient(full).attribute(masks), rtol=1e-9, atol=1e-12)
+
+
+def test_self_loops_added_by_a_layer_keep_weight_one_and_input_loops_follow_the_layer():
+    x, edge_index, _ = random_graph(self_loops=True, seed=5)
+    loops = edge_index[0] == edge_index[1]
+    assert loops.any()
+    model = model_of("GCNConv")
+    adapter = PyGAdapter(model, x, edge_index, index=TARGET_NODE, restrict=False)
+    # GCNConv replaces input self-loops by its own: zeroing them changes nothing.
+    zeroed = adapter.ones().clone()
+    zeroed[0, loops] = 0
+    torch.testing.assert_close(adapter(zeroed), adapter(adapter.ones()), rtol=0, atol=0)
+    target = int(model(x, edge_index)[TARGET_NODE].argmax())
+    torch.testing.assert_close(
+        EdgeGradient(adapter).attribute(adapter.ones())[0],
+        reference_gradient(model, (x, edge_index), {}, edge_index, TARGET_NODE, target),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+
+
+def test_cached_gcn_layers_do_not_reuse_their_cached_graph():
+    x, edge_index, _ = random_graph()
+    torch.manual_seed(0)
+    conv = GCNConv(5, 3, cached=True).double()
+    conv(x, edge_index)  # fills the cache with the full graph
+    cached = conv._cached_edge_index
+    adapter = PyGAdapter(conv, x, edge_index, index=TARGET_NODE)
+    torch.testing.assert_close(adapter(adapter.ones())[0], conv(x, edge_index)[TARGET_NODE], rtol=0, atol=1e-12)
+    assert conv._cached_edge_index is cached and conv.cached is True
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [lambda: RGCNConv(5, 3, num_relations=2), lambda: FastRGCNConv(5, 3, num_relations=2), lambda: GCNConv(5, 3, decomposed_layers=2)],
+    ids=["RGCNConv", "FastRGCNConv", "decomposed_layers"],
+)
+def test_unsupported_layers_raise_an_error_naming_the_layer(layer):
+    x, edge_index, _ = random_graph()
+    conv = layer().double()
+    with pytest.raises(UnsupportedLayerError, match=type(conv).__name__):
+        PyGAdapter(conv, x, edge_index, torch.zeros(edge_index.size(1), dtype=torch.long), index=0)
+
+
+def test_sparse_adjacency_input_raises():
+    x, edge_index, _ = random_graph()
+    adj = torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1)), (14, 14))
+    with pytest.raises(UnsupportedLayerError, match="sparse adjacency"):
+        PyGAdapter(GCNConv(5, 3).double(), x, adj, edge_index_arg=1, index=0)
+
+
+def test_a_model_pyg_gnnexplainer_ran_on_still_works():
+    model, args, _ = node_call("GCNConv")
+    untouched = copy.deepcopy(model)  # PyG's set_masks skips modules it has explained before
+    explainer = Explainer(
+        model,
+        algorithm=PyGGNNExplainer(epochs=2),
+        explanation_type="model",
+        edge_mask_type="object",
+        model_config=dict(mode="multiclass_classification", task_level="node", return_type="raw"),
+    )
+    explainer(*args, index=TARGET_NODE)
+    assert "_edge_mask" in model.conv1._parameters  # what PyG leaves behind
+    adapter = PyGAdapter(model, *args, index=TARGET_NODE)
+    target = int(model(*args)[TARGET_NODE].argmax())
+    torch.testing.assert_close(
+        EdgeGradient(adapter).attribute(adapter.ones())[0],
+        reference_gradient(untouched, args, {}, args[1], TARGET_NODE, target),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+
+
+def test_edge_index_is_found_by_name_and_keyword_arguments_follow_the_graph():
+    x, edge_index, edge_attr = random_graph()
+    model = model_of("GINEConv")
+    by_keyword = PyGAdapter(model, x=x, edge_index=edge_index, edge_attr=edge_attr, index=TARGET_NODE)
+    positional = PyGAdapter(model, x, edge_index, edge_attr, index=TARGET_NODE)
+    masks = torch.rand(2, edge_index.size(1), dtype=torch.float64)
+    torch.testing.assert_close(by_keyword(masks), positional(masks), rtol=0, atol=0)
+
+
+def test_clear_errors_for_bad_masks_and_index():
+    model, args, _ = node_call("GCNConv")
+    adapter = PyGAdapter(model, *args, index=TARGET_NODE)
+    with pytest.raises(ValueError, match=r"shape \(B, 40\)"):
+        adapter(torch.ones(1, 39, dtype=torch.float64))
+    with pytest.raises(ValueError, match="layerwise=True"):
+        adapter(torch.ones(1, 2, 40, dtype=torch.float64))
+    with pytest.raises(TypeError, match="floating dtype"):
+        adapter(torch.ones(1, 40, dtype=torch.long))
+    with pytest.raises(ValueError, match="NaN"):
+        adapter(torch.full((1, 40), float("nan"), dtype=torch.float64))
+    with pytest.raises(IndexError, match="out of range"):
+        PyGAdapter(model, *args, index=99)
+    with pytest.raises(ValueError, match="index is required"):
+        PyGAdapter(model, *args)
+    pooled = PyGAdapter(_Pooled(), *args, index=0)
+    with pytest.raises(ValueError, match="task='graph'"):
+        pooled(pooled.ones())
+
+
+class _Pooled(torch.nn.Module):
+    """A graph-level model called without a batch vector."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = GCNConv(5, 2).double()
+
+    def forward(self, x, edge_index):
+        return self.conv(x, edge_index).mean(0, keepdim=True)
+
+
+def test_graph_model_without_batch_vector_runs_with_task_graph():
+    x, edge_index, _ = random_graph()
+    model = _Pooled()
+    adapter = PyGAdapter(model, x, edge_index, task="graph")
+    assert adapter.copies_per_pass == 1
+    masks = torch.rand(3, edge_index.size(1), dtype=torch.float64)
+    expected = torch.cat([adapter(m.view(1, -1)) for m in masks])
+    torch.testing.assert_close(adapter(masks), expected, rtol=0, atol=0)
+    torch.testing.assert_close(adapter(adapter.ones())[0], model(x, edge_index)[0], rtol=0, atol=1e-12)
