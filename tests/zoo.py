@@ -122,26 +122,40 @@ def model_of(name: str, pool: bool = False, seed: int = 0) -> torch.nn.Module:
     return TwoLayer(name, pool=pool).double().eval()
 
 
-def reference_gradient(model, args, kwargs, edge_index, row, target, per_module=False) -> Tensor:
+def reference_output(model, args, kwargs, edge_index, row, masks) -> Tensor:
+    """The output row with PyG's own set_masks: one (E,) mask for all layers, or a list, one per module."""
+    convs = [m for m in model.modules() if isinstance(m, MessagePassing)]
+    if isinstance(masks, Tensor):
+        set_masks(model, masks, edge_index, apply_sigmoid=False)
+    else:
+        assert len(masks) == len(convs)
+        for conv, mask in zip(convs, masks):
+            set_masks(conv, mask, edge_index, apply_sigmoid=False)
+    try:
+        return model(*args, **kwargs)[row]
+    finally:
+        clear_masks(model)
+
+
+def explained(row: Tensor, target: int) -> Tensor:
+    row = row.reshape(-1)
+    return row[0] * (1 if target == 1 else -1) if row.numel() == 1 else row[target]
+
+
+def reference_gradient(model, args, kwargs, edge_index, row, target, per_module=False, at=None) -> Tensor:
     """dz/dw through PyG's own explain machinery (set_masks), independent of edgeattr.
 
     per_module=True gives each MessagePassing module its own mask: the layerwise
     gradient, shape (L, E), for models whose modules are each called once.
+    ``at`` is the mask value (default all ones), shape (E,) or (L, E).
     """
     convs = [m for m in model.modules() if isinstance(m, MessagePassing)]
     num_edges = edge_index.size(1)
-    masks = [torch.ones(num_edges, dtype=torch.float64, requires_grad=True) for _ in (convs if per_module else [0])]
-    if per_module:
-        for conv, mask in zip(convs, masks):
-            set_masks(conv, mask, edge_index, apply_sigmoid=False)
-    else:
-        set_masks(model, masks[0], edge_index, apply_sigmoid=False)
-    try:
-        out = model(*args, **kwargs)[row].reshape(-1)
-        z = out[0] * (1 if target == 1 else -1) if out.numel() == 1 else out[target]
-        grads = torch.autograd.grad(z, masks)
-    finally:
-        clear_masks(model)
+    count = len(convs) if per_module else 1
+    start = torch.ones(count, num_edges, dtype=torch.float64) if at is None else at.detach().reshape(count, num_edges)
+    masks = [m.clone().requires_grad_(True) for m in start]
+    z = explained(reference_output(model, args, kwargs, edge_index, row, masks if per_module else masks[0]), target)
+    grads = torch.autograd.grad(z, masks)
     return torch.stack(grads) if per_module else grads[0]
 
 

@@ -97,16 +97,19 @@ class GNNExplainer(GradientAttribution):
         num_nodes = getattr(self.forward_func, "num_nodes", mask.size(-1))
         std = torch.nn.init.calculate_gain("relu") * math.sqrt(2.0 / (2 * num_nodes))
         with torch.enable_grad():
-            logits = torch.nn.Parameter(torch.randn(mask.shape, dtype=mask.dtype, device=mask.device) * std)
+            # One draw per mask, in the default dtype, as PyG draws its single mask: a seed
+            # gives PyG's initial mask, and each mask of a batch that of a call of its own.
+            draws = torch.stack([torch.randn(mask.shape[1:], device=mask.device) for _ in range(mask.size(0))])
+            logits = torch.nn.Parameter((draws * std).to(mask.dtype))
             optimizer = torch.optim.Adam([logits], lr=self.lr)
             hard: Optional[Tensor] = None
             for _ in range(self.epochs):
-                optimizer.zero_grad()
                 soft = logits.sigmoid()
                 loss = self._prediction_loss(self.forward_func(mask * soft), targets)
                 if hard is not None:
                     loss = loss + self._regulariser(soft, hard)
-                loss.backward()
+                # Only the mask's gradient: the model's parameters must not accumulate any.
+                (logits.grad,) = torch.autograd.grad(loss, logits)
                 if hard is None:
                     hard = logits.grad != 0
                 optimizer.step()

@@ -1,0 +1,1 @@
+"""Datasets, models, training and the paper's experiments."""
