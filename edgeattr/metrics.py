@@ -7,7 +7,7 @@ from typing import Callable, NamedTuple, Optional
 import torch
 from torch import Tensor
 
-from edgeattr.attribution._common import TargetType, explained_output, resolve_target
+from edgeattr.attribution._common import TargetType, explained_output, flat_entries, mask_view, resolve_target
 
 
 def cosine_similarity(a: Tensor, b: Tensor, entries: Optional[Tensor] = None) -> Tensor:
@@ -59,7 +59,6 @@ def sign_flips(
     mask: Tensor,
     target: TargetType = None,
     steps: int = 21,
-    entries: Optional[Tensor] = None,
     per_eval: int = 1024,
 ) -> SignFlips:
     r"""How often each edge's gradient changes sign as its weight sweeps :math:`[0, 1]`.
@@ -69,47 +68,40 @@ def sign_flips(
     number of sign changes of :math:`\partial z / \partial w_e` along the
     sweep is counted (exact zeros are skipped). Where the sign changes, the
     gradient-sign rule is not guaranteed to match GNNExplainer's optimum.
+    The examined entries are the edges whose messages reach the target (of
+    every layer, for a layerwise adapter), or all entries for a plain function.
 
     Args:
         forward_func (Callable): An adapter or any function of edge masks.
         mask (Tensor): One mask, shape ``(1, E)`` or ``(1, L, E)``.
         target (int, optional): Class explained; ``None`` as in the methods.
         steps (int, optional): Points of the sweep. (default: ``21``)
-        entries (Tensor, optional): Flat indices into ``mask[0]`` to examine.
-            Default: the adapter's computation-graph edges (all layers), or all.
         per_eval (int, optional): Swept masks per forward pass. (default: ``1024``)
 
     Returns:
-        :class:`SignFlips`.
+        :class:`SignFlips`, with ``entries`` as flat indices into ``mask[0]``.
     """
     if mask.dim() < 2 or mask.size(0) != 1:
         raise ValueError(f"sign_flips takes one mask of shape (1, E) or (1, L, E), got {tuple(mask.shape)}")
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
     target_t = resolve_target(forward_func, mask, target)
-    flat = mask[0].reshape(-1).detach()
-    if entries is None:
-        edge_ids = getattr(forward_func, "edge_ids", None)
-        if edge_ids is None:
-            entries = torch.arange(flat.numel(), device=mask.device)
-        else:
-            num_edges = mask.size(-1)
-            rows = torch.arange(flat.numel() // num_edges, device=mask.device) * num_edges
-            entries = (rows.view(-1, 1) + edge_ids.view(1, -1)).view(-1)
-    weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device)
-    sweep_entries = entries.repeat_interleave(steps)
-    sweep_weights = weights.repeat(entries.numel())
+    view = mask_view(forward_func, mask.detach())
+    flat = view.masks[0].reshape(-1)
+    examined = flat_entries(view.masks[0].shape, view.carriers)
+    sweep_entries = examined.repeat_interleave(steps)
+    sweep_weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device).repeat(examined.numel())
     grads = []
-    for idx, w in zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)):
+    for idx, weight in zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)):
         rows = torch.arange(idx.numel(), device=flat.device)
         with torch.enable_grad():
             swept = flat.repeat(idx.numel(), 1)
-            swept[rows, idx] = w
+            swept[rows, idx] = weight
             swept.requires_grad_(True)
-            z = explained_output(forward_func(swept.view((-1,) + mask.shape[1:])), target_t.expand(idx.numel()))
+            z = explained_output(view.run(swept.view((-1,) + view.masks.shape[1:])), target_t.expand(idx.numel()))
             (grad,) = torch.autograd.grad(z.sum(), swept)
         grads.append(grad[rows, idx])
-    gradients = torch.cat(grads).view(entries.numel(), steps) if grads else flat.new_zeros(0, steps)
+    gradients = torch.cat(grads).view(examined.numel(), steps) if grads else flat.new_zeros(0, steps)
     signs = torch.sign(gradients)
     # Carry the last non-zero sign over exact zeros, then count changes between non-zero signs.
     positions = torch.arange(steps, device=flat.device).expand_as(signs)
@@ -117,7 +109,8 @@ def sign_flips(
     carried = signs.gather(1, last_nonzero)
     before, after = carried[:, :-1], carried[:, 1:]
     flips = ((before != after) & (before != 0)).sum(1)
-    rate = float((flips > 0).float().mean()) if entries.numel() else 0.0
+    rate = float((flips > 0).double().mean()) if examined.numel() else 0.0
+    entries = flat_entries(mask[0].shape, view.columns[view.carriers])
     return SignFlips(rate, flips, entries, gradients)
 
 

@@ -33,6 +33,7 @@ class Polynomial:
 def test_sign_flips_counts_sign_changes_of_a_known_gradient():
     roots = torch.tensor([0.5, 2.0, -1.0, 0.25], dtype=torch.float64)  # inside [0, 1] for edges 0 and 3
     result = sign_flips(Polynomial(roots), torch.ones(1, 4, dtype=torch.float64), target=0, steps=21)
+    assert result.entries.tolist() == [0, 1, 2, 3]
     assert result.flips.tolist() == [1, 0, 0, 1]
     assert result.rate == 0.5
     torch.testing.assert_close(result.gradients[:, 0], 2 * (0 - roots))
@@ -46,12 +47,13 @@ def test_a_one_layer_linear_model_never_flips():
     model = SGConv(5, 3, K=1).double()
     adapter = PyGAdapter(model, x, edge_index, index=10)
     result = sign_flips(adapter, adapter.ones(), steps=5)
-    assert result.entries.numel() == adapter.edge_ids.numel() and result.rate == 0.0
+    assert torch.equal(result.entries, (edge_index[1] == 10).nonzero().view(-1))  # the in-edges carry messages
+    assert result.rate == 0.0 and (result.gradients != 0).all()
 
 
 def test_gcn_gradients_can_flip():
     x, edge_index, _ = random_graph()
     adapter = PyGAdapter(model_of("GCNConv"), x, edge_index, index=10, layerwise=True)
     result = sign_flips(adapter, adapter.ones(), steps=11)
-    assert result.gradients.shape == (2 * adapter.edge_ids.numel(), 11)
+    assert result.gradients.shape == (2 * adapter.message_edges.numel(), 11)
     assert 0.0 <= result.rate <= 1.0

@@ -273,6 +273,9 @@ class EdgeMaskAdapter(ABC):
 
     #: Edge ids (into the user's edges) of the computation graph's edges, ``(E_sub,)``.
     edge_ids: Tensor
+    #: Positions in ``edge_ids`` of the edges whose messages can reach the target;
+    #: zeroing the message of any other edge leaves the output unchanged.
+    message_edges: Tensor
 
     @property
     @abstractmethod
@@ -342,6 +345,45 @@ class EdgeMaskAdapter(ABC):
         """
         self.check(keep, name="keep", floating=False)
         return self._batched(keep.index_select(-1, self.edge_ids), keep=True)
+
+    def forward_subgraph(self, mask: Tensor) -> Tensor:
+        r"""Like calling the adapter, with masks over the computation graph's edges only.
+
+        Methods that run many masks (occlusion, sweeps) use this to avoid
+        building masks over all edges of a large graph.
+
+        Args:
+            mask (Tensor): Shape ``(B, E_sub)``, or ``(B, L, E_sub)`` when
+                layerwise; column ``k`` weights edge ``edge_ids[k]``.
+
+        Returns:
+            Tensor of shape ``(B, *out)``.
+        """
+        self._check_subgraph(mask, "mask", floating=True)
+        return self._batched(mask, keep=False)
+
+    def remove_subgraph(self, keep: Tensor) -> Tensor:
+        r"""Like :meth:`remove`, with ``keep`` over the computation graph's edges only.
+
+        Args:
+            keep (Tensor): Bool, shape ``(B, E_sub)`` or ``(B, L, E_sub)``.
+
+        Returns:
+            Tensor of shape ``(B, *out)``.
+        """
+        self._check_subgraph(keep, "keep", floating=False)
+        return self._batched(keep, keep=True)
+
+    def _check_subgraph(self, mask: Tensor, name: str, floating: bool) -> None:
+        check_mask(
+            mask,
+            name=name,
+            num_edges=self.edge_ids.numel(),
+            num_layers=self.num_layers,
+            layerwise=self.layerwise,
+            device=self.device,
+            floating=floating,
+        )
 
     def check(self, mask: Tensor, *, name: str = "mask", floating: bool = True) -> None:
         r"""Raises a clear error if ``mask`` does not fit this adapter."""

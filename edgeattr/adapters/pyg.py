@@ -151,8 +151,8 @@ class PyGAdapter(EdgeMaskAdapter):
             except Exception:  # a model that cannot run on one node: discover on the graph
                 self._restrict_to(torch.arange(self.num_nodes, device=self.device), torch.arange(self.num_edges, device=self.device))
                 self.layers = self._discover()
-            nodes, edges = _computation_subgraph(edge_index, self._index_tensor(), len(self.layers), self.num_nodes)
-            self._restrict_to(nodes, edges)
+            nodes, edges, carriers = _computation_subgraph(edge_index, self._index_tensor(), len(self.layers), self.num_nodes)
+            self._restrict_to(nodes, edges, carriers)
         else:
             self._restrict_to(torch.arange(self.num_nodes, device=self.device), torch.arange(self.num_edges, device=self.device))
             self.layers = self._discover()
@@ -240,9 +240,14 @@ class PyGAdapter(EdgeMaskAdapter):
 
     # -- the computation graph -----------------------------------------------------------
 
-    def _restrict_to(self, nodes: Tensor, edges: Tensor) -> None:
-        """Makes the graph induced by ``nodes`` and ``edges`` the one that is run."""
+    def _restrict_to(self, nodes: Tensor, edges: Tensor, carriers: Optional[Tensor] = None) -> None:
+        """Makes the graph of ``nodes`` and ``edges`` the one that is run.
+
+        ``carriers`` are the positions in ``edges`` of the edges whose messages
+        can reach the target (default: all).
+        """
         self._sub_nodes, self.edge_ids = nodes, edges
+        self.message_edges = torch.arange(edges.numel(), device=self.device) if carriers is None else carriers
         self._cache = None
         relabel = torch.full((self.num_nodes,), -1, dtype=torch.long, device=self.device)
         relabel[nodes] = torch.arange(nodes.numel(), device=self.device)
@@ -542,21 +547,26 @@ def _is_local(model: torch.nn.Module) -> bool:
     return True
 
 
-def _computation_subgraph(edge_index: Tensor, targets: Tensor, hops: int, num_nodes: int) -> Tuple[Tensor, Tensor]:
+def _computation_subgraph(edge_index: Tensor, targets: Tensor, hops: int, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
     r"""Nodes and edges that can influence the targets' outputs.
 
-    These are the edges into nodes within ``hops`` of a target: those within
-    ``hops - 1`` carry messages, and those into the outermost nodes set their
-    in-degrees, which degree normalisation (GCN) reads.
+    These are the edges into nodes within ``hops`` of a target: those into
+    nodes within ``hops - 1`` carry messages that reach a target, and those
+    into the outermost nodes set their in-degrees, which degree normalisation
+    (GCN) reads.
 
     Returns:
-        ``(nodes, edges)``: sorted node ids and edge ids (columns of ``edge_index``).
+        ``(nodes, edges, carriers)``: sorted node ids, edge ids (columns of
+        ``edge_index``), and the positions in ``edges`` of the message carriers.
     """
     src, dst = edge_index
     reached = torch.zeros(num_nodes, dtype=torch.bool, device=edge_index.device)
     reached[targets] = True
-    for _ in range(hops):
+    for _ in range(hops - 1):
         reached[src[reached[dst]]] = True
+    inner = reached.clone()
+    reached[src[inner[dst]]] = True
     edges = reached[dst].nonzero().view(-1)
+    carriers = inner[dst[edges]].nonzero().view(-1)
     reached[src[edges]] = True
-    return reached.nonzero().view(-1), edges
+    return reached.nonzero().view(-1), edges, carriers

@@ -2,7 +2,8 @@ r"""What every attribution method shares: input formatting and the explained qua
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -102,3 +103,48 @@ def explained_gradient(forward_func: Callable, mask: Tensor, target: Tensor) -> 
         z = explained_output(forward_func(mask), target)
         (grad,) = torch.autograd.grad(z.sum(), mask, allow_unused=True)
     return torch.zeros_like(mask) if grad is None else grad
+
+
+@dataclass
+class MaskView:
+    r"""Masks in the coordinates a forward function runs on.
+
+    For an adapter these are the computation graph's edges (``edge_ids``), so
+    that methods perturbing many masks never build masks over all edges.
+
+    Attributes:
+        masks (Tensor): The masks, ``(B, ..., K)``.
+        run (Callable): Masks ``(n, ..., K)`` to outputs ``(n, *out)``.
+        remove (Callable, optional): Bool keep-masks to outputs with edges deleted.
+        columns (Tensor): The edge id (column of the full mask) of each of the ``K`` columns.
+        carriers (Tensor): Positions along ``K`` whose messages reach the output.
+        scatter (Callable): Values ``(..., K)`` to values over all edges ``(..., E)``.
+    """
+
+    masks: Tensor
+    run: Callable[[Tensor], Tensor]
+    remove: Optional[Callable[[Tensor], Tensor]]
+    columns: Tensor
+    carriers: Tensor
+    scatter: Callable[[Tensor], Tensor]
+
+
+def mask_view(forward_func: Callable, mask: Tensor) -> MaskView:
+    r"""The masks in the coordinates ``forward_func`` runs on (see :class:`MaskView`)."""
+    if callable(getattr(forward_func, "forward_subgraph", None)):
+        return MaskView(
+            mask.index_select(-1, forward_func.edge_ids),
+            forward_func.forward_subgraph,
+            forward_func.remove_subgraph,
+            forward_func.edge_ids,
+            forward_func.message_edges,
+            forward_func.expand,
+        )
+    every = torch.arange(mask.size(-1), device=mask.device)
+    return MaskView(mask, forward_func, getattr(forward_func, "remove", None), every, every, lambda values: values)
+
+
+def flat_entries(shape: torch.Size, columns: Tensor) -> Tensor:
+    r"""Flat indices into a tensor of ``shape`` of the given last-dimension columns, all rows."""
+    rows = torch.arange(shape.numel() // shape[-1], device=columns.device) * shape[-1]
+    return (rows.view(-1, 1) + columns.view(1, -1)).view(-1)

@@ -14,6 +14,8 @@ from edgeattr.attribution._common import (
     TensorOrTuple,
     check_forward_mask,
     explained_output,
+    flat_entries,
+    mask_view,
     pack,
     resolve_target,
     unpack,
@@ -80,7 +82,7 @@ class EdgeOcclusion(PerturbationAttribution):
         if perturbations_per_eval is not None and perturbations_per_eval < 1:
             raise ValueError(f"perturbations_per_eval must be a positive integer, got {perturbations_per_eval}")
         targets = resolve_target(self.forward_func, mask, target)
-        per_eval = perturbations_per_eval or max(1, MASK_ELEMENTS_PER_CHUNK // mask[0].numel())
+        per_eval = perturbations_per_eval or max(1, MASK_ELEMENTS_PER_CHUNK // mask_view(self.forward_func, mask[:1]).masks.numel())
         with torch.no_grad():
             result = torch.stack([self._occlude(m, t, mode, per_eval) for m, t in zip(mask, targets)])
         return pack(result, is_tuple)
@@ -94,39 +96,30 @@ class EdgeOcclusion(PerturbationAttribution):
             if not ((mask == 0) | (mask == 1)).all():
                 raise ValueError("mode='remove' takes 0/1 masks (0 = edge deleted); use mode='message' for weighted masks")
 
-    def _entries(self, mask: Tensor) -> Tensor:
-        """Flat indices of the entries worth occluding: non-zero, in the computation graph."""
-        edge_ids = getattr(self.forward_func, "edge_ids", None)
-        if edge_ids is None:
-            candidates = torch.arange(mask.numel(), device=mask.device)
-        else:
-            num_edges = mask.size(-1)
-            rows = torch.arange(mask.numel() // num_edges, device=mask.device) * num_edges
-            candidates = (rows.view(-1, 1) + edge_ids.view(1, -1)).view(-1)
-        return candidates[mask.reshape(-1)[candidates] != 0]
-
-    def _outputs(self, masks: Tensor, target: Tensor, mode: str) -> Tensor:
-        if mode == "remove":
-            output = self.forward_func.remove(masks != 0)
-        else:
-            output = self.forward_func(masks)
-        return explained_output(output, target.expand(masks.size(0)))
-
     def _occlude(self, mask: Tensor, target: Tensor, mode: str, per_eval: int) -> Tensor:
-        """Occlusion of every entry of one mask (shape ``S``), shape ``S``."""
-        flat = mask.reshape(-1)
-        entries = self._entries(mask)
+        """Occlusion of every entry of one mask (shape ``S``), shape ``S``.
+
+        Entries that are already 0, and (mode 'message') entries whose message
+        cannot reach the output, are exactly 0 and not evaluated.
+        """
+        view = mask_view(self.forward_func, mask.unsqueeze(0))
+        flat = view.masks[0].reshape(-1)
+        columns = view.carriers if mode == "message" else torch.arange(view.masks.size(-1), device=mask.device)
+        entries = flat_entries(view.masks[0].shape, columns)
+        entries = entries[flat[entries] != 0]
         result = torch.zeros_like(flat)
         base: Optional[Tensor] = None
         for chunk in entries.split(per_eval) if entries.numel() else [entries]:
             masks = flat.repeat(chunk.numel() + (base is None), 1)
             rows = torch.arange(chunk.numel(), device=mask.device) + (base is None)
             masks[rows, chunk] = 0
-            z = self._outputs(masks.view((-1,) + mask.shape), target, mode)
+            masks = masks.view((-1,) + view.masks.shape[1:])
+            output = view.remove(masks != 0) if mode == "remove" else view.run(masks)
+            z = explained_output(output, target.expand(masks.size(0)))
             if base is None:
                 base, z = z[0], z[1:]
             result[chunk] = base - z
-        return result.view(mask.shape)
+        return view.scatter(result.view(view.masks.shape[1:]))
 
 
 class LayerwiseOcclusion(EdgeOcclusion):
