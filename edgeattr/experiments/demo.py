@@ -64,6 +64,7 @@ def run_demo(out_dir: str = "outputs/demo", num_nodes: int = 2000, explained: in
     """
     os.makedirs(out_dir, exist_ok=True)
     data = negative_evidence_graph(num_nodes=num_nodes, seed=seed)
+    torch.manual_seed(seed)
     model = SumSAGE(data.num_features, 1)
     start = time.perf_counter()
     accuracy = train_node_classifier(model, data.x, data.edge_index, data.y, data.white_mask, epochs=300, lr=0.1, l1=0.01, seed=seed)
