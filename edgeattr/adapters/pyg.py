@@ -2,25 +2,16 @@ r"""The PyTorch Geometric adapter: edge masks for unmodified PyG models."""
 
 from __future__ import annotations
 
-import inspect
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
 
-from edgeattr.adapters.base import (
-    EdgeMaskAdapter,
-    Layer,
-    MessageWeights,
-    copy_offsets,
-    eval_mode,
-    names_of,
-    repeat_rows,
-    unsupported,
-)
+from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, unsupported
+from edgeattr.adapters.base.adapter import copy_offsets
+from edgeattr.adapters.base.call import BATCH, Key
 from edgeattr.errors import UnsupportedLayerError
 
 #: Layers that split ``edge_index`` by relation or run dense kernels, so that
@@ -36,30 +27,8 @@ UNSUPPORTED_LAYERS = {
 #: the whole graph instead of the computation subgraph).
 GLOBAL_MODULES = {"GraphNorm", "PairNorm", "InstanceNorm", "LayerNorm", "GraphSizeNorm", "MeanSubtractionNorm", "DiffGroupNorm"}
 
-Key = Union[int, str]
 
-
-@dataclass
-class _Slot:
-    """One argument of the model call and how it follows the graph."""
-
-    key: Key
-    kind: str  # 'edge_index' | 'node' | 'edge' | 'batch' | 'static'
-    value: Any
-
-
-@dataclass
-class _Graph:
-    """The model call for some number of disjoint copies of a graph."""
-
-    args: List[Any]
-    kwargs: Dict[str, Any]
-    edge_index: Tensor
-    edge_tensors: List[Tensor] = field(default_factory=list)
-    rows: Optional[Tensor] = None
-
-
-class PyGAdapter(EdgeMaskAdapter):
+class PyGAdapter(GraphAdapter):
     r"""Edge masks for a PyTorch Geometric model, as a Captum ``forward_func``.
 
     The model is called exactly as the codebase calls it,
@@ -79,7 +48,7 @@ class PyGAdapter(EdgeMaskAdapter):
 
     Self-loops a layer adds itself (GCNConv, GATConv) keep weight 1 and are not
     attributed. The model is run in eval mode and every module's training flag,
-    hook and parameter is as before when a call returns or raises.
+    hook, graph cache and parameter is as before when a call returns or raises.
 
     Args:
         model (torch.nn.Module): The model, unchanged.
@@ -124,240 +93,117 @@ class PyGAdapter(EdgeMaskAdapter):
         copies_per_pass: Optional[int] = None,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise, copies_per_pass=copies_per_pass)
-        self._names = names_of(model)
-        _check_layers(model, self._names)
-        self._slots = _bind(model, model_args, model_kwargs, edge_index_arg)
-        edge_index = self._slot("edge_index").value
-        self.num_edges = edge_index.size(1)
-        self.num_nodes = self._count_nodes(edge_index)
-        self._reclassify(edge_index)
+        super().__init__(
+            model,
+            model_args,
+            model_kwargs,
+            index=index,
+            layerwise=layerwise,
+            task=task,
+            restrict=restrict,
+            copies_per_pass=copies_per_pass,
+            structure_arg=edge_index_arg,
+        )
 
-        batch = self._slot("batch")
-        self.task = task or ("graph" if batch is not None else "node")
-        if self.task not in ("node", "graph"):
-            raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
-        self.index = self._check_index(index, batch)
-        self._cache: Optional[Tuple[int, _Graph]] = None
+    # -- the graph structure: an edge_index --------------------------------------------------
 
-        if self.task == "graph":
-            nodes = torch.arange(self.num_nodes, device=self.device) if batch is None else (batch.value == self.index).nonzero().view(-1)
-            self._restrict_to(nodes, (self._node_mask(nodes)[edge_index]).all(0).nonzero().view(-1))
-            self.layers = self._discover()
-        elif restrict and _is_local(model):
-            self._restrict_to(self._index_tensor(), edge_index.new_empty(0))
-            try:
-                self.layers = self._discover()
-            except Exception:  # a model that cannot run on one node: discover on the graph
-                self._restrict_to(torch.arange(self.num_nodes, device=self.device), torch.arange(self.num_edges, device=self.device))
-                self.layers = self._discover()
-            nodes, edges, carriers = _computation_subgraph(edge_index, self._index_tensor(), len(self.layers), self.num_nodes)
-            self._restrict_to(nodes, edges, carriers)
+    def _check_model(self) -> None:
+        for module in self.model.modules():
+            why = UNSUPPORTED_LAYERS.get(type(module).__name__)
+            if why is None and isinstance(module, MessagePassing) and module.decomposed_layers > 1:
+                why = "decomposed_layers > 1 splits messages; set decomposed_layers=1"
+            if why is not None:
+                raise unsupported(self._names[id(module)], module, why)
+
+    def _find_structure(self, slots: List[Slot], edge_index_arg: Optional[Key]) -> Slot:
+        for slot in slots:
+            value = slot.value
+            if type(value).__name__ == "SparseTensor" or (isinstance(value, Tensor) and value.layout != torch.strided):
+                raise UnsupportedLayerError(
+                    f"argument {slot.name or slot.key!r} is a sparse adjacency matrix; edgeattr attributes to "
+                    f"the columns of an edge_index: call the model with edge_index of shape (2, E) instead"
+                )
+        if edge_index_arg is not None:
+            found = [s for s in slots if edge_index_arg in (s.key, s.name)]
+            if not found:
+                raise ValueError(f"edge_index_arg={edge_index_arg!r} names no argument of the model call")
         else:
-            self._restrict_to(torch.arange(self.num_nodes, device=self.device), torch.arange(self.num_edges, device=self.device))
-            self.layers = self._discover()
-        self.num_layers = len(self.layers)
+            found = [s for s in slots if s.name == "edge_index"] or [s for s in slots if _looks_like_edge_index(s.value)]
+            if not found:
+                raise ValueError(
+                    "no edge_index found among the model's arguments: pass it as a (2, E) integer tensor, "
+                    "or name it with edge_index_arg="
+                )
+        slot = found[0]
+        if not _looks_like_edge_index(slot.value):
+            value = slot.value
+            described = f"shape {tuple(value.shape)} and dtype {value.dtype}" if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(f"edge_index must be an integer tensor of shape (2, E), got {described}")
+        if hasattr(slot.value, "as_tensor"):  # torch_geometric.EdgeIndex: use the plain tensor
+            slot.value = slot.value.as_tensor()
+        slot.value = slot.value.long()
+        return slot
 
-    # -- properties ----------------------------------------------------------------------
+    def _edges(self, edge_index: Tensor) -> Tuple[Tensor, Tensor, Optional[int]]:
+        return edge_index[0], edge_index[1], None
 
-    @property
-    def device(self) -> torch.device:
-        return self._slot("edge_index").value.device
+    def _default_task(self) -> str:
+        return "graph" if self._slot(BATCH) is not None else "node"
 
-    @property
-    def dtype(self) -> torch.dtype:
-        for tensor in list(self.model.parameters()) + [s.value for s in self._slots if isinstance(s.value, Tensor)]:
-            if tensor.is_floating_point():
-                return tensor.dtype
-        return torch.get_default_dtype()
+    def _num_graphs(self) -> int:
+        batch = self._slot(BATCH)
+        return 1 if batch is None else int(batch.value.max()) + 1
 
-    def _graph_size(self) -> int:
-        return self._sub_nodes.numel() + self.edge_ids.numel()
+    def _graph_nodes(self, index: int) -> Tensor:
+        batch = self._slot(BATCH)
+        if batch is None:
+            return torch.arange(self.num_nodes, device=self.device)
+        return (batch.value == index).nonzero().view(-1)
 
-    @property
-    def copies_per_pass(self) -> int:
+    def _restrict_structure(self, edge_index: Tensor, nodes: Tensor, edges: Tensor, relabel: Tensor) -> Tensor:
+        return relabel[edge_index[:, edges]]
+
+    def _repeat_structure(self, edge_index: Tensor, copies: int, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
+        if copies > 1:
+            edge_index = edge_index.repeat(1, copies) + copy_offsets(copies, edge_index.size(1), num_nodes, self.device)
+        return edge_index, edge_index[0], edge_index[1]
+
+    def _cut_structure(self, edge_index: Tensor, keep: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        edge_index = edge_index[:, keep]
+        return edge_index, edge_index[0], edge_index[1]
+
+    def _batches_graphs(self) -> bool:
         # Without a batch vector, copies of a graph-level model would be pooled together.
-        if self.task == "graph" and self._slot("batch") is None:
-            return 1
-        return super().copies_per_pass
+        return self._slot(BATCH) is not None
 
-    # -- binding the call -----------------------------------------------------------------
+    def _is_local(self) -> bool:
+        for module in self.model.modules():
+            if type(module).__name__ in GLOBAL_MODULES and getattr(module, "mode", "graph") != "node":
+                return False
+            if isinstance(module, MessagePassing) and module.flow != "source_to_target":
+                return False
+        return True
 
-    def _slot(self, kind: str) -> Optional[_Slot]:
-        return next((slot for slot in self._slots if slot.kind == kind), None)
-
-    def _count_nodes(self, edge_index: Tensor) -> int:
-        for slot in self._slots:
-            if slot.kind == "node":
-                return slot.value.size(0)
-        return int(edge_index.max()) + 1 if edge_index.numel() else 0
-
-    def _reclassify(self, edge_index: Tensor) -> None:
-        """Decides which tensors are node-level and which edge-level."""
-        features = self._slot("node")  # the first node-level tensor sets the node count
-        for slot in self._slots:
-            if slot.kind != "node" or slot is features:
-                continue
-            size = slot.value.size(0)
-            named_edge = isinstance(slot.key, str) and "edge" in slot.key
-            if size == self.num_edges and (named_edge or size != self.num_nodes):
-                slot.kind = "edge"
-            elif size != self.num_nodes:
-                slot.kind = "static"
-        if edge_index.numel() and (edge_index.min() < 0 or edge_index.max() >= self.num_nodes):
-            raise ValueError(
-                f"edge_index holds node ids outside [0, {self.num_nodes}); the node "
-                f"features have {self.num_nodes} rows"
-            )
-
-    def _check_index(self, index: Optional[int], batch: Optional[_Slot]) -> int:
-        if isinstance(index, Tensor):
-            if index.numel() != 1:
-                raise ValueError(f"index must be a single node or graph id, got a tensor of shape {tuple(index.shape)}")
-            index = int(index)
-        if self.task == "node":
-            if index is None:
-                raise ValueError("index is required for a node task: pass the node id to explain, e.g. index=0")
-            if not 0 <= index < self.num_nodes:
-                raise IndexError(f"index {index} is out of range for a graph with {self.num_nodes} nodes")
-            return int(index)
-        num_graphs = 1 if batch is None else int(batch.value.max()) + 1
-        if index is None:
-            if num_graphs > 1:
-                raise ValueError(f"index is required: the batch holds {num_graphs} graphs; pass the graph id")
-            return 0
-        if not 0 <= index < num_graphs:
-            raise IndexError(f"index {index} is out of range for a batch of {num_graphs} graphs")
-        return int(index)
-
-    def _index_tensor(self) -> Tensor:
-        return torch.tensor([self.index], device=self.device)
-
-    def _node_mask(self, nodes: Tensor) -> Tensor:
-        mask = torch.zeros(self.num_nodes, dtype=torch.bool, device=self.device)
-        mask[nodes] = True
-        return mask
-
-    # -- the computation graph -----------------------------------------------------------
-
-    def _restrict_to(self, nodes: Tensor, edges: Tensor, carriers: Optional[Tensor] = None) -> None:
-        """Makes the graph of ``nodes`` and ``edges`` the one that is run.
-
-        ``carriers`` are the positions in ``edges`` of the edges whose messages
-        can reach the target (default: all).
-        """
-        self._sub_nodes, self.edge_ids = nodes, edges
-        self.message_edges = torch.arange(edges.numel(), device=self.device) if carriers is None else carriers
-        self._cache = None
-        relabel = torch.full((self.num_nodes,), -1, dtype=torch.long, device=self.device)
-        relabel[nodes] = torch.arange(nodes.numel(), device=self.device)
-        self._sub_values: Dict[Key, Any] = {}
-        for slot in self._slots:
-            if slot.kind == "edge_index":
-                value = relabel[slot.value[:, edges]]
-            elif slot.kind == "node":
-                value = slot.value[nodes]
-            elif slot.kind == "edge":
-                value = slot.value[edges]
-            elif slot.kind == "batch":
-                value = torch.zeros_like(slot.value[nodes]) if self.task == "graph" else slot.value[nodes]
-            else:
-                value = slot.value
-            self._sub_values[slot.key] = value
-        self._rows = relabel[self.index].view(1) if self.task == "node" else torch.zeros(1, dtype=torch.long, device=self.device)
-
-    def _copies(self, copies: int) -> _Graph:
-        """The model call for ``copies`` disjoint copies of the computation graph (cached)."""
-        if self._cache is not None and self._cache[0] == copies:
-            return self._cache[1]
-        num_nodes, num_edges = self._sub_nodes.numel(), self.edge_ids.numel()
-        num_graphs = 1 if self.task == "graph" else 0
-        args: List[Any] = []
-        kwargs: Dict[str, Any] = {}
-        edge_tensors: List[Tensor] = []
-        edge_index = None
-        for slot in self._slots:
-            value = self._sub_values[slot.key]
-            if slot.kind == "edge_index":
-                value = value.repeat(1, copies) + copy_offsets(copies, num_edges, num_nodes, self.device) if copies > 1 else value
-                edge_index = value
-                edge_tensors.append(value)
-            elif slot.kind in ("node", "edge"):
-                value = repeat_rows(value, copies)
-                if slot.kind == "edge":
-                    edge_tensors.append(value)
-            elif slot.kind == "batch":
-                step = num_graphs or (int(value.max()) + 1 if value.numel() else 1)
-                value = value.repeat(copies) + copy_offsets(copies, num_nodes, step, self.device)
-            if isinstance(slot.key, int):
-                args.append(value)
-            else:
-                kwargs[slot.key] = value
-        per_copy_rows = num_nodes if self.task == "node" else 1
-        rows = (self._rows + torch.arange(copies, device=self.device) * per_copy_rows).view(-1)
-        graph = _Graph(args, kwargs, edge_index, edge_tensors, rows)
-        self._cache = (copies, graph)
-        return graph
-
-    # -- running the model -----------------------------------------------------------------
-
-    def _discover(self) -> List[Layer]:
-        graph = self._copies(1)
-        session = MessageWeights(None, None, graph.edge_index[0], graph.edge_index[1])
-        with torch.no_grad():
-            self._call(graph, session, layer_keep=None)
-        if not session.layers:
-            raise UnsupportedLayerError(
-                f"{type(self.model).__name__} made no MessagePassing call: edgeattr can only "
-                f"attribute to edges whose messages pass through torch_geometric's MessagePassing"
-            )
-        return session.layers
-
-    def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
-        graph = self._copies(copies)
-        layer_keep = None
-        if keep is not None and not self.layerwise:
-            graph = _without_edges(graph, keep.reshape(-1))
-        elif keep is not None:
-            layer_keep = keep
-        session = MessageWeights(weights, self.num_layers, graph.edge_index[0], graph.edge_index[1])
-        out = self._call(graph, session, layer_keep)
-        session.finish()
-        return out[graph.rows]
-
-    def _call(self, graph: _Graph, session: MessageWeights, layer_keep: Optional[Tensor]) -> Tensor:
-        with ExitStack() as stack:
-            stack.enter_context(eval_mode(self.model))
-            stack.enter_context(self._intercept(graph, session, layer_keep))
-            out = self.model(*graph.args, **graph.kwargs)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"the model must return a Tensor, got {type(out).__name__}")
-        expected = graph.rows.numel() * (self._sub_nodes.numel() if self.task == "node" else 1)
-        if out.dim() == 0 or out.size(0) != expected:
-            other = "graph" if self.task == "node" else "node"
-            raise ValueError(
-                f"the model returned {tuple(out.shape)} for a {self.task} task with {expected} "
-                f"{self.task}s in the pass; if it predicts per {other}, pass task='{other}'"
-            )
-        return out
+    # -- intercepting message passing ------------------------------------------------------
 
     @contextmanager
-    def _intercept(self, graph: _Graph, session: MessageWeights, layer_keep: Optional[Tensor]) -> Iterator[None]:
-        """Installs the hooks that weight (or delete) each call's messages."""
+    def _intercept(self, call: Call, session: MessageWeights) -> Iterator[None]:
+        """Weights each call's messages through PyG's propagate and message hooks."""
         pending: Dict[int, List[Optional[Tensor]]] = {}
-        handles = []
+
+        def name_of(module: MessagePassing) -> str:
+            return self._names.get(id(module), type(module).__name__)
 
         def before_propagate(module: MessagePassing, inputs: tuple) -> None:
             if not session.owns_current_thread():
                 return None
             edge_index = inputs[0]
-            name = self._names.get(id(module), type(module).__name__)
             if not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
-                raise unsupported(name, module, "it propagates over a sparse adjacency matrix; pass edge_index as a (2, E) tensor")
+                raise unsupported(name_of(module), module, "it propagates over a sparse adjacency matrix; pass edge_index as a (2, E) tensor")
             if module.decomposed_layers > 1:
-                raise unsupported(name, module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
-            layer = session.begin_call(name, module)
-            if edge_index is graph.edge_index:
+                raise unsupported(name_of(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
+            layer = session.begin_call(name_of(module), module)
+            if edge_index is call.structure:
                 weights = session.weights(layer)
             else:
                 weights = session.weights(layer, edge_index[0], edge_index[1])
@@ -367,14 +213,12 @@ class PyGAdapter(EdgeMaskAdapter):
             if not session.owns_current_thread():
                 return None
             stack = pending[id(module)]
-            weights = stack[-1]
-            stack[-1] = None  # mark as applied
+            weights, stack[-1] = stack[-1], None  # None marks the weights as applied
             if weights is None:
                 return None
             dim = module.node_dim % messages.dim()
             if messages.size(dim) != weights.numel():
-                name = self._names.get(id(module), type(module).__name__)
-                raise unsupported(name, module, f"it sent {messages.size(dim)} messages along {weights.numel()} edges")
+                raise unsupported(name_of(module), module, f"it sent {messages.size(dim)} messages along {weights.numel()} edges")
             shape = [1] * messages.dim()
             shape[dim] = -1
             return messages * weights.view(shape)
@@ -382,24 +226,24 @@ class PyGAdapter(EdgeMaskAdapter):
         def after_propagate(module: MessagePassing, inputs: tuple, output: Any) -> None:
             if not session.owns_current_thread():
                 return None
-            weights = pending[id(module)].pop()
-            if weights is not None:
-                name = self._names.get(id(module), type(module).__name__)
-                raise unsupported(name, module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
+            if pending[id(module)].pop() is not None:
+                raise unsupported(name_of(module), module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
 
         modules = [m for m in self.model.modules() if isinstance(m, MessagePassing)]
+        handles: list = [_bypass_caches(modules)]
         try:
-            handles.append(_bypass_caches(modules))
             for module in modules:
                 handles.append(module.register_propagate_forward_pre_hook(before_propagate))
                 handles.append(module.register_message_forward_hook(after_message))
                 handles.append(module.register_propagate_forward_hook(after_propagate))
-                if layer_keep is not None:
-                    handles.extend(_layer_removal_hooks(module, graph, session, layer_keep, self._names))
             yield
         finally:
             for handle in handles:
                 handle.remove()
+
+
+def _looks_like_edge_index(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.dim() == 2 and value.size(0) == 2 and not value.is_floating_point()
 
 
 class _RestoreCaches:
@@ -425,148 +269,3 @@ def _bypass_caches(modules: List[MessagePassing]) -> _RestoreCaches:
                 saved.append((module, attribute, getattr(module, attribute)))
                 setattr(module, attribute, False if attribute == "cached" else None)
     return _RestoreCaches(saved)
-
-
-def _layer_removal_hooks(module: MessagePassing, graph: _Graph, session: MessageWeights, keep: Tensor, names: dict) -> list:
-    """Hooks deleting, per layer, the edges ``keep[:, l]`` drops from the module's inputs."""
-    name = names.get(id(module), type(module).__name__)
-    start: List[int] = []
-
-    def before_forward(mod: torch.nn.Module, args: tuple, kwargs: dict) -> Optional[tuple]:
-        if not session.owns_current_thread():
-            return None
-        layer = len(session.layers)
-        start.append(layer)
-        if layer >= keep.size(1):
-            return None
-        flat = keep[:, layer].reshape(-1)
-
-        def cut(value: Any) -> Any:
-            if any(value is tensor for tensor in graph.edge_tensors):
-                return value[:, flat] if value is graph.edge_index else value[flat]
-            return value
-
-        new_args, new_kwargs = tuple(cut(a) for a in args), {k: cut(v) for k, v in kwargs.items()}
-        if all(a is b for a, b in zip(args + tuple(kwargs.values()), new_args + tuple(new_kwargs.values()))):
-            raise unsupported(name, mod, "mode='remove' per layer needs the model to pass its edge_index argument unchanged to the layer; use mode='message'")
-        return new_args, new_kwargs
-
-    def after_forward(mod: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        if not session.owns_current_thread():
-            return None
-        first, last = start.pop(), len(session.layers)
-        if last - first > 1 and not (keep[:, first:last] == keep[:, first : first + 1]).all():
-            raise unsupported(name, mod, f"it makes {last - first} message-passing calls per forward, so an edge cannot be removed from one of them alone; use mode='message'")
-        return None
-
-    return [
-        module.register_forward_pre_hook(before_forward, with_kwargs=True),
-        module.register_forward_hook(after_forward, with_kwargs=True),
-    ]
-
-
-def _without_edges(graph: _Graph, keep: Tensor) -> _Graph:
-    """The same call with the edges ``keep`` drops deleted from every edge tensor."""
-    def cut(value: Any) -> Any:
-        if any(value is tensor for tensor in graph.edge_tensors):
-            return value[:, keep] if value is graph.edge_index else value[keep]
-        return value
-
-    args = [cut(a) for a in graph.args]
-    kwargs = {k: cut(v) for k, v in graph.kwargs.items()}
-    return _Graph(args, kwargs, graph.edge_index[:, keep], [], graph.rows)
-
-
-def _bind(model: torch.nn.Module, args: tuple, kwargs: dict, edge_index_arg: Optional[Key]) -> List[_Slot]:
-    """Classifies the model call's arguments; the edge_index is found or named."""
-    names = [
-        p.name
-        for p in inspect.signature(model.forward).parameters.values()
-        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    ]
-    slots = [_Slot(i, "static", a) for i, a in enumerate(args)] + [_Slot(k, "static", v) for k, v in kwargs.items()]
-
-    def name_of(slot: _Slot) -> Optional[str]:
-        if isinstance(slot.key, str):
-            return slot.key
-        return names[slot.key] if slot.key < len(names) else None
-
-    def is_edge_index(value: Any) -> bool:
-        return isinstance(value, Tensor) and value.dim() == 2 and value.size(0) == 2 and not value.is_floating_point()
-
-    for slot in slots:
-        value = slot.value
-        if type(value).__name__ == "SparseTensor" or (isinstance(value, Tensor) and value.layout != torch.strided):
-            raise UnsupportedLayerError(
-                f"argument {name_of(slot) or slot.key!r} is a sparse adjacency matrix; edgeattr attributes to "
-                f"the columns of an edge_index: call the model with edge_index of shape (2, E) instead"
-            )
-    if edge_index_arg is not None:
-        found = [s for s in slots if s.key == edge_index_arg or name_of(s) == edge_index_arg]
-        if not found:
-            raise ValueError(f"edge_index_arg={edge_index_arg!r} names no argument of the model call")
-    else:
-        found = [s for s in slots if name_of(s) == "edge_index"] or [s for s in slots if is_edge_index(s.value)]
-        if not found:
-            raise ValueError(
-                "no edge_index found among the model's arguments: pass it as a (2, E) integer tensor, "
-                "or name it with edge_index_arg="
-            )
-    edge_slot = found[0]
-    if not is_edge_index(edge_slot.value):
-        value = edge_slot.value
-        described = f"shape {tuple(value.shape)} and dtype {value.dtype}" if isinstance(value, Tensor) else type(value).__name__
-        raise ValueError(f"edge_index must be an integer tensor of shape (2, E), got {described}")
-    if hasattr(edge_slot.value, "as_tensor"):  # torch_geometric.EdgeIndex: use the plain tensor
-        edge_slot.value = edge_slot.value.as_tensor()
-    edge_slot.value = edge_slot.value.long()
-    edge_slot.kind = "edge_index"
-    for slot in slots:
-        if slot is edge_slot or not isinstance(slot.value, Tensor) or slot.value.dim() == 0:
-            continue
-        slot.kind = "batch" if name_of(slot) == "batch" else "node"
-    return slots
-
-
-def _check_layers(model: torch.nn.Module, names: dict) -> None:
-    for module in model.modules():
-        why = UNSUPPORTED_LAYERS.get(type(module).__name__)
-        if why is not None:
-            raise unsupported(names[id(module)], module, why)
-        if isinstance(module, MessagePassing) and module.decomposed_layers > 1:
-            raise unsupported(names[id(module)], module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
-
-
-def _is_local(model: torch.nn.Module) -> bool:
-    """Whether a node's output depends on its in-neighbourhood alone."""
-    for module in model.modules():
-        if type(module).__name__ in GLOBAL_MODULES and getattr(module, "mode", "graph") != "node":
-            return False
-        if isinstance(module, MessagePassing) and module.flow != "source_to_target":
-            return False
-    return True
-
-
-def _computation_subgraph(edge_index: Tensor, targets: Tensor, hops: int, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
-    r"""Nodes and edges that can influence the targets' outputs.
-
-    These are the edges into nodes within ``hops`` of a target: those into
-    nodes within ``hops - 1`` carry messages that reach a target, and those
-    into the outermost nodes set their in-degrees, which degree normalisation
-    (GCN) reads.
-
-    Returns:
-        ``(nodes, edges, carriers)``: sorted node ids, edge ids (columns of
-        ``edge_index``), and the positions in ``edges`` of the message carriers.
-    """
-    src, dst = edge_index
-    reached = torch.zeros(num_nodes, dtype=torch.bool, device=edge_index.device)
-    reached[targets] = True
-    for _ in range(hops - 1):
-        reached[src[reached[dst]]] = True
-    inner = reached.clone()
-    reached[src[inner[dst]]] = True
-    edges = reached[dst].nonzero().view(-1)
-    carriers = inner[dst[edges]].nonzero().view(-1)
-    reached[src[edges]] = True
-    return reached.nonzero().view(-1), edges, carriers

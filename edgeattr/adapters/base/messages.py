@@ -1,0 +1,154 @@
+r"""Counting message-passing calls and weighting their messages."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import torch
+from torch import Tensor
+
+from edgeattr.errors import UnsupportedLayerError
+
+
+@dataclass
+class Layer:
+    r"""One message-passing call of the forward pass (a layer of the computation graph).
+
+    Args:
+        name (str): Qualified name of the module that made the call.
+        module (object): That module.
+        call (int): Which call of that module this is (0 for the first).
+    """
+
+    name: str
+    module: Any
+    call: int
+
+
+def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor) -> Optional[Tensor]:
+    r"""Maps the messages of one call to the edges the model was given.
+
+    Layers pass messages either along exactly the edges they were given, or along
+    those edges followed by self-loops they add themselves; PyG's
+    ``add_self_loops`` / ``add_remaining_self_loops`` first drop the self-loops
+    that were already there, DGL's ``add_self_loop`` keeps them.
+
+    Args:
+        src (Tensor): Sources of the call's messages, shape ``(M,)``.
+        dst (Tensor): Destinations of the call's messages, shape ``(M,)``.
+        ref_src (Tensor): Sources of the given edges, shape ``(E,)``.
+        ref_dst (Tensor): Destinations of the given edges, shape ``(E,)``.
+
+    Returns:
+        ``None`` when message ``m`` is edge ``m`` for all ``m`` (``M == E``),
+        otherwise a long tensor of shape ``(M,)`` with the edge id of each
+        message and ``-1`` for self-loops the layer added.
+
+    Raises:
+        UnsupportedLayerError: if the messages are neither of those two forms.
+    """
+    num_edges, num_messages = ref_src.numel(), src.numel()
+
+    def matches(edge_ids: Optional[Tensor], count: int) -> bool:
+        if num_messages < count:
+            return False
+        ref_s = ref_src if edge_ids is None else ref_src[edge_ids]
+        ref_d = ref_dst if edge_ids is None else ref_dst[edge_ids]
+        return (
+            torch.equal(src[:count], ref_s)
+            and torch.equal(dst[:count], ref_d)
+            and torch.equal(src[count:], dst[count:])
+        )
+
+    if num_messages == num_edges and matches(None, num_edges):
+        return None
+    if matches(None, num_edges):
+        kept = torch.arange(num_edges, device=src.device)
+    else:
+        kept = (ref_src != ref_dst).nonzero().view(-1)
+        if not matches(kept, kept.numel()):
+            raise UnsupportedLayerError(
+                "the layer passed messages along edges that are neither the "
+                "edges it was given nor those edges followed by self-loops, so "
+                "its messages cannot be matched to edges"
+            )
+    added = kept.new_full((num_messages - kept.numel(),), -1)
+    return torch.cat([kept, added])
+
+
+class MessageWeights:
+    r"""Hands each message-passing call of one forward pass its message weights.
+
+    Args:
+        mask (Tensor, optional): Mask over the computation graph's edges for the
+            copies of this pass, shape ``(b, E)`` (input level) or ``(b, L, E)``
+            (layerwise). ``None`` only counts the calls.
+        num_layers (int, optional): The number of calls a forward pass must make;
+            ``None`` while the layers are being discovered.
+        ref_src (Tensor): Sources of the batched graph's edges, ``(b * E,)``.
+        ref_dst (Tensor): Destinations of the batched graph's edges, ``(b * E,)``.
+    """
+
+    def __init__(self, mask: Optional[Tensor], num_layers: Optional[int], ref_src: Tensor, ref_dst: Tensor) -> None:
+        self.mask = mask
+        self.num_layers = num_layers
+        self.ref_src, self.ref_dst = ref_src, ref_dst
+        self.layers: List[Layer] = []
+        self._calls_per_module: Dict[int, int] = {}
+        self.thread = threading.get_ident()
+
+    def owns_current_thread(self) -> bool:
+        r"""Whether the calling thread is the one running this forward pass."""
+        return threading.get_ident() == self.thread
+
+    def begin_call(self, name: str, module: Any) -> int:
+        r"""Registers a message-passing call and returns its layer index.
+
+        Raises:
+            RuntimeError: if the forward pass makes more calls than were
+                discovered (a model whose depth depends on its input).
+        """
+        call = self._calls_per_module.get(id(module), 0)
+        self._calls_per_module[id(module)] = call + 1
+        layer = len(self.layers)
+        if self.num_layers is not None and layer >= self.num_layers:
+            raise RuntimeError(
+                f"the model made more than the {self.num_layers} message-passing "
+                f"calls it made when its layers were discovered (extra call by "
+                f"'{name}'); edgeattr needs a fixed number of calls per forward pass"
+            )
+        self.layers.append(Layer(name, module, call))
+        return layer
+
+    def weights(self, layer: int, src: Optional[Tensor] = None, dst: Optional[Tensor] = None) -> Optional[Tensor]:
+        r"""The weights of the messages of call ``layer``, shape ``(M,)``.
+
+        Args:
+            layer (int): The call's layer index.
+            src, dst (Tensor, optional): The call's message endpoints, ``(M,)``;
+                ``None`` when the call passes messages along the batched graph's
+                own edges, in order.
+
+        Returns:
+            ``None`` when only counting calls. Self-loops added by the layer get 1.
+        """
+        if self.mask is None:
+            return None
+        flat = (self.mask[:, layer] if self.mask.dim() == 3 else self.mask).reshape(-1)
+        if src is None or dst is None:
+            return flat
+        edge_ids = align_messages(src, dst, self.ref_src, self.ref_dst)
+        if edge_ids is None:
+            return flat
+        return torch.cat([flat, flat.new_ones(1)])[edge_ids]
+
+    def finish(self) -> None:
+        r"""Checks that the pass made as many calls as were discovered."""
+        if self.num_layers is not None and len(self.layers) != self.num_layers:
+            raise RuntimeError(
+                f"the model made {len(self.layers)} message-passing calls, but "
+                f"{self.num_layers} when its layers were discovered; edgeattr needs "
+                f"a fixed number of calls per forward pass"
+            )
