@@ -2,10 +2,12 @@
 
 Implements "Explaining GNN Explanations with Edge Gradients" (He, Rafiey, Mishne,
 Wang; KDD 2025): edge gradients, the gradient-sign rule, input-level and
-layerwise occlusion and GNNExplainer, over unmodified PyG models.
+layerwise occlusion and GNNExplainer, over unmodified PyG and DGL models.
 """
 
-from edgeattr.adapters import EdgeMaskAdapter, PyGAdapter
+from typing import Any
+
+from edgeattr.adapters import EdgeMaskAdapter, GraphAdapter
 from edgeattr.attribution import (
     EdgeGradient,
     EdgeOcclusion,
@@ -20,7 +22,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PyGAdapter",
+    "DGLAdapter",
+    "EdgeWeightShim",
     "EdgeMaskAdapter",
+    "GraphAdapter",
     "EdgeGradient",
     "GradientSign",
     "EdgeOcclusion",
@@ -30,3 +35,12 @@ __all__ = [
     "cosine_similarity",
     "sign_flips",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The framework adapters import their framework on first use.
+    if name in ("PyGAdapter", "DGLAdapter", "EdgeWeightShim"):
+        from edgeattr import adapters
+
+        return getattr(adapters, name)
+    raise AttributeError(f"module 'edgeattr' has no attribute {name!r}")

@@ -2,23 +2,12 @@
 
 import importlib
 import importlib.metadata
-import os
 import pathlib
 
 import pytest
+from lanes import lane
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def lane() -> str:
-    name = os.environ.get("EDGEATTR_LANE")
-    if name:
-        return name
-    try:
-        importlib.metadata.version("dgl")
-        return "dgl"
-    except importlib.metadata.PackageNotFoundError:
-        return "modern"
 
 
 def pins() -> dict:

@@ -11,6 +11,7 @@ from torch_geometric.nn import MessagePassing
 
 from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, unsupported
 from edgeattr.adapters.base.adapter import copy_offsets
+from edgeattr.adapters.base.caches import bypass_caches
 from edgeattr.adapters.base.call import BATCH, Key
 from edgeattr.errors import UnsupportedLayerError
 
@@ -39,10 +40,10 @@ class PyGAdapter(GraphAdapter):
     is the model's own output. A module called :math:`k` times (APPNP's
     propagation) is :math:`k` layers, in call order.
 
-    For a node target, the work is restricted to the nodes that reach the
-    target in :math:`L` hops (plus the in-edges of the outermost ones, which
-    degree normalisation reads); attributions are still indexed by the columns
-    of ``edge_index`` and are exactly zero outside. For a graph target the work
+    For a node target, the work is restricted to the edges incident to nodes
+    within :math:`L` hops of the target (the message carriers and the edges
+    that set their degrees); attributions are still indexed by the columns of
+    ``edge_index`` and are exactly zero outside. For a graph target the work
     is restricted to that graph of the batch. ``B`` masks run as ``B`` disjoint
     copies of that graph in one forward pass, chunked by ``copies_per_pass``.
 
@@ -230,7 +231,7 @@ class PyGAdapter(GraphAdapter):
                 raise unsupported(name_of(module), module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
 
         modules = [m for m in self.model.modules() if isinstance(m, MessagePassing)]
-        handles: list = [_bypass_caches(modules)]
+        handles: list = [bypass_caches(modules)]
         try:
             for module in modules:
                 handles.append(module.register_propagate_forward_pre_hook(before_propagate))
@@ -244,28 +245,3 @@ class PyGAdapter(GraphAdapter):
 
 def _looks_like_edge_index(value: Any) -> bool:
     return isinstance(value, Tensor) and value.dim() == 2 and value.size(0) == 2 and not value.is_floating_point()
-
-
-class _RestoreCaches:
-    """Puts back the graph caches that :func:`_bypass_caches` set aside."""
-
-    def __init__(self, saved: List[Tuple[torch.nn.Module, str, Any]]) -> None:
-        self.saved = saved
-
-    def remove(self) -> None:
-        for module, attribute, value in self.saved:
-            setattr(module, attribute, value)
-
-
-def _bypass_caches(modules: List[MessagePassing]) -> _RestoreCaches:
-    """Sets aside the normalised graph that ``cached=True`` layers keep from their first call.
-
-    GCNConv, SGConv and friends would otherwise reuse it for the batched graph.
-    """
-    saved = []
-    for module in modules:
-        if getattr(module, "cached", False):
-            for attribute in ["cached"] + [a for a in vars(module) if a.startswith("_cached")]:
-                saved.append((module, attribute, getattr(module, attribute)))
-                setattr(module, attribute, False if attribute == "cached" else None)
-    return _RestoreCaches(saved)

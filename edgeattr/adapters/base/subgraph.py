@@ -11,10 +11,11 @@ from torch import Tensor
 def computation_subgraph(src: Tensor, dst: Tensor, targets: Tensor, hops: int, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
     r"""Nodes and edges that can influence the targets' outputs after ``hops`` layers.
 
-    These are the edges into nodes within ``hops`` of a target: those into
-    nodes within ``hops - 1`` carry messages that reach a target, and those
-    into the outermost nodes set their in-degrees, which degree normalisation
-    (GCN) reads.
+    These are the edges incident to nodes within ``hops`` of a target: those
+    into nodes within ``hops - 1`` carry messages that reach a target, and the
+    others set the in- and out-degrees of nodes whose messages do, which degree
+    normalisation reads (PyG's GCN uses in-degrees, DGL's GraphConv the
+    out-degree of the source).
 
     Args:
         src, dst (Tensor): Edge endpoints, ``(E,)``; messages flow src to dst.
@@ -32,9 +33,10 @@ def computation_subgraph(src: Tensor, dst: Tensor, targets: Tensor, hops: int, n
         reached[src[reached[dst]]] = True
     inner = reached.clone()
     reached[src[inner[dst]]] = True
-    edges = reached[dst].nonzero().view(-1)
+    edges = (reached[dst] | reached[src]).nonzero().view(-1)
     carriers = inner[dst[edges]].nonzero().view(-1)
     reached[src[edges]] = True
+    reached[dst[edges]] = True
     return reached.nonzero().view(-1), edges, carriers
 
 

@@ -1,0 +1,322 @@
+r"""The DGL adapter: edge masks for unmodified DGL models."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple
+
+import dgl
+import dgl.function as fn
+import torch
+from dgl import core
+from torch import Tensor
+
+from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot
+from edgeattr.adapters.base.adapter import copy_offsets, names_of, repeat_rows
+from edgeattr.adapters.base.caches import bypass_caches
+from edgeattr.adapters.base.call import Key
+
+
+class DGLAdapter(GraphAdapter):
+    r"""Edge masks for a DGL model, as a Captum ``forward_func``.
+
+    The model is called exactly as the codebase calls it,
+    ``model(graph, *model_args, **model_kwargs)``; it needs no ``eweight`` or
+    ``edge_weight`` argument. Inside a thread-local context, DGL's message
+    passing (``dgl.core.message_passing``, through which ``update_all``,
+    ``send_and_recv``, ``pull`` and ``push`` run) multiplies every message by
+    its edge's mask entry before it is reduced; each such call is one layer.
+    Masks are indexed by DGL edge ids. Self-loops a model appends itself
+    (``dgl.add_self_loop`` inside ``forward``) keep weight 1 and are not
+    attributed. Node targets are restricted to their computation subgraph,
+    graph targets of a batched graph to that graph, and ``B`` masks run as
+    ``B`` disjoint copies in one forward pass, exactly as for
+    :class:`~edgeattr.adapters.PyGAdapter`.
+
+    Args:
+        model (torch.nn.Module): The model, unchanged.
+        graph (dgl.DGLGraph): The homogeneous graph (or batch of graphs) the model takes first.
+        *model_args: Further positional arguments, e.g. ``feat``.
+        index (int, optional): Node id (node task) or graph id of the batch
+            (graph task). Required for node tasks.
+        layerwise (bool, optional): One mask row per message-passing call,
+            masks ``(B, L, E)``. (default: ``False``)
+        task (str, optional): ``'node'`` or ``'graph'``. Default: ``'graph'``
+            for a batch of several graphs, else ``'node'``.
+        restrict (bool, optional): Restrict node targets to their computation
+            subgraph. (default: ``True``)
+        copies_per_pass (int, optional): Masks run per forward pass.
+        **model_kwargs: Keyword arguments of the model call.
+
+    Example::
+
+        >>> fwd = DGLAdapter(model, g, g.ndata["feat"], index=10)
+        >>> GradientSign(fwd).attribute(fwd.ones())     # (1, g.num_edges())
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        graph: dgl.DGLGraph,
+        *model_args: Any,
+        index: Optional[int] = None,
+        layerwise: bool = False,
+        task: Optional[str] = None,
+        restrict: bool = True,
+        copies_per_pass: Optional[int] = None,
+        **model_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model,
+            (graph,) + model_args,
+            model_kwargs,
+            index=index,
+            layerwise=layerwise,
+            task=task,
+            restrict=restrict,
+            copies_per_pass=copies_per_pass,
+            structure_arg=0,
+        )
+
+    # -- the graph structure: a DGLGraph ---------------------------------------------------
+
+    def _find_structure(self, slots: List[Slot], structure_arg: Optional[Key]) -> Slot:
+        graph = slots[0].value
+        if not isinstance(graph, dgl.DGLGraph):
+            raise TypeError(f"DGLAdapter takes the model's DGLGraph first, got {type(graph).__name__}")
+        if graph.is_block:
+            raise ValueError(
+                "sampled blocks (message-flow graphs) are not supported yet: explain the model on the "
+                "graph the blocks were sampled from"
+            )
+        if len(graph.canonical_etypes) != 1 or len(graph.ntypes) != 1:
+            raise ValueError(
+                f"heterographs are not supported yet (edge types {graph.canonical_etypes}); "
+                f"explain a homogeneous graph"
+            )
+        if graph.num_nodes() == 0:
+            raise ValueError("the graph has no nodes: there is nothing to explain")
+        return slots[0]
+
+    def _edges(self, graph: dgl.DGLGraph) -> Tuple[Tensor, Tensor, Optional[int]]:
+        src, dst = graph.edges(order="eid")
+        return src, dst, graph.num_nodes()
+
+    def _default_task(self) -> str:
+        return "graph" if self._structure.value.batch_size > 1 else "node"
+
+    def _num_graphs(self) -> int:
+        return self._structure.value.batch_size
+
+    def _graph_nodes(self, index: int) -> Tensor:
+        counts = self._structure.value.batch_num_nodes()
+        start = int(counts[:index].sum())
+        return torch.arange(start, start + int(counts[index]), device=self.device)
+
+    def _restrict_structure(self, graph: dgl.DGLGraph, nodes: Tensor, edges: Tensor, relabel: Tensor) -> dgl.DGLGraph:
+        src, dst = graph.edges(order="eid")
+        sub = dgl.graph((relabel[src[edges]], relabel[dst[edges]]), num_nodes=nodes.numel(), device=graph.device)
+        _copy_data(graph, sub, nodes, edges)
+        return sub
+
+    def _repeat_structure(self, graph: dgl.DGLGraph, copies: int, num_nodes: int) -> Tuple[dgl.DGLGraph, Tensor, Tensor]:
+        if copies > 1:
+            src, dst = graph.edges(order="eid")
+            offsets = copy_offsets(copies, src.numel(), num_nodes, self.device)
+            batched = dgl.graph((src.repeat(copies) + offsets, dst.repeat(copies) + offsets), num_nodes=num_nodes * copies, device=graph.device)
+            batched.set_batch_num_nodes(graph.batch_num_nodes().repeat(copies))
+            batched.set_batch_num_edges(graph.batch_num_edges().repeat(copies))
+            for key, value in graph.ndata.items():
+                batched.ndata[key] = repeat_rows(value, copies)
+            for key, value in graph.edata.items():
+                batched.edata[key] = repeat_rows(value, copies)
+            graph = batched
+        src, dst = graph.edges(order="eid")
+        return graph, src, dst
+
+    def _cut_structure(self, graph: dgl.DGLGraph, keep: Tensor) -> Tuple[dgl.DGLGraph, Tensor, Tensor]:
+        src, dst = graph.edges(order="eid")
+        cut = dgl.graph((src[keep], dst[keep]), num_nodes=graph.num_nodes(), device=graph.device)
+        graph_of_edge = torch.repeat_interleave(torch.arange(graph.batch_size, device=self.device), graph.batch_num_edges())
+        cut.set_batch_num_nodes(graph.batch_num_nodes())
+        cut.set_batch_num_edges(torch.bincount(graph_of_edge[keep], minlength=graph.batch_size))
+        _copy_data(graph, cut, torch.arange(graph.num_nodes(), device=self.device), keep.nonzero().view(-1))
+        return cut, src[keep], dst[keep]
+
+    # -- intercepting message passing ------------------------------------------------------
+
+    def _intercept(self, call: Call, session: MessageWeights) -> ContextManager:
+        return message_weighting(self.model, call.structure, session, self._names)
+
+
+class EdgeWeightShim(torch.nn.Module):
+    r"""Gives an unmodified DGL model the ``eweight`` argument DGL's explainers pass.
+
+    ``dgl.nn.explain.GNNExplainer`` calls ``model(graph=g, feat=h, eweight=w)``
+    and needs the model to multiply message ``e`` by ``w[e]``. The shim runs
+    the wrapped model unchanged and weights every message of every
+    message-passing call by ``eweight`` (input level), as :class:`DGLAdapter`
+    does with a mask.
+
+    Args:
+        model (torch.nn.Module): The DGL model, ``model(graph, *args, **kwargs)``.
+
+    Example::
+
+        >>> explainer = dgl.nn.explain.GNNExplainer(EdgeWeightShim(model), num_hops=2)
+        >>> center, subgraph, feat_mask, edge_mask = explainer.explain_node(10, g, feat)
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, graph: dgl.DGLGraph, *args: Any, eweight: Optional[Tensor] = None, **kwargs: Any) -> Any:
+        r"""Runs ``model(graph, *args, **kwargs)`` with messages weighted by ``eweight`` ``(E,)``."""
+        if eweight is None:
+            return self.model(graph, *args, **kwargs)
+        if eweight.shape != (graph.num_edges(),):
+            raise ValueError(f"eweight must have shape ({graph.num_edges()},), one weight per edge; got {tuple(eweight.shape)}")
+        src, dst = graph.edges(order="eid")
+        session = MessageWeights(eweight.view(1, -1), None, src, dst)
+        with message_weighting(self.model, graph, session, names_of(self.model)):
+            return self.model(graph, *args, **kwargs)
+
+
+@contextmanager
+def message_weighting(model: torch.nn.Module, graph: dgl.DGLGraph, session: MessageWeights, names: Dict[int, str]) -> Iterator[None]:
+    r"""Weights every DGL message-passing call of this thread by ``session`` while the model runs on ``graph``.
+
+    Each call is one layer, named by the innermost module running when it is
+    made. Messages are matched to ``graph``'s edges: directly when the call
+    runs on ``graph`` (or a ``local_scope`` of it), through ``dgl.EID`` for
+    compute graphs and subgraphs, and by their endpoints otherwise (self-loops
+    the model appended keep weight 1).
+    """
+    running: List[torch.nn.Module] = []
+
+    def handler(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
+        module = running[-1] if running else model
+        layer = session.begin_call(names.get(id(module), type(module).__name__), module)
+        if call_graph._graph is graph._graph:
+            weights = session.weights(layer)
+        elif dgl.EID in call_graph.edata:
+            flat = session.weights(layer)
+            weights = None if flat is None else flat[call_graph.edata[dgl.EID]]
+        else:
+            src, dst = call_graph.edges(order="eid")
+            weights = session.weights(layer, src, dst)
+        return weighted_message_passing(call_graph, mfunc, rfunc, afunc, weights)
+
+    with _module_stack(model, running, session), _routed(handler), _caches_set_aside(model):
+        yield
+
+
+def _copy_data(graph: dgl.DGLGraph, into: dgl.DGLGraph, nodes: Tensor, edges: Tensor) -> None:
+    """Copies the graph's node and edge data of ``nodes`` and ``edges`` into ``into``."""
+    for key, value in graph.ndata.items():
+        into.ndata[key] = value[nodes]
+    for key, value in graph.edata.items():
+        into.edata[key] = value[edges]
+
+
+@contextmanager
+def _module_stack(model: torch.nn.Module, running: List[torch.nn.Module], session: MessageWeights) -> Iterator[None]:
+    """Keeps ``running`` as the stack of the model's modules currently in their forward (this thread)."""
+
+    def enter(module: torch.nn.Module, args: tuple) -> None:
+        if session.owns_current_thread():
+            running.append(module)
+
+    def leave(module: torch.nn.Module, args: tuple, output: Any) -> None:
+        if session.owns_current_thread() and running and running[-1] is module:
+            running.pop()
+
+    handles = []
+    try:
+        for module in model.modules():
+            handles.append(module.register_forward_pre_hook(enter))
+            handles.append(module.register_forward_hook(leave))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def _caches_set_aside(model: torch.nn.Module) -> Iterator[None]:
+    handle = bypass_caches(model.modules())
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any, weights: Optional[Tensor]) -> Dict[str, Tensor]:
+    r"""DGL's message passing with every message multiplied by its edge's weight before reduction.
+
+    Mirrors ``dgl.core.message_passing`` without its fused kernels, which
+    would never materialise the messages.
+
+    Args:
+        graph (dgl.DGLGraph): The graph of the call.
+        mfunc, rfunc, afunc: Message, reduce and apply functions (builtin or UDF).
+        weights (Tensor, optional): One weight per edge of ``graph``, ``(E,)``;
+            ``None`` runs DGL's own message passing.
+
+    Returns:
+        dict[str, Tensor]: The new node data, as DGL's returns it.
+    """
+    if weights is None:
+        return _original_message_passing(graph, mfunc, rfunc, afunc)
+    if core.is_builtin(mfunc):
+        messages = core.invoke_gsddmm(graph, mfunc)
+    else:
+        messages = core.invoke_edge_udf(graph, dgl.ALL, graph.canonical_etypes[0], mfunc, orig_eid=graph.edata.get(dgl.EID, None))
+    messages = {key: value * weights.view((-1,) + (1,) * (value.dim() - 1)).to(value.dtype) for key, value in messages.items()}
+    if core.is_builtin(rfunc):
+        field = rfunc.msg_field
+        ndata = core.invoke_gspmm(graph, fn.copy_e(field, field), rfunc, edata=messages)
+    else:
+        ndata = core.invoke_udf_reduce(graph, rfunc, messages, orig_nid=graph.dstdata.get(dgl.NID, None))
+    if afunc is not None:
+        for key, value in graph.dstdata.items():
+            ndata.setdefault(key, value)
+        ndata = core.invoke_node_udf(graph, dgl.ALL, graph.dsttypes[0], afunc, ndata=ndata, orig_nid=graph.dstdata.get(dgl.NID, None))
+    return ndata
+
+
+# -- routing dgl.core.message_passing, thread by thread -------------------------------------
+
+_original_message_passing: Callable = core.message_passing
+_route = threading.local()
+_users_lock = threading.Lock()
+_users = 0
+
+
+def _dispatch(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
+    handler = getattr(_route, "handler", None)
+    if handler is None:
+        return _original_message_passing(graph, mfunc, rfunc, afunc)
+    return handler(graph, mfunc, rfunc, afunc)
+
+
+@contextmanager
+def _routed(handler: Callable) -> Iterator[None]:
+    """Routes this thread's DGL message passing to ``handler``; DGL is unpatched once no thread needs it."""
+    global _users
+    with _users_lock:
+        if _users == 0:
+            core.message_passing = _dispatch
+        _users += 1
+    previous = getattr(_route, "handler", None)
+    _route.handler = handler
+    try:
+        yield
+    finally:
+        _route.handler = previous
+        with _users_lock:
+            _users -= 1
+            if _users == 0:
+                core.message_passing = _original_message_passing

@@ -1,0 +1,109 @@
+"""DGL models of every supported layer and graphs for them (imported in the dgl lane only)."""
+
+import dgl
+import dgl.function as fn
+import torch
+from dgl.nn import APPNPConv, EdgeConv, GATConv, GATv2Conv, GINConv, GraphConv, SAGEConv, SGConv, TAGConv
+from zoo import FEATURES, HIDDEN, CLASSES, random_graph
+
+
+class UpdateAllBuiltin(torch.nn.Module):
+    """A hand-written layer: builtin message and reduce functions."""
+
+    def __init__(self, i, o):
+        super().__init__()
+        self.lin = torch.nn.Linear(i, o)
+
+    def forward(self, g, h):
+        with g.local_scope():
+            g.ndata["h"] = self.lin(h)
+            g.update_all(fn.copy_u("h", "m"), fn.sum("m", "out"))
+            return g.ndata["out"] + h.sum(-1, keepdim=True)
+
+
+class UpdateAllUDF(torch.nn.Module):
+    """A hand-written layer: user-defined message and reduce functions."""
+
+    def __init__(self, i, o):
+        super().__init__()
+        self.lin = torch.nn.Linear(2 * i, o)
+
+    def forward(self, g, h):
+        with g.local_scope():
+            g.ndata["h"] = h
+            g.update_all(
+                lambda edges: {"m": self.lin(torch.cat([edges.src["h"], edges.dst["h"]], -1)).tanh()},
+                lambda nodes: {"out": nodes.mailbox["m"].sum(1)},
+            )
+            return g.ndata["out"]
+
+
+LAYERS = {
+    "GraphConv": lambda i, o: GraphConv(i, o, allow_zero_in_degree=True),
+    "SAGEConv-mean": lambda i, o: SAGEConv(i, o, "mean"),
+    "SAGEConv-gcn": lambda i, o: SAGEConv(i, o, "gcn"),
+    "SAGEConv-pool": lambda i, o: SAGEConv(i, o, "pool"),
+    "GINConv": lambda i, o: GINConv(torch.nn.Linear(i, o), "sum", learn_eps=True),
+    "GATConv": lambda i, o: GATConv(i, o, num_heads=2, allow_zero_in_degree=True),
+    "GATv2Conv": lambda i, o: GATv2Conv(i, o, num_heads=2, allow_zero_in_degree=True),
+    "SGConv": lambda i, o: SGConv(i, o, k=2, allow_zero_in_degree=True),
+    "APPNPConv": None,
+    "TAGConv": lambda i, o: TAGConv(i, o, k=2),
+    "EdgeConv": lambda i, o: EdgeConv(i, o, allow_zero_in_degree=True),
+    "update_all-builtin": UpdateAllBuiltin,
+    "update_all-udf": UpdateAllUDF,
+}
+
+#: Layers whose forward takes DGL's own edge_weight with the meaning of a message weight.
+NATIVE_EDGE_WEIGHT = ["GraphConv", "SAGEConv-mean", "GINConv", "GATConv"]
+
+#: Message-passing calls per layer module.
+CALLS = {"SGConv": 2, "TAGConv": 2, "APPNPConv": 3}
+
+
+class TwoLayerDGL(torch.nn.Module):
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+        if name == "APPNPConv":
+            self.lin = torch.nn.Linear(FEATURES, CLASSES)
+            self.prop = APPNPConv(k=3, alpha=0.2)
+        else:
+            self.conv1 = LAYERS[name](FEATURES, HIDDEN)
+            self.conv2 = LAYERS[name](HIDDEN, CLASSES)
+
+    def forward(self, g, feat, edge_weight=None):
+        if self.name == "APPNPConv":
+            return self.prop(g, self.lin(feat))
+        extra = {} if edge_weight is None else {"edge_weight": edge_weight}
+        h = self.conv1(g, feat, **extra)
+        h = h.mean(1) if h.dim() == 3 else h
+        h = self.conv2(g, h.relu(), **extra)
+        return h.mean(1) if h.dim() == 3 else h
+
+
+#: DGL's APPNPConv builds float32 edge weights itself, so it runs in float32 only.
+FLOAT32_ONLY = {"APPNPConv"}
+
+
+def dgl_graph(seed=0, dtype=torch.float64, **kwargs):
+    x, edge_index, _ = random_graph(seed=seed, **kwargs)
+    g = dgl.graph((edge_index[0], edge_index[1]), num_nodes=x.size(0))
+    return g, x.to(dtype), edge_index
+
+
+def dgl_case(name, seed=0):
+    """(graph, features, model) in the precision the layer supports."""
+    dtype = torch.float32 if name in FLOAT32_ONLY else torch.float64
+    g, x, _ = dgl_graph(seed, dtype)
+    torch.manual_seed(seed)
+    return g, x, TwoLayerDGL(name).to(dtype).eval()
+
+
+def tolerance(x):
+    """assert_close tolerances for a precision."""
+    return dict(rtol=0, atol=1e-12) if x.dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+
+
+def dgl_model(name, seed=0):
+    return dgl_case(name, seed)[2]

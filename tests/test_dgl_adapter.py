@@ -1,0 +1,225 @@
+"""DGLAdapter against DGL's native edge weights, finite differences, brute force and the model itself."""
+
+import pytest
+from lanes import lane
+
+if lane() != "dgl":
+    pytest.skip(
+        "DGL tests run in the dgl lane: DGL 2.1.0 loads only with torch <= 2.2.1, and this lane has torch 2.13",
+        allow_module_level=True,
+    )
+
+import dgl  # noqa: E402  (a broken DGL must fail here in the dgl lane)
+import torch  # noqa: E402
+from dgl.nn import GraphConv  # noqa: E402
+from dgl_zoo import CALLS, LAYERS, NATIVE_EDGE_WEIGHT, dgl_case, dgl_graph, dgl_model, tolerance  # noqa: E402
+from zoo import CLASSES, FEATURES, assert_same_state, explained, state_of  # noqa: E402
+
+from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, GNNExplainer, LayerwiseOcclusion  # noqa: E402
+
+NODE = 10
+ORIGINAL = dgl.core.message_passing
+
+
+def target_of(model, g, x, node=NODE):
+    return int(model(g, x)[node].argmax())
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_ones_mask_reproduces_the_model_and_counts_calls(name):
+    g, x, model = dgl_case(name)
+    adapter = DGLAdapter(model, g, x, index=NODE)
+    torch.testing.assert_close(adapter(adapter.ones())[0], model(g, x)[NODE], **tolerance(x))
+    assert adapter.num_layers == (CALLS.get(name, 1) * (1 if name == "APPNPConv" else 2))
+    assert dgl.core.message_passing is ORIGINAL
+
+
+@pytest.mark.parametrize("name", NATIVE_EDGE_WEIGHT)
+def test_gradient_equals_dgls_native_edge_weight_gradient(name):
+    g, x, _ = dgl_graph()
+    model = dgl_model(name)
+    target = target_of(model, g, x)
+    weight = torch.ones(g.num_edges(), dtype=torch.float64, requires_grad=True)
+    (expected,) = torch.autograd.grad(model(g, x, edge_weight=weight)[NODE, target], weight)
+    adapter = DGLAdapter(model, g, x, index=NODE)
+    got = EdgeGradient(adapter).attribute(adapter.ones())[0]
+    assert expected.abs().sum() > 0
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_gradient_equals_central_finite_differences(name):
+    g, x, model = dgl_case(name)
+    g = dgl.to_simple(g)  # a multi-edge ties max-pooled messages, where the gradient is one-sided
+    adapter = DGLAdapter(model, g, x, index=NODE, restrict=False)
+    target = target_of(model, g, x)
+    grad = EdgeGradient(adapter).attribute(adapter.ones(), target=target)[0]
+    exact = x.dtype == torch.float64
+    step = 1e-6 if exact else 1e-2
+    edges = torch.arange(g.num_edges())
+    plus = adapter.ones().repeat(edges.numel(), 1)
+    minus = plus.clone()
+    plus[edges, edges] += step
+    minus[edges, edges] -= step
+    with torch.no_grad():
+        difference = (adapter(plus)[:, target] - adapter(minus)[:, target]) / (2 * step)
+    assert grad.abs().sum() > 0
+    torch.testing.assert_close(grad, difference, rtol=1e-5 if exact else 1e-2, atol=1e-7 if exact else 1e-4)
+
+
+@pytest.mark.parametrize("name", ["GraphConv", "SAGEConv-mean", "GATConv", "update_all-udf"])
+def test_remove_occlusion_equals_deleting_the_edge_from_the_graph(name):
+    g, x, _ = dgl_graph()
+    model = dgl_model(name)
+    target = target_of(model, g, x)
+    with torch.no_grad():
+        base = explained(model(g, x)[NODE], target)
+        expected = torch.stack([base - explained(model(dgl.remove_edges(g, e), x)[NODE], target) for e in range(g.num_edges())])
+    adapter = DGLAdapter(model, g, x, index=NODE)
+    got = EdgeOcclusion(adapter).attribute(adapter.ones(), mode="remove", perturbations_per_eval=6)[0]
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["GraphConv", "GINConv", "TAGConv"])
+def test_restricted_batched_and_layerwise_agree_with_their_references(name):
+    g, x, _ = dgl_graph()
+    model = dgl_model(name)
+    restricted = DGLAdapter(model, g, x, index=NODE)
+    full = DGLAdapter(model, g, x, index=NODE, restrict=False, copies_per_pass=2)
+    assert restricted.edge_ids.numel() < g.num_edges()
+    masks = torch.rand(5, g.num_edges(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    single = torch.cat([full(m.view(1, -1)) for m in masks])
+    torch.testing.assert_close(restricted(masks), single, rtol=0, atol=1e-12)
+    torch.testing.assert_close(full(masks), single, rtol=0, atol=1e-12)
+    layered = DGLAdapter(model, g, x, index=NODE, layerwise=True)
+    torch.testing.assert_close(
+        EdgeGradient(layered).attribute(layered.ones()).sum(1), EdgeGradient(full).attribute(full.ones()), rtol=1e-9, atol=1e-12
+    )
+
+
+class SelfLooping(torch.nn.Module):
+    """Adds self-loops inside forward, as many DGL examples do."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = GraphConv(FEATURES, CLASSES)
+
+    def forward(self, g, feat, edge_weight=None):
+        g = dgl.add_self_loop(g)
+        if edge_weight is not None:
+            edge_weight = torch.cat([edge_weight, edge_weight.new_ones(g.num_nodes())])
+        return self.conv(g, feat, edge_weight=edge_weight)
+
+
+def test_self_loops_added_inside_forward_keep_weight_one():
+    g, x, _ = dgl_graph()
+    torch.manual_seed(0)
+    model = SelfLooping().double()
+    target = target_of(model, g, x)
+    weight = torch.ones(g.num_edges(), dtype=torch.float64, requires_grad=True)
+    (expected,) = torch.autograd.grad(model(g, x, edge_weight=weight)[NODE, target], weight)
+    adapter = DGLAdapter(model, g, x, index=NODE)
+    assert adapter.num_edges == g.num_edges()
+    torch.testing.assert_close(EdgeGradient(adapter).attribute(adapter.ones())[0], expected, rtol=1e-9, atol=1e-12)
+
+
+class Readout(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = GraphConv(FEATURES, 6, allow_zero_in_degree=True), GraphConv(6, 6, allow_zero_in_degree=True)
+        self.head = torch.nn.Linear(6, CLASSES)
+
+    def forward(self, g, feat, edge_weight=None):
+        h = self.conv2(g, self.conv1(g, feat, edge_weight=edge_weight).relu(), edge_weight=edge_weight)
+        with g.local_scope():
+            g.ndata["h"] = h
+            return self.head(dgl.mean_nodes(g, "h"))
+
+
+def test_graph_task_on_a_batched_graph():
+    graphs = [dgl_graph(seed=s, num_nodes=n, num_edges=14)[0] for s, n in ((1, 6), (2, 8), (3, 7))]
+    bg = dgl.batch(graphs)
+    x = torch.randn(bg.num_nodes(), FEATURES, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = Readout().double().eval()
+    adapter = DGLAdapter(model, bg, x, index=1)
+    assert adapter.task == "graph"
+    out = model(bg, x)
+    torch.testing.assert_close(adapter(adapter.ones())[0], out[1], rtol=0, atol=1e-12)
+    target = int(out[1].argmax())
+    weight = torch.ones(bg.num_edges(), dtype=torch.float64, requires_grad=True)
+    (expected,) = torch.autograd.grad(model(bg, x, edge_weight=weight)[1, target], weight)
+    got = EdgeGradient(adapter).attribute(adapter.ones().repeat(3, 1))
+    torch.testing.assert_close(got, expected.expand(3, -1), rtol=1e-9, atol=1e-12)
+
+
+class LinearStack(torch.nn.Module):
+    def __init__(self, depth):
+        super().__init__()
+        sizes = [FEATURES] + [4] * (depth - 1) + [CLASSES]
+        self.convs = torch.nn.ModuleList(GraphConv(i, o, allow_zero_in_degree=True) for i, o in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, g, feat):
+        for conv in self.convs:
+            feat = conv(g, feat)
+        return feat
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_linear_theorem_on_dgl(depth):
+    g, x, _ = dgl_graph(seed=3)
+    torch.manual_seed(depth)
+    adapter = DGLAdapter(LinearStack(depth).double(), g, x, index=NODE, layerwise=True)
+    gradient = EdgeGradient(adapter).attribute(adapter.ones())
+    assert gradient.abs().sum() > 0
+    torch.testing.assert_close(LayerwiseOcclusion(adapter).attribute(adapter.ones()), gradient, rtol=1e-10, atol=1e-12)
+
+
+class Failing(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = GraphConv(FEATURES, CLASSES, allow_zero_in_degree=True)
+        self.dropout = torch.nn.Dropout(0.3)
+        self.fail = False
+
+    def forward(self, g, feat):
+        h = self.conv(g, self.dropout(feat))
+        if self.fail:
+            raise RuntimeError("failure inside forward")
+        return h
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        lambda f: EdgeGradient(f).attribute(f.ones()),
+        lambda f: EdgeOcclusion(f).attribute(f.ones(), mode="remove"),
+        lambda f: GNNExplainer(f, epochs=2).attribute(f.ones()),
+    ],
+    ids=["EdgeGradient", "EdgeOcclusion-remove", "GNNExplainer"],
+)
+def test_model_and_dgl_are_unchanged_after_success_and_error(method):
+    g, x, _ = dgl_graph()
+    model = Failing().double().train()
+    before = state_of(model)
+    adapter = DGLAdapter(model, g, x, index=NODE)
+    method(adapter)
+    assert_same_state(before, state_of(model))
+    model.fail = True
+    with pytest.raises(RuntimeError, match="failure inside forward"):
+        method(adapter)
+    model.fail = False
+    assert_same_state(before, state_of(model))
+    assert dgl.core.message_passing is ORIGINAL
+
+
+def test_clear_errors_for_unsupported_inputs():
+    g, x, _ = dgl_graph()
+    model = dgl_model("GraphConv")
+    with pytest.raises(TypeError, match="DGLGraph first"):
+        DGLAdapter(model, x, g, index=0)
+    hetero = dgl.heterograph({("a", "r", "a"): ([0], [1]), ("a", "s", "a"): ([1], [0])})
+    with pytest.raises(ValueError, match="heterographs"):
+        DGLAdapter(model, hetero, x[:2], index=0)
+    with pytest.raises(ValueError, match="no nodes"):
+        DGLAdapter(model, dgl.graph(([], [])), x[:0], index=0)
