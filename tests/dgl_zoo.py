@@ -38,6 +38,34 @@ class UpdateAllUDF(torch.nn.Module):
             return g.ndata["out"]
 
 
+class SendAndRecv(torch.nn.Module):
+    """A hand-written layer sending along explicit edge ids (a compute graph with dgl.EID)."""
+
+    def __init__(self, i, o):
+        super().__init__()
+        self.lin = torch.nn.Linear(i, o)
+
+    def forward(self, g, h):
+        with g.local_scope():
+            g.ndata["h"] = self.lin(h)
+            g.send_and_recv(torch.arange(g.num_edges()), fn.copy_u("h", "m"), fn.sum("m", "out"))
+            return g.ndata["out"]
+
+
+class Pull(torch.nn.Module):
+    """A hand-written layer pulling into every node with a user-defined message function."""
+
+    def __init__(self, i, o):
+        super().__init__()
+        self.lin = torch.nn.Linear(i, o)
+
+    def forward(self, g, h):
+        with g.local_scope():
+            g.ndata["h"] = self.lin(h)
+            g.pull(g.nodes(), lambda edges: {"m": edges.src["h"] * edges.dst["h"]}, fn.sum("m", "out"))
+            return g.ndata["out"]
+
+
 LAYERS = {
     "GraphConv": lambda i, o: GraphConv(i, o, allow_zero_in_degree=True),
     "SAGEConv-mean": lambda i, o: SAGEConv(i, o, "mean"),
@@ -52,6 +80,8 @@ LAYERS = {
     "EdgeConv": lambda i, o: EdgeConv(i, o, allow_zero_in_degree=True),
     "update_all-builtin": UpdateAllBuiltin,
     "update_all-udf": UpdateAllUDF,
+    "send_and_recv": SendAndRecv,
+    "pull-udf": Pull,
 }
 
 #: Layers whose forward takes DGL's own edge_weight with the meaning of a message weight.

@@ -223,3 +223,22 @@ def test_clear_errors_for_unsupported_inputs():
         DGLAdapter(model, hetero, x[:2], index=0)
     with pytest.raises(ValueError, match="no nodes"):
         DGLAdapter(model, dgl.graph(([], [])), x[:0], index=0)
+
+
+def test_threads_explaining_different_dgl_models_match_sequential_runs():
+    from test_concurrency import run_concurrently
+
+    g, x, _ = dgl_graph()
+    models = [dgl_model(name) for name in ("GraphConv", "GATConv", "update_all-udf", "TAGConv")]
+
+    def explain(model):
+        adapter = DGLAdapter(model, g, x, index=NODE, layerwise=True)
+        return EdgeGradient(adapter).attribute(adapter.ones()), EdgeOcclusion(adapter).attribute(adapter.ones())
+
+    jobs = [lambda m=m: explain(m) for m in models]
+    sequential = [job() for job in jobs]
+    for got, expected in zip(run_concurrently(jobs), sequential):
+        for repeat in got:
+            for a, b in zip(repeat, expected):
+                torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert dgl.core.message_passing is ORIGINAL

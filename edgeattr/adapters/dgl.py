@@ -189,23 +189,22 @@ def message_weighting(model: torch.nn.Module, graph: dgl.DGLGraph, session: Mess
     r"""Weights every DGL message-passing call of this thread by ``session`` while the model runs on ``graph``.
 
     Each call is one layer, named by the innermost module running when it is
-    made. Messages are matched to ``graph``'s edges: directly when the call
-    runs on ``graph`` (or a ``local_scope`` of it), through ``dgl.EID`` for
-    compute graphs and subgraphs, and by their endpoints otherwise (self-loops
-    the model appended keep weight 1).
+    made. Messages are matched to ``graph``'s edges by their endpoints (a
+    call on ``graph`` itself, or on ``graph`` with self-loops the model
+    appended, which keep weight 1), and through ``dgl.EID`` for the compute
+    graphs of ``send_and_recv`` / ``pull`` and subgraphs taken inside forward.
     """
     running: List[torch.nn.Module] = []
 
     def handler(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
         module = running[-1] if running else model
         layer = session.begin_call(names.get(id(module), type(module).__name__), module)
-        if call_graph._graph is graph._graph:
-            weights = session.weights(layer)
-        elif dgl.EID in call_graph.edata:
+        src, dst = call_graph.edges(order="eid")
+        same_edges = src.numel() == session.ref_src.numel() and torch.equal(src, session.ref_src) and torch.equal(dst, session.ref_dst)
+        if dgl.EID in call_graph.edata and not same_edges:  # a compute graph of send_and_recv / pull, or a subgraph
             flat = session.weights(layer)
             weights = None if flat is None else flat[call_graph.edata[dgl.EID]]
         else:
-            src, dst = call_graph.edges(order="eid")
             weights = session.weights(layer, src, dst)
         return weighted_message_passing(call_graph, mfunc, rfunc, afunc, weights)
 
