@@ -7,6 +7,7 @@ layerwise occlusion and GNNExplainer, over unmodified PyG and DGL models.
 
 from typing import Any
 
+from edgeattr import adapters
 from edgeattr.adapters import EdgeMaskAdapter, GraphAdapter
 from edgeattr.attribution import (
     EdgeGradient,
@@ -21,9 +22,7 @@ from edgeattr.metrics import cosine_similarity, sign_flips
 __version__ = "0.1.0"
 
 __all__ = [
-    "PyGAdapter",
-    "DGLAdapter",
-    "EdgeWeightShim",
+    *adapters.AVAILABLE,
     "EdgeMaskAdapter",
     "GraphAdapter",
     "EdgeGradient",
@@ -39,8 +38,6 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The framework adapters import their framework on first use.
-    if name in ("PyGAdapter", "DGLAdapter", "EdgeWeightShim"):
-        from edgeattr import adapters
-
+    if name in adapters.FRAMEWORK_NAMES:
         return getattr(adapters, name)
     raise AttributeError(f"module 'edgeattr' has no attribute {name!r}")

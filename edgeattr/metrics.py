@@ -92,13 +92,14 @@ def sign_flips(
     sweep_entries = examined.repeat_interleave(steps)
     sweep_weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device).repeat(examined.numel())
     grads = []
-    for idx, weight in zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)):
+    chunks = zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)) if examined.numel() else []
+    for idx, weight in chunks:
         rows = torch.arange(idx.numel(), device=flat.device)
         with torch.enable_grad():
             swept = flat.repeat(idx.numel(), 1)
             swept[rows, idx] = weight
             swept.requires_grad_(True)
-            z = explained_output(view.run(swept.view((-1,) + view.masks.shape[1:])), target_t.expand(idx.numel()))
+            z = explained_output(view.run(swept.view((idx.numel(),) + view.masks.shape[1:])), target_t.expand(idx.numel()))
             (grad,) = torch.autograd.grad(z.sum(), swept)
         grads.append(grad[rows, idx])
     gradients = torch.cat(grads).view(examined.numel(), steps) if grads else flat.new_zeros(0, steps)

@@ -1,13 +1,9 @@
 """DGLAdapter against DGL's native edge weights, finite differences, brute force and the model itself."""
 
 import pytest
-from lanes import lane
+from lanes import skip_unless_dgl_lane
 
-if lane() != "dgl":
-    pytest.skip(
-        "DGL tests run in the dgl lane: DGL 2.1.0 loads only with torch <= 2.2.1, and this lane has torch 2.13",
-        allow_module_level=True,
-    )
+skip_unless_dgl_lane()
 
 import dgl  # noqa: E402  (a broken DGL must fail here in the dgl lane)
 import torch  # noqa: E402

@@ -1,13 +1,9 @@
 """Twin PyG and DGL models with copied weights give the same attributions, edge for edge."""
 
 import pytest
-from lanes import lane
+from lanes import skip_unless_dgl_lane
 
-if lane() != "dgl":
-    pytest.skip(
-        "DGL tests run in the dgl lane: DGL 2.1.0 loads only with torch <= 2.2.1, and this lane has torch 2.13",
-        allow_module_level=True,
-    )
+skip_unless_dgl_lane()
 
 import dgl  # noqa: E402
 import dgl.nn as dglnn  # noqa: E402

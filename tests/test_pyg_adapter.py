@@ -17,7 +17,7 @@ from zoo import (
     reference_gradient,
 )
 
-from edgeattr import EdgeGradient, PyGAdapter, UnsupportedLayerError
+from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, PyGAdapter, UnsupportedLayerError, sign_flips
 
 NODE_MODELS = list(CONVS) + ["APPNP"] + list(BASIC_GNNS)
 TARGET_NODE = 10
@@ -242,3 +242,20 @@ def test_graph_model_without_batch_vector_runs_with_task_graph():
     expected = torch.cat([adapter(m.view(1, -1)) for m in masks])
     torch.testing.assert_close(adapter(masks), expected, rtol=0, atol=0)
     torch.testing.assert_close(adapter(adapter.ones())[0], model(x, edge_index)[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("edge_index", [torch.empty(2, 0, dtype=torch.long), torch.tensor([[0, 1], [1, 0]])], ids=["no edges", "target without in-edges"])
+def test_degenerate_graphs_give_exact_zero_attributions(edge_index):
+    x, _, _ = random_graph(num_nodes=5)
+    conv = GCNConv(5, 2).double()
+    adapter = PyGAdapter(conv, x, edge_index, index=3)
+    torch.testing.assert_close(adapter(adapter.ones())[0], conv(x, edge_index)[3], rtol=0, atol=1e-12)
+    zeros = torch.zeros(1, edge_index.size(1), dtype=torch.float64)
+    for attribution in (
+        EdgeGradient(adapter).attribute(adapter.ones()),
+        EdgeOcclusion(adapter).attribute(adapter.ones()),
+        EdgeOcclusion(adapter).attribute(adapter.ones(), mode="remove"),
+        GNNExplainer(adapter, epochs=2).attribute(adapter.ones()),
+    ):
+        assert torch.equal(attribution, zeros)
+    assert sign_flips(adapter, adapter.ones()).rate == 0.0

@@ -5,16 +5,25 @@ dgl; each is imported on first use, so that either framework alone suffices.
 """
 
 from importlib import import_module
-from typing import Any
+from importlib.util import find_spec
+from typing import Any, Dict, List, Tuple
 
 from edgeattr.adapters.base import EdgeMaskAdapter, GraphAdapter, Layer
 
-_FRAMEWORK_NAMES = {"PyGAdapter": "pyg", "DGLAdapter": "dgl", "EdgeWeightShim": "dgl"}
+#: name -> (module of edgeattr.adapters, the framework package it needs)
+FRAMEWORK_NAMES: Dict[str, Tuple[str, str]] = {
+    "PyGAdapter": ("pyg", "torch_geometric"),
+    "DGLAdapter": ("dgl", "dgl"),
+    "EdgeWeightShim": ("dgl", "dgl"),
+}
 
-__all__ = ["EdgeMaskAdapter", "GraphAdapter", "Layer", *_FRAMEWORK_NAMES]
+#: The framework names whose framework is installed (what ``import *`` can resolve).
+AVAILABLE: List[str] = [name for name, (_, package) in FRAMEWORK_NAMES.items() if find_spec(package) is not None]
+
+__all__ = ["EdgeMaskAdapter", "GraphAdapter", "Layer", *AVAILABLE]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FRAMEWORK_NAMES:
-        return getattr(import_module(f"edgeattr.adapters.{_FRAMEWORK_NAMES[name]}"), name)
+    if name in FRAMEWORK_NAMES:
+        return getattr(import_module(f"edgeattr.adapters.{FRAMEWORK_NAMES[name][0]}"), name)
     raise AttributeError(f"module 'edgeattr.adapters' has no attribute {name!r}")

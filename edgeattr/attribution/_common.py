@@ -146,5 +146,5 @@ def mask_view(forward_func: Callable, mask: Tensor) -> MaskView:
 
 def flat_entries(shape: torch.Size, columns: Tensor) -> Tensor:
     r"""Flat indices into a tensor of ``shape`` of the given last-dimension columns, all rows."""
-    rows = torch.arange(shape.numel() // shape[-1], device=columns.device) * shape[-1]
+    rows = torch.arange(shape[:-1].numel(), device=columns.device) * shape[-1]
     return (rows.view(-1, 1) + columns.view(1, -1)).view(-1)

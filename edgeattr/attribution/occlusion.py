@@ -82,7 +82,8 @@ class EdgeOcclusion(PerturbationAttribution):
         if perturbations_per_eval is not None and perturbations_per_eval < 1:
             raise ValueError(f"perturbations_per_eval must be a positive integer, got {perturbations_per_eval}")
         targets = resolve_target(self.forward_func, mask, target)
-        per_eval = perturbations_per_eval or max(1, MASK_ELEMENTS_PER_CHUNK // mask_view(self.forward_func, mask[:1]).masks.numel())
+        entries_per_mask = max(1, mask_view(self.forward_func, mask[:1]).masks.numel())
+        per_eval = perturbations_per_eval or max(1, MASK_ELEMENTS_PER_CHUNK // entries_per_mask)
         with torch.no_grad():
             result = torch.stack([self._occlude(m, t, mode, per_eval) for m, t in zip(mask, targets)])
         return pack(result, is_tuple)
@@ -113,7 +114,7 @@ class EdgeOcclusion(PerturbationAttribution):
             masks = flat.repeat(chunk.numel() + (base is None), 1)
             rows = torch.arange(chunk.numel(), device=mask.device) + (base is None)
             masks[rows, chunk] = 0
-            masks = masks.view((-1,) + view.masks.shape[1:])
+            masks = masks.view((masks.size(0),) + view.masks.shape[1:])
             output = view.remove(masks != 0) if mode == "remove" else view.run(masks)
             z = explained_output(output, target.expand(masks.size(0)))
             if base is None:

@@ -15,6 +15,7 @@ from edgeattr.errors import UnsupportedLayerError
 #: Upper bound on ``copies * (nodes + edges)`` of one batched forward pass.
 DEFAULT_ELEMENTS_PER_PASS = 2_000_000
 
+
 @contextmanager
 def eval_mode(model: torch.nn.Module) -> Iterator[None]:
     r"""Runs the model in eval mode and restores every module's training flag."""
@@ -37,7 +38,7 @@ def check_mask(
     device: torch.device,
     floating: bool = True,
 ) -> None:
-    r"""Raises a ValueError naming the problem and the fix if ``mask`` is malformed.
+    r"""Raises an error naming the problem and the fix if ``mask`` does not fit the adapter.
 
     Args:
         mask (Tensor): Shape ``(B, E)``, or ``(B, L, E)`` when ``layerwise``.
