@@ -238,3 +238,76 @@ def test_threads_explaining_different_dgl_models_match_sequential_runs():
             for a, b in zip(repeat, expected):
                 torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert dgl.core.message_passing is ORIGINAL
+
+
+class BlockSAGE(torch.nn.Module):
+    """Two SAGEConv layers written for sampled blocks, the DGL minibatch idiom."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = dgl.nn.SAGEConv(FEATURES, 6, "mean"), dgl.nn.SAGEConv(6, CLASSES, "mean")
+
+    def forward(self, blocks, feat, edge_weights=None):
+        w1, w2 = edge_weights if edge_weights is not None else (None, None)
+        h = self.conv1(blocks[0], feat, edge_weight=w1).relu()
+        return self.conv2(blocks[1], h, edge_weight=w2)
+
+
+def sampled(g, seeds, fanout=None):
+    sampler = dgl.dataloading.MultiLayerFullNeighborSampler(2) if fanout is None else dgl.dataloading.NeighborSampler([fanout, fanout])
+    input_nodes, _, blocks = sampler.sample_blocks(g, seeds)
+    return input_nodes, blocks
+
+
+@pytest.mark.parametrize("fanout", [None, 2])
+def test_block_gradients_over_parent_edges_equal_native_edge_weights(fanout):
+    from edgeattr import DGLBlockAdapter
+
+    g, x, _ = dgl_graph()
+    torch.manual_seed(0 if fanout is None else 1)
+    model = BlockSAGE().double().eval()
+    input_nodes, blocks = sampled(g, torch.tensor([NODE, 2]), fanout)
+    feat = x[input_nodes]
+    adapter = DGLBlockAdapter(model, blocks, feat, index=NODE, parent_graph=g)
+    seed_row = int((blocks[-1].dstdata[dgl.NID] == NODE).nonzero())
+    out = model(blocks, feat)[seed_row]
+    torch.testing.assert_close(adapter(adapter.ones())[0], out, rtol=0, atol=1e-12)
+    target = int(out.argmax())
+    weight = torch.ones(g.num_edges(), dtype=torch.float64, requires_grad=True)
+    per_block = [weight[b.edata[dgl.EID]] for b in blocks]
+    (expected,) = torch.autograd.grad(model(blocks, feat, per_block)[seed_row, target], weight)
+    assert expected.abs().sum() > 0
+    torch.testing.assert_close(EdgeGradient(adapter).attribute(adapter.ones())[0], expected, rtol=1e-9, atol=1e-12)
+    if fanout is None:  # all neighbours sampled: the same explanation as on the whole graph
+        full = DGLAdapter(_WholeGraph(model), g, x, index=NODE)
+        torch.testing.assert_close(EdgeGradient(adapter).attribute(adapter.ones()), EdgeGradient(full).attribute(full.ones()), rtol=1e-9, atol=1e-12)
+
+
+def test_block_remove_occlusion_equals_deleting_parent_edges():
+    from edgeattr import DGLBlockAdapter
+
+    g, x, _ = dgl_graph()
+    torch.manual_seed(0)
+    model = BlockSAGE().double().eval()
+    full_model = _WholeGraph(model)
+    input_nodes, blocks = sampled(g, torch.tensor([NODE]))
+    adapter = DGLBlockAdapter(model, blocks, x[input_nodes], index=NODE, parent_graph=g)
+    target = int(full_model(g, x)[NODE].argmax())
+    with torch.no_grad():
+        base = full_model(g, x)[NODE, target]
+        expected = torch.stack([base - full_model(dgl.remove_edges(g, e), x)[NODE, target] for e in range(g.num_edges())])
+    got = EdgeOcclusion(adapter).attribute(adapter.ones(), mode="remove")[0]
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+    with pytest.raises(IndexError, match="not a seed"):
+        DGLBlockAdapter(model, blocks, x[input_nodes], index=(NODE + 1) % 14, parent_graph=g)
+
+
+class _WholeGraph(torch.nn.Module):
+    """The block model's layers applied to the whole graph."""
+
+    def __init__(self, block_model):
+        super().__init__()
+        self.inner = block_model
+
+    def forward(self, g, feat):
+        return self.inner.conv2(g, self.inner.conv1(g, feat).relu())

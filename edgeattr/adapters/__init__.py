@@ -1,7 +1,7 @@
 """Framework adapters: a model bound to its graph as a Captum forward_func of an edge mask.
 
-``PyGAdapter`` needs torch_geometric and ``DGLAdapter`` / ``EdgeWeightShim`` need
-dgl; each is imported on first use, so that either framework alone suffices.
+``PyGAdapter`` needs torch_geometric and ``DGLAdapter``, ``DGLBlockAdapter`` and
+``EdgeWeightShim`` need dgl; each is imported on first use, so that either framework alone suffices.
 """
 
 from importlib import import_module
@@ -14,6 +14,7 @@ from edgeattr.adapters.base import EdgeMaskAdapter, GraphAdapter, Layer
 FRAMEWORK_NAMES: Dict[str, Tuple[str, str]] = {
     "PyGAdapter": ("pyg", "torch_geometric"),
     "DGLAdapter": ("dgl", "dgl"),
+    "DGLBlockAdapter": ("dgl_blocks", "dgl"),
     "EdgeWeightShim": ("dgl", "dgl"),
 }
 

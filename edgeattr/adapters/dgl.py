@@ -12,7 +12,7 @@ import torch
 from dgl import core
 from torch import Tensor
 
-from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot
+from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, align_messages
 from edgeattr.adapters.base.adapter import copy_offsets, names_of, repeat_rows
 from edgeattr.adapters.base.caches import bypass_caches
 from edgeattr.adapters.base.call import Key
@@ -147,7 +147,7 @@ class DGLAdapter(GraphAdapter):
     # -- intercepting message passing ------------------------------------------------------
 
     def _intercept(self, call: Call, session: MessageWeights) -> ContextManager:
-        return message_weighting(self.model, call.structure, session, self._names)
+        return message_weighting(self.model, session, self._names, locate_by_edges(session))
 
 
 class EdgeWeightShim(torch.nn.Module):
@@ -180,32 +180,46 @@ class EdgeWeightShim(torch.nn.Module):
             raise ValueError(f"eweight must have shape ({graph.num_edges()},), one weight per edge; got {tuple(eweight.shape)}")
         src, dst = graph.edges(order="eid")
         session = MessageWeights(eweight.view(1, -1), None, src, dst)
-        with message_weighting(self.model, graph, session, names_of(self.model)):
+        with message_weighting(self.model, session, names_of(self.model), locate_by_edges(session)):
             return self.model(graph, *args, **kwargs)
 
 
+#: Maps the messages of a call's graph to positions in the batched edges (see MessageWeights.weights_at).
+Locate = Callable[[dgl.DGLGraph], Optional[Tensor]]
+
+
+def locate_by_edges(session: MessageWeights) -> Locate:
+    r"""Matches a call's messages to the session's edges by endpoints, or through ``dgl.EID``.
+
+    A call on the graph itself (or a ``local_scope`` or relation view of it),
+    or on it with self-loops the model appended (weight 1), is matched by its
+    endpoints; the compute graphs of ``send_and_recv`` / ``pull`` and subgraphs
+    taken inside forward carry the ids of the graph's edges in ``dgl.EID``.
+    """
+
+    def locate(call_graph: dgl.DGLGraph) -> Optional[Tensor]:
+        src, dst = call_graph.edges(order="eid")
+        same = src.numel() == session.ref_src.numel() and torch.equal(src, session.ref_src) and torch.equal(dst, session.ref_dst)
+        if dgl.EID in call_graph.edata and not same:
+            return call_graph.edata[dgl.EID]
+        return align_messages(src, dst, session.ref_src, session.ref_dst)
+
+    return locate
+
+
 @contextmanager
-def message_weighting(model: torch.nn.Module, graph: dgl.DGLGraph, session: MessageWeights, names: Dict[int, str]) -> Iterator[None]:
-    r"""Weights every DGL message-passing call of this thread by ``session`` while the model runs on ``graph``.
+def message_weighting(model: torch.nn.Module, session: MessageWeights, names: Dict[int, str], locate: Locate) -> Iterator[None]:
+    r"""Weights every DGL message-passing call of this thread by ``session`` while the model runs.
 
     Each call is one layer, named by the innermost module running when it is
-    made. Messages are matched to ``graph``'s edges by their endpoints (a
-    call on ``graph`` itself, or on ``graph`` with self-loops the model
-    appended, which keep weight 1), and through ``dgl.EID`` for the compute
-    graphs of ``send_and_recv`` / ``pull`` and subgraphs taken inside forward.
+    made; ``locate`` maps its messages to the session's edges.
     """
     running: List[torch.nn.Module] = []
 
     def handler(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
         module = running[-1] if running else model
         layer = session.begin_call(names.get(id(module), type(module).__name__), module)
-        src, dst = call_graph.edges(order="eid")
-        same_edges = src.numel() == session.ref_src.numel() and torch.equal(src, session.ref_src) and torch.equal(dst, session.ref_dst)
-        if dgl.EID in call_graph.edata and not same_edges:  # a compute graph of send_and_recv / pull, or a subgraph
-            flat = session.weights(layer)
-            weights = None if flat is None else flat[call_graph.edata[dgl.EID]]
-        else:
-            weights = session.weights(layer, src, dst)
+        weights = None if session.mask is None else session.weights_at(layer, locate(call_graph))
         return weighted_message_passing(call_graph, mfunc, rfunc, afunc, weights)
 
     with _module_stack(model, running, session), _routed(handler), _caches_set_aside(model):

@@ -134,12 +134,25 @@ class MessageWeights:
         Returns:
             ``None`` when only counting calls. Self-loops added by the layer get 1.
         """
+        if self.mask is None or src is None or dst is None:
+            return self.weights_at(layer, None)
+        return self.weights_at(layer, align_messages(src, dst, self.ref_src, self.ref_dst))
+
+    def weights_at(self, layer: int, edge_ids: Optional[Tensor]) -> Optional[Tensor]:
+        r"""The weights of call ``layer`` for messages along the given edges.
+
+        Args:
+            layer (int): The call's layer index.
+            edge_ids (Tensor, optional): Position in the batched graph's edges of
+                each message, ``(M,)``, ``-1`` for a self-loop the layer added
+                (weight 1); ``None`` when the messages are those edges, in order.
+
+        Returns:
+            ``None`` when only counting calls, else a tensor of shape ``(M,)``.
+        """
         if self.mask is None:
             return None
         flat = (self.mask[:, layer] if self.mask.dim() == 3 else self.mask).reshape(-1)
-        if src is None or dst is None:
-            return flat
-        edge_ids = align_messages(src, dst, self.ref_src, self.ref_dst)
         if edge_ids is None:
             return flat
         return torch.cat([flat, flat.new_ones(1)])[edge_ids]
