@@ -215,7 +215,7 @@ def test_clear_errors_for_unsupported_inputs():
     with pytest.raises(TypeError, match="DGLGraph first"):
         DGLAdapter(model, x, g, index=0)
     hetero = dgl.heterograph({("a", "r", "a"): ([0], [1]), ("a", "s", "a"): ([1], [0])})
-    with pytest.raises(ValueError, match="heterographs"):
+    with pytest.raises(ValueError, match="DGLHeteroAdapter"):
         DGLAdapter(model, hetero, x[:2], index=0)
     with pytest.raises(ValueError, match="no nodes"):
         DGLAdapter(model, dgl.graph(([], [])), x[:0], index=0)
@@ -311,3 +311,72 @@ class _WholeGraph(torch.nn.Module):
 
     def forward(self, g, feat):
         return self.inner.conv2(g, self.inner.conv1(g, feat).relu())
+
+
+RELATIONS = [("user", "follows", "user"), ("user", "buys", "item"), ("item", "bought_by", "user")]
+
+
+def hetero_case():
+    gen = torch.Generator().manual_seed(4)
+    follows = torch.randint(0, 8, (2, 20), generator=gen)
+    buys = torch.stack([torch.randint(0, 8, (12,), generator=gen), torch.randint(0, 5, (12,), generator=gen)])
+    g = dgl.heterograph({RELATIONS[0]: tuple(follows), RELATIONS[1]: tuple(buys), RELATIONS[2]: (buys[1], buys[0])})
+    feats = {"user": torch.randn(8, FEATURES, generator=gen, dtype=torch.float64), "item": torch.randn(5, FEATURES, generator=gen, dtype=torch.float64)}
+    torch.manual_seed(0)
+    return g, feats, HeteroModel().double().eval()
+
+
+class HeteroModel(torch.nn.Module):
+    """Two HeteroGraphConv layers, one module per relation."""
+
+    def __init__(self):
+        super().__init__()
+
+        def layer(i, o):
+            return dgl.nn.HeteroGraphConv(
+                {"follows": GraphConv(i, o, allow_zero_in_degree=True), "buys": dgl.nn.SAGEConv(i, o, "mean"), "bought_by": GraphConv(i, o, allow_zero_in_degree=True)},
+                aggregate="sum",
+            )
+
+        self.conv1, self.conv2 = layer(FEATURES, 6), layer(6, CLASSES)
+
+    def forward(self, g, feats, weights=None):
+        kwargs = {} if weights is None else {"mod_kwargs": {r[1]: {"edge_weight": w} for r, w in weights.items()}}
+        h = {k: v.relu() for k, v in self.conv1(g, feats, **kwargs).items()}
+        return self.conv2(g, h, **kwargs)
+
+
+def test_heterograph_masks_are_keyed_by_edge_type_and_match_native_edge_weights():
+    from edgeattr import DGLHeteroAdapter
+
+    g, feats, model = hetero_case()
+    adapter = DGLHeteroAdapter(model, g, feats, index=3, ntype="user")
+    assert adapter.num_edges == g.num_edges() and adapter.num_layers == 6
+    out = model(g, feats)["user"][3]
+    torch.testing.assert_close(adapter(adapter.ones())[0], out, rtol=0, atol=1e-12)
+    target = int(out.argmax())
+    weights = {r: torch.ones(g.num_edges(r), dtype=torch.float64, requires_grad=True) for r in RELATIONS}
+    expected = torch.autograd.grad(model(g, feats, weights)["user"][3, target], [weights[r] for r in RELATIONS])
+    got = adapter.split(EdgeGradient(adapter).attribute(adapter.ones())[0])
+    assert list(got) == g.canonical_etypes and set(got) == set(RELATIONS)
+    for relation, native in zip(RELATIONS, expected):
+        torch.testing.assert_close(got[relation], native, rtol=1e-9, atol=1e-12)
+    assert torch.equal(adapter.join(got), EdgeGradient(adapter).attribute(adapter.ones())[0])
+    assert dgl.core.message_passing is ORIGINAL
+
+
+def test_heterograph_remove_occlusion_equals_deleting_edges():
+    from edgeattr import DGLHeteroAdapter
+
+    g, feats, model = hetero_case()
+    adapter = DGLHeteroAdapter(model, g, feats, index=3, ntype="user")
+    target = int(model(g, feats)["user"][3].argmax())
+    expected = []
+    with torch.no_grad():
+        base = model(g, feats)["user"][3, target]
+        for relation in g.canonical_etypes:  # the order of the mask's columns
+            for e in range(g.num_edges(relation)):
+                cut = dgl.remove_edges(g, torch.tensor([e]), etype=relation)
+                expected.append(base - model(cut, feats)["user"][3, target])
+    got = EdgeOcclusion(adapter).attribute(adapter.ones(), mode="remove")[0]
+    torch.testing.assert_close(got, torch.stack(expected), rtol=1e-9, atol=1e-12)

@@ -1,7 +1,7 @@
 """Framework adapters: a model bound to its graph as a Captum forward_func of an edge mask.
 
-``PyGAdapter`` needs torch_geometric and ``DGLAdapter``, ``DGLBlockAdapter`` and
-``EdgeWeightShim`` need dgl; each is imported on first use, so that either framework alone suffices.
+``PyGAdapter`` needs torch_geometric and ``DGLAdapter``, ``DGLBlockAdapter``,
+``DGLHeteroAdapter`` and ``EdgeWeightShim`` need dgl; each is imported on first use, so that either framework alone suffices.
 """
 
 from importlib import import_module
@@ -15,6 +15,7 @@ FRAMEWORK_NAMES: Dict[str, Tuple[str, str]] = {
     "PyGAdapter": ("pyg", "torch_geometric"),
     "DGLAdapter": ("dgl", "dgl"),
     "DGLBlockAdapter": ("dgl_blocks", "dgl"),
+    "DGLHeteroAdapter": ("dgl_hetero", "dgl"),
     "EdgeWeightShim": ("dgl", "dgl"),
 }
 

@@ -86,14 +86,11 @@ class DGLAdapter(GraphAdapter):
         if not isinstance(graph, dgl.DGLGraph):
             raise TypeError(f"DGLAdapter takes the model's DGLGraph first, got {type(graph).__name__}")
         if graph.is_block:
-            raise ValueError(
-                "sampled blocks (message-flow graphs) are not supported yet: explain the model on the "
-                "graph the blocks were sampled from"
-            )
+            raise ValueError("the graph is a sampled block: use DGLBlockAdapter(model, blocks, ..., parent_graph=g)")
         if len(graph.canonical_etypes) != 1 or len(graph.ntypes) != 1:
             raise ValueError(
-                f"heterographs are not supported yet (edge types {graph.canonical_etypes}); "
-                f"explain a homogeneous graph"
+                f"the graph is a heterograph (edge types {graph.canonical_etypes}): use DGLHeteroAdapter, "
+                f"whose masks are keyed by canonical edge type"
             )
         if graph.num_nodes() == 0:
             raise ValueError("the graph has no nodes: there is nothing to explain")

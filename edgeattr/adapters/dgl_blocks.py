@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, eval_mode
+from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.base.adapter import names_of
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
@@ -90,12 +91,7 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         return sum(b.num_src_nodes() + b.num_edges() for b in self._blocks)
 
     def _discover(self) -> List[Layer]:
-        session = MessageWeights(None, None, self.edge_ids, self.edge_ids)
-        with torch.no_grad():
-            self._call(self._blocks, session)
-        if not session.layers:
-            raise UnsupportedLayerError(f"{type(self.model).__name__} made no DGL message-passing call on the blocks")
-        return session.layers
+        return discover_layers(lambda session: self._call(self._blocks, session), self.device, "the blocks")
 
     def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
         blocks = self._blocks

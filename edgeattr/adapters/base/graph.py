@@ -39,9 +39,8 @@ from edgeattr.adapters.base.call import (
     find,
     node_count,
 )
-from edgeattr.adapters.base.messages import Layer, MessageWeights
+from edgeattr.adapters.base.messages import Layer, MessageWeights, discover_layers
 from edgeattr.adapters.base.subgraph import computation_subgraph, relabeling
-from edgeattr.errors import UnsupportedLayerError
 
 
 class GraphAdapter(EdgeMaskAdapter):
@@ -275,15 +274,7 @@ class GraphAdapter(EdgeMaskAdapter):
 
     def _discover(self) -> List[Layer]:
         call = self._copies(1)
-        session = MessageWeights(None, None, call.src, call.dst)
-        with torch.no_grad():
-            self._call(call, session, None)
-        if not session.layers:
-            raise UnsupportedLayerError(
-                f"{type(self.model).__name__} made no message-passing call that edgeattr can see: "
-                f"only messages passed through the framework's message passing can be attributed to edges"
-            )
-        return session.layers
+        return discover_layers(lambda session: self._call(call, session, None), self.device, "the graph")
 
     def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
         call = self._copies(copies)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -165,3 +165,26 @@ class MessageWeights:
                 f"{self.num_layers} when its layers were discovered; edgeattr needs "
                 f"a fixed number of calls per forward pass"
             )
+
+
+def discover_layers(run: Callable[["MessageWeights"], Any], device: torch.device, what: str) -> List[Layer]:
+    r"""The message-passing calls of one forward pass, counted without weighting anything.
+
+    Args:
+        run (Callable): Runs the forward pass with a counting session.
+        device (torch.device): Device of the graph.
+        what (str): What the model ran on, for the error message.
+
+    Raises:
+        UnsupportedLayerError: if the model made no call edgeattr can see.
+    """
+    nothing = torch.empty(0, dtype=torch.long, device=device)
+    session = MessageWeights(None, None, nothing, nothing)
+    with torch.no_grad():
+        run(session)
+    if not session.layers:
+        raise UnsupportedLayerError(
+            f"the model made no message-passing call on {what} that edgeattr can see: only messages passed "
+            f"through the framework's message passing can be attributed to edges"
+        )
+    return session.layers

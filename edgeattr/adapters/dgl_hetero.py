@@ -1,0 +1,134 @@
+r"""Edge masks for DGL models on heterographs, with masks keyed by canonical edge type."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import dgl
+import torch
+from torch import Tensor
+
+from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, eval_mode
+from edgeattr.adapters.base.messages import discover_layers
+from edgeattr.adapters.base.adapter import names_of
+from edgeattr.adapters.dgl import message_weighting
+from edgeattr.errors import UnsupportedLayerError
+
+EdgeType = Tuple[str, str, str]
+
+
+class DGLHeteroAdapter(EdgeMaskAdapter):
+    r"""Edge masks for a DGL model on a heterograph (e.g. built from ``HeteroGraphConv``).
+
+    The mask is one tensor over all edges, edge type after edge type in the
+    order of ``graph.canonical_etypes`` and by edge id within a type, so that
+    Captum sees a single input; :meth:`split` keys any mask or attribution by
+    canonical edge type and :meth:`join` builds one from such a dict. Every
+    message-passing call runs on one relation (``HeteroGraphConv`` calls its
+    module for relation ``r`` on ``graph[r]``); its messages are weighted by
+    that relation's entries. Masks run one forward pass each.
+
+    Args:
+        model (torch.nn.Module): The model, unchanged, called as
+            ``model(graph, *model_args, **model_kwargs)``.
+        graph (dgl.DGLGraph): The heterograph.
+        *model_args: Further positional arguments, e.g. a dict of node features.
+        index (int, optional): Node id (of ``ntype``) for a model returning a
+            dict of node outputs, or graph id for a model returning a tensor.
+        ntype (str, optional): Node type of the target, for dict outputs.
+        layerwise (bool, optional): One mask row per call. (default: ``False``)
+        **model_kwargs: Keyword arguments of the model call.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        graph: dgl.DGLGraph,
+        *model_args: Any,
+        index: Optional[int] = None,
+        ntype: Optional[str] = None,
+        layerwise: bool = False,
+        **model_kwargs: Any,
+    ) -> None:
+        super().__init__(model, layerwise=layerwise, copies_per_pass=1)
+        if not isinstance(graph, dgl.DGLGraph):
+            raise TypeError(f"DGLHeteroAdapter takes the model's DGLGraph first, got {type(graph).__name__}")
+        self.graph = graph
+        self.edge_types: List[EdgeType] = list(graph.canonical_etypes)
+        counts = [graph.num_edges(etype) for etype in self.edge_types]
+        self._offsets = dict(zip(self.edge_types, torch.tensor([0] + counts).cumsum(0).tolist()))
+        self._counts = dict(zip(self.edge_types, counts))
+        self.num_edges = sum(counts)
+        self.num_nodes = graph.num_nodes()
+        self.edge_ids = torch.arange(self.num_edges, device=graph.device)
+        self.message_edges = self.edge_ids
+        self.index, self.ntype = index, ntype
+        self._args, self._kwargs = model_args, model_kwargs
+        self._names = names_of(model)
+        self.layers = self._discover()
+        self.num_layers = len(self.layers)
+
+    @property
+    def device(self) -> torch.device:
+        return self.graph.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.get_default_dtype())
+
+    def _graph_size(self) -> int:
+        return self.num_nodes + self.num_edges
+
+    def split(self, values: Tensor) -> Dict[EdgeType, Tensor]:
+        r"""Keys the last dimension of ``values`` ``(..., E)`` by canonical edge type."""
+        return {etype: values[..., self._offsets[etype] : self._offsets[etype] + self._counts[etype]] for etype in self.edge_types}
+
+    def join(self, values: Dict[EdgeType, Tensor]) -> Tensor:
+        r"""The inverse of :meth:`split`: one tensor ``(..., E)`` from per-type tensors."""
+        missing = set(self.edge_types) - set(values)
+        if missing:
+            raise ValueError(f"values are missing edge types {sorted(missing)}")
+        return torch.cat([values[etype] for etype in self.edge_types], -1)
+
+    def _discover(self) -> List[Layer]:
+        return discover_layers(lambda session: self._call(self.graph, session), self.device, "the heterograph")
+
+    def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
+        graph = self.graph
+        if keep is not None:
+            if self.layerwise:
+                raise ValueError("mode='remove' per layer is not supported on heterographs; use mode='message'")
+            for etype, kept in self.split(keep[0]).items():
+                graph = dgl.remove_edges(graph, (~kept).nonzero().view(-1), etype=etype)
+        session = MessageWeights(weights, self.num_layers, self.edge_ids, self.edge_ids)
+        out = self._call(graph, session)
+        session.finish()
+        return out
+
+    def _call(self, graph: dgl.DGLGraph, session: MessageWeights) -> Tensor:
+        """Runs the model on ``graph`` (the bound graph, or it with edges removed: then unweighted)."""
+
+        def locate(call_graph: dgl.DGLGraph) -> Tensor:
+            if len(call_graph.canonical_etypes) != 1:
+                raise UnsupportedLayerError(
+                    "a message-passing call ran over several edge types at once; run one module per relation "
+                    "(HeteroGraphConv) or multi_update_all"
+                )
+            etype = call_graph.canonical_etypes[0]
+            if dgl.EID in call_graph.edata and call_graph.num_edges() != graph.num_edges(etype):
+                local = call_graph.edata[dgl.EID]
+            else:
+                local = torch.arange(call_graph.num_edges(), device=call_graph.device)
+            return self._offsets[etype] + local
+
+        with eval_mode(self.model), message_weighting(self.model, session, self._names, locate):
+            out = self.model(graph, *self._args, **self._kwargs)
+        if isinstance(out, dict):
+            if self.ntype not in out:
+                raise ValueError(f"the model returns outputs per node type {sorted(out)}: pass ntype= and index=")
+            out = out[self.ntype]
+        if self.index is None:
+            if out.size(0) != 1:
+                raise ValueError(f"the model returned {out.size(0)} rows: pass index= for the one to explain")
+            return out[:1]
+        return out[self.index : self.index + 1]
