@@ -12,7 +12,8 @@ import torch
 from dgl import core
 from torch import Tensor
 
-from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, align_messages
+from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, align_messages, unsupported
+from edgeattr.errors import UnsupportedLayerError
 from edgeattr.adapters.base.adapter import copy_offsets, names_of, repeat_rows
 from edgeattr.adapters.base.caches import bypass_caches
 from edgeattr.adapters.base.call import Key
@@ -215,9 +216,15 @@ def message_weighting(model: torch.nn.Module, session: MessageWeights, names: Di
 
     def handler(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
         module = running[-1] if running else model
-        layer = session.begin_call(names.get(id(module), type(module).__name__), module)
-        weights = None if session.mask is None else session.weights_at(layer, locate(call_graph))
-        return weighted_message_passing(call_graph, mfunc, rfunc, afunc, weights)
+        name = names.get(id(module), type(module).__name__)
+        layer = session.begin_call(name, module)
+        if session.mask is None:
+            return _original_message_passing(call_graph, mfunc, rfunc, afunc)
+        try:
+            edge_ids = locate(call_graph)
+        except UnsupportedLayerError as error:
+            raise unsupported(name, module, str(error)) from None
+        return weighted_message_passing(call_graph, mfunc, rfunc, afunc, session.weights_at(layer, edge_ids))
 
     with _module_stack(model, running, session), _routed(handler), _caches_set_aside(model):
         yield

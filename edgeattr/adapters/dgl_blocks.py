@@ -111,7 +111,7 @@ class DGLBlockAdapter(EdgeMaskAdapter):
     def _call(self, blocks: List[dgl.DGLGraph], session: MessageWeights) -> Tensor:
         def locate(call_graph: dgl.DGLGraph) -> Tensor:
             if dgl.EID not in call_graph.edata:
-                raise UnsupportedLayerError("a message-passing call ran on a graph without parent edge ids (dgl.EID)")
+                raise UnsupportedLayerError("it ran message passing on a graph without parent edge ids (dgl.EID)")
             return self._positions(call_graph.edata[dgl.EID])
 
         with eval_mode(self.model), message_weighting(self.model, session, self._names, locate):

@@ -111,10 +111,15 @@ class DGLHeteroAdapter(EdgeMaskAdapter):
         def locate(call_graph: dgl.DGLGraph) -> Tensor:
             if len(call_graph.canonical_etypes) != 1:
                 raise UnsupportedLayerError(
-                    "a message-passing call ran over several edge types at once; run one module per relation "
-                    "(HeteroGraphConv) or multi_update_all"
+                    "it ran one message-passing call over several edge types at once; run one module per "
+                    "relation (HeteroGraphConv) or multi_update_all"
                 )
             etype = call_graph.canonical_etypes[0]
+            if etype not in self._offsets:
+                raise UnsupportedLayerError(
+                    f"it ran message passing on edge type {etype}, which the heterograph does not have (a graph "
+                    f"made inside forward, e.g. by dgl.to_homogeneous); explain that graph with DGLAdapter instead"
+                )
             if dgl.EID in call_graph.edata and call_graph.num_edges() != graph.num_edges(etype):
                 local = call_graph.edata[dgl.EID]
             else:

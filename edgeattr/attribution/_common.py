@@ -97,12 +97,26 @@ def explained_output(output: Tensor, target: Tensor) -> Tensor:
 
 
 def explained_gradient(forward_func: Callable, mask: Tensor, target: Tensor) -> Tensor:
-    r"""The gradient :math:`\partial z / \partial w` of each mask, same shape as ``mask``."""
+    r"""The gradient :math:`\partial z / \partial w` of each mask, same shape as ``mask``.
+
+    Raises:
+        ValueError: if the output does not depend on the mask although some
+            edge's messages reach the target (a detached branch, a model that
+            ignores its graph): silent zeros would be a wrong answer.
+    """
     with torch.enable_grad():
         mask = mask.detach().requires_grad_(True)
         z = explained_output(forward_func(mask), target)
-        (grad,) = torch.autograd.grad(z.sum(), mask, allow_unused=True)
-    return torch.zeros_like(mask) if grad is None else grad
+        grad = torch.autograd.grad(z.sum(), mask, allow_unused=True)[0] if z.requires_grad else None
+    if grad is not None:
+        return grad
+    carriers = getattr(forward_func, "message_edges", None)
+    if carriers is not None and carriers.numel() == 0:  # no edge reaches the target: exactly zero
+        return torch.zeros_like(mask)
+    raise ValueError(
+        "the explained output does not depend on the edge mask: the model's output is computed apart "
+        "from its message passing (a detached branch, or a model that ignores its graph)"
+    )
 
 
 @dataclass

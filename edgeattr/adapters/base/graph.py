@@ -10,6 +10,7 @@ copied, and how its message passing is intercepted.
 
 from __future__ import annotations
 
+import numbers
 from abc import abstractmethod
 from contextlib import ExitStack, contextmanager
 from typing import Any, ContextManager, Dict, Iterator, List, Optional, Tuple
@@ -88,6 +89,9 @@ class GraphAdapter(EdgeMaskAdapter):
                 f"the edges hold node ids outside [0, {num_nodes}); the node features have {num_nodes} rows"
             )
         classify(self._slots, self.num_nodes, self.num_edges)
+        for slot in self._slots:
+            if slot.kind in (NODE, EDGE) and slot.value.is_floating_point() and not torch.isfinite(slot.value).all():
+                raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
         self.task = task or self._default_task()
         if self.task not in ("node", "graph"):
             raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
@@ -170,11 +174,13 @@ class GraphAdapter(EdgeMaskAdapter):
 
     # -- the computation graph ------------------------------------------------------------
 
-    def _check_index(self, index: Any) -> int:
+    def _check_index(self, index: Any) -> Optional[int]:
         if isinstance(index, Tensor):
-            if index.numel() != 1:
-                raise ValueError(f"index must be a single node or graph id, got a tensor of shape {tuple(index.shape)}")
+            if index.numel() != 1 or index.is_floating_point():
+                raise ValueError(f"index must be a single integer node or graph id, got a {index.dtype} tensor of shape {tuple(index.shape)}")
             index = int(index)
+        if index is not None and (isinstance(index, bool) or not isinstance(index, numbers.Integral)):
+            raise TypeError(f"index must be an integer node or graph id, got {index!r}")
         if self.task == "node":
             if index is None:
                 raise ValueError("index is required for a node task: pass the node id to explain, e.g. index=0")

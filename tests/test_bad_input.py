@@ -1,0 +1,118 @@
+"""Bad input raises from edgeattr's own checks, naming the problem and the fix; degenerate input works."""
+
+import pytest
+import torch
+from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
+from zoo import model_of, random_graph
+
+from edgeattr import EdgeGradient, EdgeOcclusion, GradientSign, LayerwiseOcclusion, PyGAdapter, UnsupportedLayerError
+
+X, EDGE_INDEX, _ = random_graph()
+NODE = 10
+
+
+def adapter(layerwise=False):
+    return PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=NODE, layerwise=layerwise)
+
+
+class Detached(torch.nn.Module):
+    """Runs its convolution but returns something that does not depend on it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.lin = GCNConv(5, 3).double(), torch.nn.Linear(5, 3).double()
+
+    def forward(self, x, edge_index):
+        self.conv(x, edge_index)
+        return self.lin(x)
+
+
+class MLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(5, 3).double()
+
+    def forward(self, x, edge_index):
+        return self.lin(x)
+
+
+def nan_features():
+    x = X.clone()
+    x[2, 1] = float("nan")
+    return x
+
+
+#: case -> (the call, the exception, a fragment of the message naming problem or fix)
+CASES = {
+    "mask of wrong width": (lambda: adapter()(torch.ones(1, 7, dtype=torch.float64)), ValueError, r"shape \(B, 40\)"),
+    "mask of wrong rank": (lambda: adapter()(torch.ones(40, dtype=torch.float64)), ValueError, "must have shape"),
+    "integer mask": (lambda: adapter()(torch.ones(1, 40, dtype=torch.long)), TypeError, "floating dtype"),
+    "mask on another device": (lambda: adapter()(torch.ones(1, 40, dtype=torch.float64, device="meta")), ValueError, "mask.to"),
+    "NaN in mask": (lambda: adapter()(torch.full((1, 40), float("nan"), dtype=torch.float64)), ValueError, "NaN or inf"),
+    "inf in mask": (lambda: adapter()(torch.full((1, 40), float("inf"), dtype=torch.float64)), ValueError, "NaN or inf"),
+    "empty batch of masks": (lambda: adapter()(torch.ones(0, 40, dtype=torch.float64)), ValueError, "at least one mask"),
+    "NaN in features": (lambda: PyGAdapter(model_of("GCNConv"), nan_features(), EDGE_INDEX, index=NODE), ValueError, "'x' holds NaN"),
+    "edge_index out of range": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX + 100, index=0), ValueError, "outside"),
+    "float edge_index": (lambda: PyGAdapter(model_of("GCNConv"), x=X, edge_index=EDGE_INDEX.double(), index=0), ValueError, "integer tensor of shape"),
+    "edge_index of shape (3, E)": (lambda: PyGAdapter(model_of("GCNConv"), x=X, edge_index=EDGE_INDEX[:1].repeat(3, 1), index=0), ValueError, r"\(2, E\)"),
+    "no edge_index": (lambda: PyGAdapter(model_of("GCNConv"), X, index=0), ValueError, "no edge_index found"),
+    "index out of range": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=14), IndexError, "out of range"),
+    "negative index": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=-1), IndexError, "out of range"),
+    "float index": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=1.5), TypeError, "integer"),
+    "missing index": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX), ValueError, "index is required"),
+    "target class out of range": (lambda: EdgeGradient(adapter()).attribute(adapter().ones(), target=3), ValueError, "out of range for a model with 3 classes"),
+    "target per mask of wrong length": (lambda: EdgeGradient(adapter()).attribute(adapter().ones(), target=[0, 1]), ValueError, "one per mask"),
+    "layerwise mask on input-level adapter": (lambda: adapter()(torch.ones(1, 2, 40, dtype=torch.float64)), ValueError, "layerwise=True"),
+    "input-level mask on layerwise adapter": (lambda: adapter(True)(torch.ones(1, 40, dtype=torch.float64)), ValueError, r"\(B, L, E\)"),
+    "LayerwiseOcclusion on input-level adapter": (lambda: LayerwiseOcclusion(adapter()), ValueError, "layerwise=True"),
+    "remove mode with weighted masks": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones() / 2, mode="remove"), ValueError, "0/1 masks"),
+    "unknown occlusion mode": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), mode="drop"), ValueError, "mode must be one of"),
+    "additional_forward_args": (lambda: GradientSign(adapter()).attribute(adapter().ones(), additional_forward_args=(X,)), ValueError, "bind the graph"),
+    "model without message passing (MLP)": (lambda: PyGAdapter(MLP(), X, EDGE_INDEX, index=NODE), UnsupportedLayerError, "no message-passing call"),
+    "detached branch": (lambda: EdgeGradient(PyGAdapter(Detached(), X, EDGE_INDEX, index=NODE)).attribute(torch.ones(1, 40, dtype=torch.float64)), ValueError, "does not depend on the edge mask"),
+    "RGCNConv": (lambda: PyGAdapter(RGCNConv(5, 3, 2), X, EDGE_INDEX, torch.zeros(40, dtype=torch.long), index=0), UnsupportedLayerError, "RGCNConv"),
+    "FastRGCNConv": (lambda: PyGAdapter(FastRGCNConv(5, 3, 2), X, EDGE_INDEX, torch.zeros(40, dtype=torch.long), index=0), UnsupportedLayerError, "FastRGCNConv"),
+    "decomposed_layers > 1": (lambda: PyGAdapter(GCNConv(5, 3, decomposed_layers=2), X, EDGE_INDEX, index=0), UnsupportedLayerError, "decomposed_layers"),
+    "sparse adjacency": (
+        lambda: PyGAdapter(GCNConv(5, 3).double(), X, torch.sparse_coo_tensor(EDGE_INDEX, torch.ones(40), (14, 14)), edge_index_arg=1, index=0),
+        UnsupportedLayerError,
+        "sparse adjacency",
+    ),
+    "copies_per_pass of 0": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, copies_per_pass=0), ValueError, "copies_per_pass"),
+    "task name": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, task="edge"), ValueError, "task must be"),
+    "not a model": (lambda: PyGAdapter(lambda x, edge_index: x, X, EDGE_INDEX, index=0), TypeError, "torch.nn.Module"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_raises_a_clear_error(case):
+    call, error, message = CASES[case]
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_the_error_comes_from_edgeattr_not_from_deep_inside_torch():
+    for case, (call, error, _) in CASES.items():
+        try:
+            call()
+        except error as raised:
+            frames = []
+            tb = raised.__traceback__
+            while tb is not None:
+                frames.append(tb.tb_frame.f_code.co_filename)
+                tb = tb.tb_next
+            assert "edgeattr" in frames[-1], (case, frames[-1])
+
+
+def test_isolated_nodes_multi_edges_and_input_self_loops_work():
+    x, edge_index, _ = random_graph(num_nodes=20, num_edges=30, self_loops=True, seed=9)
+    edge_index = torch.cat([edge_index, edge_index[:, :5]], 1)  # multi-edges
+    isolated = torch.ones(20, dtype=torch.bool)
+    isolated[edge_index.view(-1)] = False
+    assert isolated.any() and (edge_index[0] == edge_index[1]).any()
+    model = model_of("GINConv")
+    for node in (int(isolated.nonzero()[0]), int(edge_index[1, 0])):
+        fwd = PyGAdapter(model, x, edge_index, index=node)
+        torch.testing.assert_close(fwd(fwd.ones())[0], model(x, edge_index)[node], rtol=0, atol=1e-12)
+        gradient = EdgeGradient(fwd).attribute(fwd.ones())
+        assert torch.isfinite(gradient).all()
