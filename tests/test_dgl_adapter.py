@@ -380,3 +380,54 @@ def test_heterograph_remove_occlusion_equals_deleting_edges():
                 expected.append(base - model(cut, feats)["user"][3, target])
     got = EdgeOcclusion(adapter).attribute(adapter.ones(), mode="remove")[0]
     torch.testing.assert_close(got, torch.stack(expected), rtol=1e-9, atol=1e-12)
+
+
+class WholeHeterographRGCN(torch.nn.Module):
+    """RelGraphConv over a heterograph turned homogeneous inside forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = dgl.nn.RelGraphConv(FEATURES, CLASSES, 3)
+
+    def forward(self, g, feats):
+        homogeneous = dgl.to_homogeneous(g)
+        x = torch.cat([feats[t] for t in g.ntypes])
+        return {"user": self.conv(homogeneous, x, homogeneous.edata[dgl.ETYPE])}
+
+
+class AllRelationsAtOnce(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(FEATURES, CLASSES)
+
+    def forward(self, g, feats):
+        with g.local_scope():
+            g.ndata["h"] = {t: self.lin(v) for t, v in feats.items()}
+            g.update_all(dgl.function.copy_u("h", "m"), dgl.function.sum("m", "out"))
+            return {"user": g.nodes["user"].data["out"]}
+
+
+def test_dgl_bad_input_names_the_problem_and_the_layer():
+    from edgeattr import DGLBlockAdapter, DGLHeteroAdapter, UnsupportedLayerError
+
+    g, x, _ = dgl_graph()
+    model = dgl_model("GraphConv")
+    _, blocks = sampled(g, torch.tensor([NODE]))
+    hetero, feats, _ = hetero_case()
+    hetero_feats = {k: v.float() for k, v in feats.items()}
+    cases = [
+        (lambda: DGLAdapter(model, blocks[0], x, index=0), ValueError, "DGLBlockAdapter"),
+        (lambda: DGLBlockAdapter(model, blocks, x, index=NODE), ValueError, "exactly one of parent_graph"),
+        (lambda: DGLBlockAdapter(model, g, x, index=NODE, parent_graph=g), TypeError, "list of DGL blocks"),
+        (lambda: DGLBlockAdapter(model, blocks, x, index=NODE, num_edges=3), ValueError, "parent edge ids up to"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+    rgcn = DGLHeteroAdapter(WholeHeterographRGCN(), hetero, hetero_feats, index=0, ntype="user")
+    with pytest.raises(UnsupportedLayerError, match=r"layer 'conv' \(RelGraphConv\).*to_homogeneous"):
+        rgcn(rgcn.ones())
+    at_once = DGLHeteroAdapter(AllRelationsAtOnce(), hetero, hetero_feats, index=0, ntype="user")
+    with pytest.raises(UnsupportedLayerError, match="several edge types at once"):
+        at_once(at_once.ones())
+    assert dgl.core.message_passing is ORIGINAL

@@ -9,7 +9,10 @@ import dgl  # noqa: E402
 import dgl.nn as dglnn  # noqa: E402
 import torch  # noqa: E402
 import torch_geometric.nn as pygnn  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from torch_geometric.utils import coalesce, to_undirected  # noqa: E402
+from test_properties import graphs  # noqa: E402
 from zoo import CLASSES, FEATURES, HIDDEN, random_graph  # noqa: E402
 
 from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, GradientSign, LayerwiseOcclusion, PyGAdapter  # noqa: E402
@@ -114,3 +117,21 @@ def test_twins_give_the_same_outputs_and_attributions(name):
     torch.testing.assert_close(
         EdgeGradient(pyg_layers).attribute(pyg_layers.ones()), EdgeGradient(dgl_layers).attribute(dgl_layers.ones()), rtol=1e-9, atol=1e-12
     )
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(max_nodes=9, max_edges=16), st.sampled_from(list(TWINS)))
+def test_property_twins_agree_on_random_graphs(graph, name):
+    x, edge_index, node = graph
+    num_nodes = x.size(0)
+    loops = torch.arange(num_nodes).repeat(2, 1)  # every node has a self-loop: no zero in-degree for DGL
+    edge_index = coalesce(torch.cat([to_undirected(edge_index, num_nodes=num_nodes), loops], 1), num_nodes=num_nodes)
+    g = dgl.graph((edge_index[0], edge_index[1]), num_nodes=num_nodes)
+    pyg_model, dgl_model = twins(name)
+    pyg_layers = PyGAdapter(pyg_model, x, edge_index, index=node, layerwise=True)
+    dgl_layers = DGLAdapter(dgl_model, g, x, index=node, layerwise=True)
+    torch.testing.assert_close(pyg_layers(pyg_layers.ones()), dgl_layers(dgl_layers.ones()), rtol=1e-9, atol=1e-12)
+    gradient = EdgeGradient(dgl_layers).attribute(dgl_layers.ones())
+    torch.testing.assert_close(EdgeGradient(pyg_layers).attribute(pyg_layers.ones()), gradient, rtol=1e-9, atol=1e-12)
+    dgl_flat = DGLAdapter(dgl_model, g, x, index=node)
+    torch.testing.assert_close(gradient.sum(1), EdgeGradient(dgl_flat).attribute(dgl_flat.ones()), rtol=1e-9, atol=1e-12)

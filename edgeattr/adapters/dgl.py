@@ -133,6 +133,12 @@ class DGLAdapter(GraphAdapter):
         src, dst = graph.edges(order="eid")
         return graph, src, dst
 
+    def _probe_structure(self, graph: dgl.DGLGraph) -> Tuple[dgl.DGLGraph, Tensor, Tensor]:
+        loop = torch.zeros(1, dtype=torch.long, device=self.device)
+        probe = dgl.graph((loop, loop), num_nodes=2, device=graph.device)
+        _copy_data(graph, probe, torch.zeros(2, dtype=torch.long, device=self.device), torch.zeros(1, dtype=torch.long, device=self.device))
+        return probe, loop, loop
+
     def _cut_structure(self, graph: dgl.DGLGraph, keep: Tensor) -> Tuple[dgl.DGLGraph, Tensor, Tensor]:
         src, dst = graph.edges(order="eid")
         cut = dgl.graph((src[keep], dst[keep]), num_nodes=graph.num_nodes(), device=graph.device)
@@ -200,7 +206,7 @@ def locate_by_edges(session: MessageWeights) -> Locate:
         same = src.numel() == session.ref_src.numel() and torch.equal(src, session.ref_src) and torch.equal(dst, session.ref_dst)
         if dgl.EID in call_graph.edata and not same:
             return call_graph.edata[dgl.EID]
-        return align_messages(src, dst, session.ref_src, session.ref_dst)
+        return align_messages(src, dst, session.ref_src, session.ref_dst, session.policy(len(session.layers) - 1))
 
     return locate
 
@@ -219,6 +225,7 @@ def message_weighting(model: torch.nn.Module, session: MessageWeights, names: Di
         name = names.get(id(module), type(module).__name__)
         layer = session.begin_call(name, module)
         if session.mask is None:
+            session.record(call_graph.num_edges())
             return _original_message_passing(call_graph, mfunc, rfunc, afunc)
         try:
             edge_ids = locate(call_graph)

@@ -173,6 +173,10 @@ class PyGAdapter(GraphAdapter):
         edge_index = edge_index[:, keep]
         return edge_index, edge_index[0], edge_index[1]
 
+    def _probe_structure(self, edge_index: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        probe = torch.zeros(2, 1, dtype=torch.long, device=self.device)
+        return probe, probe[0], probe[1]
+
     def _batches_graphs(self) -> bool:
         # Without a batch vector, copies of a graph-level model would be pooled together.
         return self._slot(BATCH) is not None
@@ -215,9 +219,10 @@ class PyGAdapter(GraphAdapter):
                 return None
             stack = pending[id(module)]
             weights, stack[-1] = stack[-1], None  # None marks the weights as applied
-            if weights is None:
-                return None
             dim = module.node_dim % messages.dim()
+            if weights is None:
+                session.record(messages.size(dim))
+                return None
             if messages.size(dim) != weights.numel():
                 raise unsupported(name_of(module), module, f"it sent {messages.size(dim)} messages along {weights.numel()} edges")
             shape = [1] * messages.dim()

@@ -40,7 +40,7 @@ from edgeattr.adapters.base.call import (
     find,
     node_count,
 )
-from edgeattr.adapters.base.messages import Layer, MessageWeights, discover_layers
+from edgeattr.adapters.base.messages import Layer, MessageWeights, discover_layers, loop_policy
 from edgeattr.adapters.base.subgraph import computation_subgraph, relabeling
 
 
@@ -99,6 +99,7 @@ class GraphAdapter(EdgeMaskAdapter):
         self._cache: Optional[Tuple[int, Call]] = None
         self.layers = self._bind_computation_graph(restrict)
         self.num_layers = len(self.layers)
+        self._loop_policies = self._probe_loop_policies()
 
     # -- what a framework adapter provides -------------------------------------------------
 
@@ -136,6 +137,10 @@ class GraphAdapter(EdgeMaskAdapter):
     @abstractmethod
     def _cut_structure(self, structure: Any, keep: Tensor) -> Tuple[Any, Tensor, Tensor]:
         r"""The graph without the edges ``keep`` drops (the rest in order), with its ``src``, ``dst``."""
+
+    @abstractmethod
+    def _probe_structure(self, structure: Any) -> Tuple[Any, Tensor, Tensor]:
+        r"""A graph like ``structure`` with two nodes and one edge, a self-loop on node 0, with its src, dst."""
 
     @abstractmethod
     def _intercept(self, call: Call, session: MessageWeights) -> ContextManager:
@@ -282,6 +287,37 @@ class GraphAdapter(EdgeMaskAdapter):
         call = self._copies(1)
         return discover_layers(lambda session: self._call(call, session, None), self.device, "the graph")
 
+    def _probe_loop_policies(self) -> Optional[List[Optional[str]]]:
+        """How each layer treats input self-loops, from a run on a two-node graph with one self-loop.
+
+        Returns ``None`` when the model cannot run on the probe or makes another
+        number of calls there; messages are then matched by their form alone.
+        """
+        values: Dict[Key, Any] = {}
+        structure, src, dst = self._probe_structure(self._structure.value)
+        for slot in self._slots:
+            value = slot.value
+            if slot.kind == STRUCTURE:
+                value = structure
+            elif slot.kind == NODE:
+                value = value[torch.zeros(2, dtype=torch.long, device=self.device)]
+            elif slot.kind == EDGE:
+                value = value[:1] if value.size(0) else value.new_zeros((1,) + value.shape[1:])
+            elif slot.kind == BATCH:
+                value = torch.zeros(2, dtype=value.dtype, device=self.device)
+            values[slot.key] = value
+        args, kwargs = assemble(self._slots, values)
+        probe = Call(args, kwargs, structure, src, dst, torch.zeros(1, dtype=torch.long, device=self.device))
+        session = MessageWeights(None, None, src, dst)
+        try:
+            with torch.no_grad():
+                self._forward(probe, session, None)
+        except Exception:  # the model cannot run on the probe graph
+            return None
+        if len(session.layers) != self.num_layers or len(session.message_counts) != self.num_layers:
+            return None
+        return [loop_policy(count) for count in session.message_counts]
+
     def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
         call = self._copies(copies)
         layer_keep = None
@@ -289,18 +325,21 @@ class GraphAdapter(EdgeMaskAdapter):
             call = self._without_edges(call, keep.reshape(-1))
         elif keep is not None:
             layer_keep = keep
-        session = MessageWeights(weights, self.num_layers, call.src, call.dst)
+        session = MessageWeights(weights, self.num_layers, call.src, call.dst, self._loop_policies)
         out = self._call(call, session, layer_keep)
         session.finish()
         return out[call.rows]
 
-    def _call(self, call: Call, session: MessageWeights, layer_keep: Optional[Tensor]) -> Tensor:
+    def _forward(self, call: Call, session: MessageWeights, layer_keep: Optional[Tensor]) -> Any:
         with ExitStack() as stack:
             stack.enter_context(eval_mode(self.model))
             stack.enter_context(self._intercept(call, session))
             if layer_keep is not None:
                 stack.enter_context(self._layer_removal(call, session, layer_keep))
-            out = self.model(*call.args, **call.kwargs)
+            return self.model(*call.args, **call.kwargs)
+
+    def _call(self, call: Call, session: MessageWeights, layer_keep: Optional[Tensor]) -> Tensor:
+        out = self._forward(call, session, layer_keep)
         if not isinstance(out, Tensor):
             raise TypeError(f"the model must return a Tensor, got {type(out).__name__}")
         expected = call.rows.numel() * (self._sub_nodes.numel() if self.task == "node" else 1)

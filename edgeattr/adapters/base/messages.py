@@ -27,19 +27,42 @@ class Layer:
     call: int
 
 
-def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor) -> Optional[Tensor]:
+#: How a layer treats self-loops, learnt from a probe graph with one input self-loop (see
+#: :func:`loop_policy`): it passes exactly its edges; it replaces input self-loops by its own
+#: (PyG's add_self_loops / add_remaining_self_loops); it appends its own after all edges (DGL's
+#: add_self_loop).
+EDGES, REPLACE, APPEND = "edges", "replace", "append"
+
+
+def loop_policy(num_messages: int) -> Optional[str]:
+    r"""The self-loop policy of a call that sent ``num_messages`` messages on the probe graph.
+
+    The probe graph has two nodes and one edge, a self-loop on node 0: a layer
+    passing its edges sends 1 message, one replacing input self-loops by its
+    own sends 2, one appending its own sends 3.
+    """
+    return {1: EDGES, 2: REPLACE, 3: APPEND}.get(num_messages)
+
+
+def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, policy: Optional[str] = None) -> Optional[Tensor]:
     r"""Maps the messages of one call to the edges the model was given.
 
-    Layers pass messages either along exactly the edges they were given, or along
-    those edges followed by self-loops they add themselves; PyG's
+    Layers pass messages either along exactly the edges they were given, or
+    along those edges followed by self-loops they add themselves; PyG's
     ``add_self_loops`` / ``add_remaining_self_loops`` first drop the self-loops
-    that were already there, DGL's ``add_self_loop`` keeps them.
+    that were already there (:data:`REPLACE`), DGL's ``add_self_loop`` keeps
+    them (:data:`APPEND`). Where the messages fit several forms (an input
+    whose self-loops the layer replaced one for one), the layer's ``policy``
+    decides, so that an input self-loop is attributed the same way on every
+    graph.
 
     Args:
         src (Tensor): Sources of the call's messages, shape ``(M,)``.
         dst (Tensor): Destinations of the call's messages, shape ``(M,)``.
         ref_src (Tensor): Sources of the given edges, shape ``(E,)``.
         ref_dst (Tensor): Destinations of the given edges, shape ``(E,)``.
+        policy (str, optional): The layer's self-loop policy; ``None`` tries
+            the forms in the order edges, append, replace.
 
     Returns:
         ``None`` when message ``m`` is edge ``m`` for all ``m`` (``M == E``),
@@ -47,7 +70,7 @@ def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor) -
         message and ``-1`` for self-loops the layer added.
 
     Raises:
-        UnsupportedLayerError: if the messages are neither of those two forms.
+        UnsupportedLayerError: if the messages are of none of the forms.
     """
     num_edges, num_messages = ref_src.numel(), src.numel()
 
@@ -62,17 +85,16 @@ def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor) -
             and torch.equal(src[count:], dst[count:])
         )
 
-    if num_messages == num_edges and matches(None, num_edges):
+    if policy in (None, EDGES) and num_messages == num_edges and matches(None, num_edges):
         return None
-    if matches(None, num_edges):
+    if policy in (None, APPEND) and matches(None, num_edges):
         kept = torch.arange(num_edges, device=src.device)
     else:
         kept = (ref_src != ref_dst).nonzero().view(-1)
-        if not matches(kept, kept.numel()):
+        if policy == EDGES or not matches(kept, kept.numel()):
             raise UnsupportedLayerError(
-                "the layer passed messages along edges that are neither the "
-                "edges it was given nor those edges followed by self-loops, so "
-                "its messages cannot be matched to edges"
+                "it passed messages along edges that are neither the edges it was given nor those edges "
+                "followed by self-loops, so its messages cannot be matched to edges"
             )
     added = kept.new_full((num_messages - kept.numel(),), -1)
     return torch.cat([kept, added])
@@ -91,11 +113,21 @@ class MessageWeights:
         ref_dst (Tensor): Destinations of the batched graph's edges, ``(b * E,)``.
     """
 
-    def __init__(self, mask: Optional[Tensor], num_layers: Optional[int], ref_src: Tensor, ref_dst: Tensor) -> None:
+    def __init__(
+        self,
+        mask: Optional[Tensor],
+        num_layers: Optional[int],
+        ref_src: Tensor,
+        ref_dst: Tensor,
+        loop_policies: Optional[List[Optional[str]]] = None,
+    ) -> None:
         self.mask = mask
         self.num_layers = num_layers
         self.ref_src, self.ref_dst = ref_src, ref_dst
+        self.loop_policies = loop_policies
         self.layers: List[Layer] = []
+        #: Messages each call sent, recorded while counting.
+        self.message_counts: List[int] = []
         self._calls_per_module: Dict[int, int] = {}
         self.thread = threading.get_ident()
 
@@ -136,7 +168,15 @@ class MessageWeights:
         """
         if self.mask is None or src is None or dst is None:
             return self.weights_at(layer, None)
-        return self.weights_at(layer, align_messages(src, dst, self.ref_src, self.ref_dst))
+        return self.weights_at(layer, align_messages(src, dst, self.ref_src, self.ref_dst, self.policy(layer)))
+
+    def policy(self, layer: int) -> Optional[str]:
+        r"""The self-loop policy of call ``layer``, if it was probed."""
+        return None if self.loop_policies is None else self.loop_policies[layer]
+
+    def record(self, num_messages: int) -> None:
+        r"""Records how many messages the current call sent (while counting)."""
+        self.message_counts.append(num_messages)
 
     def weights_at(self, layer: int, edge_ids: Optional[Tensor]) -> Optional[Tensor]:
         r"""The weights of call ``layer`` for messages along the given edges.
