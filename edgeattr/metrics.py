@@ -7,7 +7,13 @@ from typing import Callable, NamedTuple, Optional
 import torch
 from torch import Tensor
 
-from edgeattr.attribution._common import TargetType, explained_output, flat_entries, mask_view, resolve_target
+from edgeattr.attribution._common import (
+    TargetType,
+    explained_output,
+    flat_entries,
+    mask_view,
+    resolve_target,
+)
 
 
 def cosine_similarity(a: Tensor, b: Tensor, entries: Optional[Tensor] = None) -> Tensor:

@@ -3,8 +3,18 @@
 import dgl
 import dgl.function as fn
 import torch
-from dgl.nn import APPNPConv, EdgeConv, GATConv, GATv2Conv, GINConv, GraphConv, SAGEConv, SGConv, TAGConv
-from zoo import FEATURES, HIDDEN, CLASSES, random_graph
+from dgl.nn import (
+    APPNPConv,
+    EdgeConv,
+    GATConv,
+    GATv2Conv,
+    GINConv,
+    GraphConv,
+    SAGEConv,
+    SGConv,
+    TAGConv,
+)
+from zoo import CLASSES, FEATURES, HIDDEN, random_graph
 
 
 class UpdateAllBuiltin(torch.nn.Module):

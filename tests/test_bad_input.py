@@ -5,7 +5,14 @@ import torch
 from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
 from zoo import model_of, random_graph
 
-from edgeattr import EdgeGradient, EdgeOcclusion, GradientSign, LayerwiseOcclusion, PyGAdapter, UnsupportedLayerError
+from edgeattr import (
+    EdgeGradient,
+    EdgeOcclusion,
+    GradientSign,
+    LayerwiseOcclusion,
+    PyGAdapter,
+    UnsupportedLayerError,
+)
 
 X, EDGE_INDEX, _ = random_graph()
 NODE = 10

@@ -8,11 +8,19 @@ skip_unless_dgl_lane()
 import dgl  # noqa: E402  (a broken DGL must fail here in the dgl lane)
 import torch  # noqa: E402
 from dgl.nn import GraphConv  # noqa: E402
-from dgl_zoo import CALLS, LAYERS, NATIVE_EDGE_WEIGHT, dgl_case, dgl_graph, dgl_model, tolerance  # noqa: E402
+from dgl_zoo import (  # noqa: E402
+    CALLS,
+    LAYERS,
+    NATIVE_EDGE_WEIGHT,
+    dgl_case,
+    dgl_graph,
+    dgl_model,
+    tolerance,
+)
 from test_model_state import METHODS as STATE_METHODS  # noqa: E402
 from zoo import CLASSES, FEATURES, assert_same_state, explained, state_of  # noqa: E402
 
-from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, GNNExplainer, LayerwiseOcclusion  # noqa: E402
+from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, LayerwiseOcclusion  # noqa: E402
 
 NODE = 10
 ORIGINAL = dgl.core.message_passing

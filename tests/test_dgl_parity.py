@@ -11,11 +11,18 @@ import torch  # noqa: E402
 import torch_geometric.nn as pygnn  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from torch_geometric.utils import coalesce, to_undirected  # noqa: E402
 from test_properties import graphs  # noqa: E402
+from torch_geometric.utils import coalesce, to_undirected  # noqa: E402
 from zoo import CLASSES, FEATURES, HIDDEN, random_graph  # noqa: E402
 
-from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, GradientSign, LayerwiseOcclusion, PyGAdapter  # noqa: E402
+from edgeattr import (  # noqa: E402
+    DGLAdapter,
+    EdgeGradient,
+    EdgeOcclusion,
+    GradientSign,
+    LayerwiseOcclusion,
+    PyGAdapter,
+)
 
 NODE = 4
 

@@ -5,7 +5,15 @@ import torch
 from torch_geometric.nn import GCNConv
 from zoo import assert_same_state, model_of, random_graph, state_of
 
-from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, GradientSign, LayerwiseOcclusion, PyGAdapter, sign_flips
+from edgeattr import (
+    EdgeGradient,
+    EdgeOcclusion,
+    GNNExplainer,
+    GradientSign,
+    LayerwiseOcclusion,
+    PyGAdapter,
+    sign_flips,
+)
 
 METHODS = {
     "EdgeGradient": lambda f: EdgeGradient(f).attribute(f.ones()),

@@ -17,7 +17,14 @@ from zoo import (
     reference_gradient,
 )
 
-from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, PyGAdapter, UnsupportedLayerError, sign_flips
+from edgeattr import (
+    EdgeGradient,
+    EdgeOcclusion,
+    GNNExplainer,
+    PyGAdapter,
+    UnsupportedLayerError,
+    sign_flips,
+)
 
 NODE_MODELS = list(CONVS) + ["APPNP"] + list(BASIC_GNNS)
 TARGET_NODE = 10

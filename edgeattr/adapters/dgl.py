@@ -12,11 +12,18 @@ import torch
 from dgl import core
 from torch import Tensor
 
-from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, align_messages, unsupported
-from edgeattr.errors import UnsupportedLayerError
+from edgeattr.adapters.base import (
+    Call,
+    GraphAdapter,
+    MessageWeights,
+    Slot,
+    align_messages,
+    unsupported,
+)
 from edgeattr.adapters.base.adapter import copy_offsets, names_of, repeat_rows
 from edgeattr.adapters.base.caches import bypass_caches
 from edgeattr.adapters.base.call import Key
+from edgeattr.errors import UnsupportedLayerError
 
 
 class DGLAdapter(GraphAdapter):

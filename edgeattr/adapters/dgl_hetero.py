@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, eval_mode
-from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.base.adapter import names_of
+from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
 

@@ -1,6 +1,11 @@
 """What the framework adapters share: the mask forward_func, the bound model call, message weighting."""
 
-from edgeattr.adapters.base.adapter import EdgeMaskAdapter, check_mask, eval_mode, unsupported
+from edgeattr.adapters.base.adapter import (
+    EdgeMaskAdapter,
+    check_mask,
+    eval_mode,
+    unsupported,
+)
 from edgeattr.adapters.base.call import Call, Slot
 from edgeattr.adapters.base.graph import GraphAdapter
 from edgeattr.adapters.base.messages import Layer, MessageWeights, align_messages

@@ -40,7 +40,12 @@ from edgeattr.adapters.base.call import (
     find,
     node_count,
 )
-from edgeattr.adapters.base.messages import Layer, MessageWeights, discover_layers, loop_policy
+from edgeattr.adapters.base.messages import (
+    Layer,
+    MessageWeights,
+    discover_layers,
+    loop_policy,
+)
 from edgeattr.adapters.base.subgraph import computation_subgraph, relabeling
 
 
