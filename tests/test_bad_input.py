@@ -123,3 +123,13 @@ def test_isolated_nodes_multi_edges_and_input_self_loops_work():
         torch.testing.assert_close(fwd(fwd.ones())[0], model(x, edge_index)[node], rtol=0, atol=1e-12)
         gradient = EdgeGradient(fwd).attribute(fwd.ones())
         assert torch.isfinite(gradient).all()
+
+
+def test_nan_features_outside_the_computation_graph_do_not_block_an_explanation():
+    fwd = adapter()
+    outside = sorted(set(range(14)) - set(EDGE_INDEX[:, fwd.edge_ids].view(-1).tolist()) - {NODE})
+    assert outside
+    x = X.clone()
+    x[outside[0]] = float("nan")
+    gradient = EdgeGradient(PyGAdapter(model_of("GCNConv"), x, EDGE_INDEX, index=NODE)).attribute(fwd.ones())
+    torch.testing.assert_close(gradient, EdgeGradient(fwd).attribute(fwd.ones()), rtol=0, atol=0)

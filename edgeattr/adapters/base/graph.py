@@ -94,9 +94,6 @@ class GraphAdapter(EdgeMaskAdapter):
                 f"the edges hold node ids outside [0, {num_nodes}); the node features have {num_nodes} rows"
             )
         classify(self._slots, self.num_nodes, self.num_edges)
-        for slot in self._slots:
-            if slot.kind in (NODE, EDGE) and slot.value.is_floating_point() and not torch.isfinite(slot.value).all():
-                raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
         self.task = task or self._default_task()
         if self.task not in ("node", "graph"):
             raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
@@ -104,6 +101,7 @@ class GraphAdapter(EdgeMaskAdapter):
         self._cache: Optional[Tuple[int, Call]] = None
         self.layers = self._bind_computation_graph(restrict)
         self.num_layers = len(self.layers)
+        self._check_finite()
         self._loop_policies = self._probe_loop_policies()
 
     # -- what a framework adapter provides -------------------------------------------------
@@ -228,6 +226,13 @@ class GraphAdapter(EdgeMaskAdapter):
             layers = self._discover()
         self._restrict_to(*computation_subgraph(self._src, self._dst, target, len(layers), self.num_nodes))
         return layers
+
+    def _check_finite(self) -> None:
+        """Raises if the features the explanation reads (those of the computation graph) hold NaN or inf."""
+        for slot in self._slots:
+            value = self._sub_values[slot.key]
+            if slot.kind in (NODE, EDGE) and value.is_floating_point() and not torch.isfinite(value).all():
+                raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
 
     def _restrict_to(self, nodes: Tensor, edges: Tensor, carriers: Optional[Tensor] = None) -> None:
         """Makes the graph of ``nodes`` and ``edges`` the one that is run.
