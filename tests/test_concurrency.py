@@ -44,3 +44,21 @@ def test_threads_explaining_different_models_match_sequential_runs():
             for a, b in zip(repeat, expected):
                 torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert all(not m._forward_hooks and not m.conv1._message_forward_hooks for m in models)
+
+
+def test_threads_explaining_the_same_model_in_training_mode_match_sequential_runs():
+    x, edge_index, _ = random_graph()
+    torch.manual_seed(0)
+    model = model_of("GCNConv")
+    model.conv1.cached = True  # a graph cache no thread may use or restore while another runs
+    model.conv1(x, edge_index)
+    model.conv1.dropout = torch.nn.Dropout(0.5)
+    model.train()
+    jobs = [lambda node=node: explain(model, x, edge_index, node) for node in (10, 3, 7, 5)]
+    sequential = [job() for job in jobs]
+    for got, expected in zip(run_concurrently(jobs), sequential):
+        for repeat in got:
+            for a, b in zip(repeat, expected):
+                torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert model.training and model.conv1.training and model.conv1.cached is True
+    assert model.conv1._cached_edge_index is not None

@@ -18,11 +18,12 @@ from edgeattr.adapters.base import (
     MessageWeights,
     Slot,
     align_messages,
+    prepared,
     unsupported,
 )
 from edgeattr.adapters.base.adapter import copy_offsets, names_of, repeat_rows
-from edgeattr.adapters.base.caches import bypass_caches
 from edgeattr.adapters.base.call import Key
+from edgeattr.adapters.base.prepared import Handler
 from edgeattr.errors import UnsupportedLayerError
 
 
@@ -157,7 +158,7 @@ class DGLAdapter(GraphAdapter):
 
     # -- intercepting message passing ------------------------------------------------------
 
-    def _intercept(self, call: Call, session: MessageWeights) -> ContextManager:
+    def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
         return message_weighting(self.model, session, self._names, locate_by_edges(session))
 
 
@@ -191,7 +192,8 @@ class EdgeWeightShim(torch.nn.Module):
             raise ValueError(f"eweight must have shape ({graph.num_edges()},), one weight per edge; got {tuple(eweight.shape)}")
         src, dst = graph.edges(order="eid")
         session = MessageWeights(eweight.view(1, -1), None, src, dst)
-        with message_weighting(self.model, session, names_of(self.model), locate_by_edges(session)):
+        handler, routing = message_weighting(self.model, session, names_of(self.model), locate_by_edges(session))
+        with prepared(self.model, handler), routing:
             return self.model(graph, *args, **kwargs)
 
 
@@ -218,17 +220,34 @@ def locate_by_edges(session: MessageWeights) -> Locate:
     return locate
 
 
-@contextmanager
-def message_weighting(model: torch.nn.Module, session: MessageWeights, names: Dict[int, str], locate: Locate) -> Iterator[None]:
-    r"""Weights every DGL message-passing call of this thread by ``session`` while the model runs.
+class _ModuleStack(Handler):
+    """The model's modules currently in their forward, innermost last (this thread)."""
+
+    def __init__(self) -> None:
+        self.running: List[torch.nn.Module] = []
+
+    def forward_pre(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        self.running.append(module)
+
+    def forward_post(self, module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        if self.running and self.running[-1] is module:
+            self.running.pop()
+
+
+def message_weighting(model: torch.nn.Module, session: MessageWeights, names: Dict[int, str], locate: Locate) -> Tuple[Handler, ContextManager]:
+    r"""What weights every DGL message-passing call of this thread by ``session`` while the model runs.
 
     Each call is one layer, named by the innermost module running when it is
     made; ``locate`` maps its messages to the session's edges.
+
+    Returns:
+        The handler to route the model's hooks to (it tracks the running
+        module) and the context that routes DGL's message passing.
     """
-    running: List[torch.nn.Module] = []
+    modules = _ModuleStack()
 
     def handler(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
-        module = running[-1] if running else model
+        module = modules.running[-1] if modules.running else model
         name = names.get(id(module), type(module).__name__)
         layer = session.begin_call(name, module)
         if session.mask is None:
@@ -240,8 +259,7 @@ def message_weighting(model: torch.nn.Module, session: MessageWeights, names: Di
             raise unsupported(name, module, str(error)) from None
         return weighted_message_passing(call_graph, mfunc, rfunc, afunc, session.weights_at(layer, edge_ids))
 
-    with _module_stack(model, running, session), _routed(handler), _caches_set_aside(model):
-        yield
+    return modules, _routed(handler)
 
 
 def _copy_data(graph: dgl.DGLGraph, into: dgl.DGLGraph, nodes: Tensor, edges: Tensor) -> None:
@@ -250,38 +268,6 @@ def _copy_data(graph: dgl.DGLGraph, into: dgl.DGLGraph, nodes: Tensor, edges: Te
         into.ndata[key] = value[nodes]
     for key, value in graph.edata.items():
         into.edata[key] = value[edges]
-
-
-@contextmanager
-def _module_stack(model: torch.nn.Module, running: List[torch.nn.Module], session: MessageWeights) -> Iterator[None]:
-    """Keeps ``running`` as the stack of the model's modules currently in their forward (this thread)."""
-
-    def enter(module: torch.nn.Module, args: tuple) -> None:
-        if session.owns_current_thread():
-            running.append(module)
-
-    def leave(module: torch.nn.Module, args: tuple, output: Any) -> None:
-        if session.owns_current_thread() and running and running[-1] is module:
-            running.pop()
-
-    handles = []
-    try:
-        for module in model.modules():
-            handles.append(module.register_forward_pre_hook(enter))
-            handles.append(module.register_forward_hook(leave))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-@contextmanager
-def _caches_set_aside(model: torch.nn.Module) -> Iterator[None]:
-    handle = bypass_caches(model.modules())
-    try:
-        yield
-    finally:
-        handle.remove()
 
 
 def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any, weights: Optional[Tensor]) -> Dict[str, Tensor]:

@@ -8,7 +8,7 @@ import dgl
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, eval_mode
+from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, prepared
 from edgeattr.adapters.base.adapter import names_of
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
@@ -114,7 +114,8 @@ class DGLBlockAdapter(EdgeMaskAdapter):
                 raise UnsupportedLayerError("it ran message passing on a graph without parent edge ids (dgl.EID)")
             return self._positions(call_graph.edata[dgl.EID])
 
-        with eval_mode(self.model), message_weighting(self.model, session, self._names, locate):
+        handler, routing = message_weighting(self.model, session, self._names, locate)
+        with prepared(self.model, handler), routing:
             out = self.model(blocks, *self._args, **self._kwargs)
         if not isinstance(out, Tensor) or out.dim() == 0 or out.size(0) != blocks[-1].num_dst_nodes():
             raise ValueError(f"the model must return one row per seed node ({blocks[-1].num_dst_nodes()}), got {getattr(out, 'shape', type(out))}")

@@ -8,7 +8,7 @@ import dgl
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, eval_mode
+from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, prepared
 from edgeattr.adapters.base.adapter import names_of
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
@@ -126,7 +126,8 @@ class DGLHeteroAdapter(EdgeMaskAdapter):
                 local = torch.arange(call_graph.num_edges(), device=call_graph.device)
             return self._offsets[etype] + local
 
-        with eval_mode(self.model), message_weighting(self.model, session, self._names, locate):
+        handler, routing = message_weighting(self.model, session, self._names, locate)
+        with prepared(self.model, handler), routing:
             out = self.model(graph, *self._args, **self._kwargs)
         if isinstance(out, dict):
             if self.ntype not in out:

@@ -2,8 +2,8 @@ r"""The PyTorch Geometric adapter: edge masks for unmodified PyG models."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from contextlib import nullcontext
+from typing import Any, ContextManager, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -11,8 +11,8 @@ from torch_geometric.nn import MessagePassing
 
 from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, unsupported
 from edgeattr.adapters.base.adapter import copy_offsets
-from edgeattr.adapters.base.caches import bypass_caches
 from edgeattr.adapters.base.call import BATCH, Key
+from edgeattr.adapters.base.prepared import Handler
 from edgeattr.errors import UnsupportedLayerError
 
 #: Layers that split ``edge_index`` by relation or run dense kernels, so that
@@ -191,61 +191,49 @@ class PyGAdapter(GraphAdapter):
 
     # -- intercepting message passing ------------------------------------------------------
 
-    @contextmanager
-    def _intercept(self, call: Call, session: MessageWeights) -> Iterator[None]:
-        """Weights each call's messages through PyG's propagate and message hooks."""
-        pending: Dict[int, List[Optional[Tensor]]] = {}
+    def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
+        return _MessageWeighting(call, session, self._names), nullcontext()
 
-        def name_of(module: MessagePassing) -> str:
-            return self._names.get(id(module), type(module).__name__)
 
-        def before_propagate(module: MessagePassing, inputs: tuple) -> None:
-            if not session.owns_current_thread():
-                return None
-            edge_index = inputs[0]
-            if not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
-                raise unsupported(name_of(module), module, "it propagates over a sparse adjacency matrix; pass edge_index as a (2, E) tensor")
-            if module.decomposed_layers > 1:
-                raise unsupported(name_of(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
-            layer = session.begin_call(name_of(module), module)
-            if edge_index is call.structure:
-                weights = session.weights(layer)
-            else:
-                weights = session.weights(layer, edge_index[0], edge_index[1])
-            pending.setdefault(id(module), []).append(weights)
+class _MessageWeighting(Handler):
+    """Weights each call's messages at PyG's propagate and message hooks."""
 
-        def after_message(module: MessagePassing, inputs: tuple, messages: Tensor) -> Optional[Tensor]:
-            if not session.owns_current_thread():
-                return None
-            stack = pending[id(module)]
-            weights, stack[-1] = stack[-1], None  # None marks the weights as applied
-            dim = module.node_dim % messages.dim()
-            if weights is None:
-                session.record(messages.size(dim))
-                return None
-            if messages.size(dim) != weights.numel():
-                raise unsupported(name_of(module), module, f"it sent {messages.size(dim)} messages along {weights.numel()} edges")
-            shape = [1] * messages.dim()
-            shape[dim] = -1
-            return messages * weights.view(shape)
+    def __init__(self, call: Call, session: MessageWeights, names: Dict[int, str]) -> None:
+        self.call, self.session, self.names = call, session, names
+        self.pending: Dict[int, List[Optional[Tensor]]] = {}
 
-        def after_propagate(module: MessagePassing, inputs: tuple, output: Any) -> None:
-            if not session.owns_current_thread():
-                return None
-            if pending[id(module)].pop() is not None:
-                raise unsupported(name_of(module), module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
+    def _name(self, module: torch.nn.Module) -> str:
+        return self.names.get(id(module), type(module).__name__)
 
-        modules = [m for m in self.model.modules() if isinstance(m, MessagePassing)]
-        handles: list = [bypass_caches(modules)]
-        try:
-            for module in modules:
-                handles.append(module.register_propagate_forward_pre_hook(before_propagate))
-                handles.append(module.register_message_forward_hook(after_message))
-                handles.append(module.register_propagate_forward_hook(after_propagate))
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
+    def propagate_pre(self, module: torch.nn.Module, inputs: tuple) -> None:
+        edge_index = inputs[0]
+        if not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
+            raise unsupported(self._name(module), module, "it propagates over a sparse adjacency matrix; pass edge_index as a (2, E) tensor")
+        if module.decomposed_layers > 1:
+            raise unsupported(self._name(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
+        layer = self.session.begin_call(self._name(module), module)
+        if edge_index is self.call.structure:
+            weights = self.session.weights(layer)
+        else:
+            weights = self.session.weights(layer, edge_index[0], edge_index[1])
+        self.pending.setdefault(id(module), []).append(weights)
+
+    def message_post(self, module: torch.nn.Module, inputs: tuple, messages: Tensor) -> Optional[Tensor]:
+        stack = self.pending[id(module)]
+        weights, stack[-1] = stack[-1], None  # None marks the weights as applied
+        dim = module.node_dim % messages.dim()
+        if weights is None:
+            self.session.record(messages.size(dim))
+            return None
+        if messages.size(dim) != weights.numel():
+            raise unsupported(self._name(module), module, f"it sent {messages.size(dim)} messages along {weights.numel()} edges")
+        shape = [1] * messages.dim()
+        shape[dim] = -1
+        return messages * weights.view(shape)
+
+    def propagate_post(self, module: torch.nn.Module, inputs: tuple, output: Any) -> None:
+        if self.pending[id(module)].pop() is not None:
+            raise unsupported(self._name(module), module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
 
 
 def _looks_like_edge_index(value: Any) -> bool:

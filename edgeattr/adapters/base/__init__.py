@@ -1,14 +1,10 @@
 """What the framework adapters share: the mask forward_func, the bound model call, message weighting."""
 
-from edgeattr.adapters.base.adapter import (
-    EdgeMaskAdapter,
-    check_mask,
-    eval_mode,
-    unsupported,
-)
+from edgeattr.adapters.base.adapter import EdgeMaskAdapter, check_mask, unsupported
 from edgeattr.adapters.base.call import Call, Slot
 from edgeattr.adapters.base.graph import GraphAdapter
 from edgeattr.adapters.base.messages import Layer, MessageWeights, align_messages
+from edgeattr.adapters.base.prepared import prepared
 from edgeattr.adapters.base.subgraph import computation_subgraph
 
 __all__ = [
@@ -21,6 +17,6 @@ __all__ = [
     "align_messages",
     "check_mask",
     "computation_subgraph",
-    "eval_mode",
+    "prepared",
     "unsupported",
 ]

@@ -3,8 +3,7 @@ r"""The Captum ``forward_func`` of an edge mask: mask checks, chunking, and scat
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional
+from typing import Any, List, Optional
 
 import torch
 from torch import Tensor
@@ -14,18 +13,6 @@ from edgeattr.errors import UnsupportedLayerError
 
 #: Upper bound on ``copies * (nodes + edges)`` of one batched forward pass.
 DEFAULT_ELEMENTS_PER_PASS = 2_000_000
-
-
-@contextmanager
-def eval_mode(model: torch.nn.Module) -> Iterator[None]:
-    r"""Runs the model in eval mode and restores every module's training flag."""
-    flags = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in flags:
-            module.training = training
 
 
 def check_mask(

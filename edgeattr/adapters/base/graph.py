@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numbers
 from abc import abstractmethod
-from contextlib import ExitStack, contextmanager
-from typing import Any, ContextManager, Dict, Iterator, List, Optional, Tuple
+from typing import Any, ContextManager, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -21,7 +20,6 @@ from torch import Tensor
 from edgeattr.adapters.base.adapter import (
     EdgeMaskAdapter,
     copy_offsets,
-    eval_mode,
     names_of,
     repeat_rows,
     unsupported,
@@ -46,6 +44,7 @@ from edgeattr.adapters.base.messages import (
     discover_layers,
     loop_policy,
 )
+from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
 from edgeattr.adapters.base.subgraph import computation_subgraph, relabeling
 
 
@@ -146,8 +145,13 @@ class GraphAdapter(EdgeMaskAdapter):
         r"""A graph like ``structure`` with two nodes and one edge, a self-loop on node 0, with its src, dst."""
 
     @abstractmethod
-    def _intercept(self, call: Call, session: MessageWeights) -> ContextManager:
-        r"""A context in which every message-passing call of this thread is weighted by ``session``."""
+    def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
+        r"""What weights every message-passing call of this thread by ``session``.
+
+        Returns:
+            A :class:`Handler` for the model's hooks and a context (for what
+            the hooks cannot reach, like DGL's message passing).
+        """
 
     def _batches_graphs(self) -> bool:
         r"""Whether copies of a graph-level input are pooled separately."""
@@ -341,11 +345,10 @@ class GraphAdapter(EdgeMaskAdapter):
         return out[call.rows]
 
     def _forward(self, call: Call, session: MessageWeights, layer_keep: Optional[Tensor]) -> Any:
-        with ExitStack() as stack:
-            stack.enter_context(eval_mode(self.model))
-            stack.enter_context(self._intercept(call, session))
-            if layer_keep is not None:
-                stack.enter_context(self._layer_removal(call, session, layer_keep))
+        handler, routing = self._intercept(call, session)
+        if layer_keep is not None:
+            handler = Handlers([handler, self._layer_removal(call, session, layer_keep)])
+        with prepared(self.model, handler), routing:
             return self.model(*call.args, **call.kwargs)
 
     def _call(self, call: Call, session: MessageWeights, layer_keep: Optional[Tensor]) -> Tensor:
@@ -361,55 +364,53 @@ class GraphAdapter(EdgeMaskAdapter):
             )
         return out
 
-    @contextmanager
-    def _layer_removal(self, call: Call, session: MessageWeights, keep: Tensor) -> Iterator[None]:
-        """Deletes, at each layer ``l``, the edges ``keep[:, l]`` drops from the inputs of the layer's module.
+    def _layer_removal(self, call: Call, session: MessageWeights, keep: Tensor) -> Handler:
+        """Deletes, at each layer ``l``, the edges ``keep[:, l]`` drops from the inputs of the layer's module."""
+        return _LayerRemoval(self, call, session, keep)
 
-        Raises:
-            UnsupportedLayerError: when a layer's module does not receive the
-                graph argument itself, or makes several calls per forward whose
-                edges to delete differ.
-        """
-        starts: List[int] = []
-        handles = []
 
-        def before(module: torch.nn.Module, args: tuple, kwargs: dict) -> Optional[tuple]:
-            if not session.owns_current_thread():
-                return None
-            layer = len(session.layers)
-            starts.append(layer)
-            if layer >= keep.size(1):
-                return None
-            flat = keep[:, layer].reshape(-1)
-            structure, _, _ = self._cut_structure(call.structure, flat)
-            replaced = {id(call.structure): structure, **{id(v): v[flat] for v in call.edge_values}}
-            new_args = tuple(replaced.get(id(a), a) for a in args)
-            new_kwargs = {k: replaced.get(id(v), v) for k, v in kwargs.items()}
-            if not any(id(v) in replaced for v in args + tuple(kwargs.values())):
-                raise unsupported(
-                    self._names.get(id(module), type(module).__name__), module,
-                    "mode='remove' per layer needs the layer to receive the graph argument unchanged; use mode='message'",
-                )
-            return new_args, new_kwargs
+class _LayerRemoval(Handler):
+    """Cuts the graph argument of each layer's module down to the edges kept at that layer.
 
-        def after(module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-            if not session.owns_current_thread():
-                return None
-            first, last = starts.pop(), len(session.layers)
-            if last - first > 1 and not (keep[:, first:last] == keep[:, first : first + 1]).all():
-                raise unsupported(
-                    self._names.get(id(module), type(module).__name__), module,
-                    f"it makes {last - first} message-passing calls per forward, so an edge cannot be "
-                    f"removed from one of them alone; use mode='message'",
-                )
+    Raises:
+        UnsupportedLayerError: when a layer's module does not receive the graph
+            argument itself, or makes several calls per forward whose edges to
+            delete differ.
+    """
+
+    def __init__(self, adapter: GraphAdapter, call: Call, session: MessageWeights, keep: Tensor) -> None:
+        self.adapter, self.call, self.session, self.keep = adapter, call, session, keep
+        self.modules = {id(layer.module) for layer in adapter.layers}
+        self.starts: List[int] = []
+
+    def _name(self, module: torch.nn.Module) -> str:
+        return self.adapter._names.get(id(module), type(module).__name__)
+
+    def forward_pre(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> Optional[Tuple[tuple, dict]]:
+        if id(module) not in self.modules:
             return None
+        layer = len(self.session.layers)
+        self.starts.append(layer)
+        if layer >= self.keep.size(1):
+            return None
+        flat = self.keep[:, layer].reshape(-1)
+        structure, _, _ = self.adapter._cut_structure(self.call.structure, flat)
+        replaced = {id(self.call.structure): structure, **{id(v): v[flat] for v in self.call.edge_values}}
+        if not any(id(v) in replaced for v in args + tuple(kwargs.values())):
+            raise unsupported(
+                self._name(module), module,
+                "mode='remove' per layer needs the layer to receive the graph argument unchanged; use mode='message'",
+            )
+        return tuple(replaced.get(id(a), a) for a in args), {k: replaced.get(id(v), v) for k, v in kwargs.items()}
 
-        modules = {id(layer.module): layer.module for layer in self.layers}
-        try:
-            for module in modules.values():
-                handles.append(module.register_forward_pre_hook(before, with_kwargs=True))
-                handles.append(module.register_forward_hook(after, with_kwargs=True))
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
+    def forward_post(self, module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        if id(module) not in self.modules:
+            return None
+        first, last = self.starts.pop(), len(self.session.layers)
+        if last - first > 1 and not (self.keep[:, first:last] == self.keep[:, first : first + 1]).all():
+            raise unsupported(
+                self._name(module), module,
+                f"it makes {last - first} message-passing calls per forward, so an edge cannot be "
+                f"removed from one of them alone; use mode='message'",
+            )
+        return None

@@ -2,7 +2,6 @@ r"""Counting message-passing calls and weighting their messages."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
@@ -129,11 +128,6 @@ class MessageWeights:
         #: Messages each call sent, recorded while counting.
         self.message_counts: List[int] = []
         self._calls_per_module: Dict[int, int] = {}
-        self.thread = threading.get_ident()
-
-    def owns_current_thread(self) -> bool:
-        r"""Whether the calling thread is the one running this forward pass."""
-        return threading.get_ident() == self.thread
 
     def begin_call(self, name: str, module: Any) -> int:
         r"""Registers a message-passing call and returns its layer index.
