@@ -21,7 +21,7 @@ from edgeattr.adapters.base import (
     prepared,
     unsupported,
 )
-from edgeattr.adapters.base.adapter import copy_offsets, names_of, repeat_rows
+from edgeattr.adapters.base.adapter import ModuleNames, copy_offsets, repeat_rows
 from edgeattr.adapters.base.call import Key
 from edgeattr.adapters.base.prepared import Handler
 from edgeattr.errors import UnsupportedLayerError
@@ -159,7 +159,7 @@ class DGLAdapter(GraphAdapter):
     # -- intercepting message passing ------------------------------------------------------
 
     def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
-        return message_weighting(self.model, session, self._names, locate_by_edges(session))
+        return message_weighting(self.model, session, self._name_of, locate_by_edges(session))
 
 
 class EdgeWeightShim(torch.nn.Module):
@@ -192,7 +192,7 @@ class EdgeWeightShim(torch.nn.Module):
             raise ValueError(f"eweight must have shape ({graph.num_edges()},), one weight per edge; got {tuple(eweight.shape)}")
         src, dst = graph.edges(order="eid")
         session = MessageWeights(eweight.view(1, -1), None, src, dst)
-        handler, routing = message_weighting(self.model, session, names_of(self.model), locate_by_edges(session))
+        handler, routing = message_weighting(self.model, session, ModuleNames(self.model), locate_by_edges(session))
         with prepared(self.model, handler), routing:
             return self.model(graph, *args, **kwargs)
 
@@ -234,7 +234,7 @@ class _ModuleStack(Handler):
             self.running.pop()
 
 
-def message_weighting(model: torch.nn.Module, session: MessageWeights, names: Dict[int, str], locate: Locate) -> Tuple[Handler, ContextManager]:
+def message_weighting(model: torch.nn.Module, session: MessageWeights, name_of: ModuleNames, locate: Locate) -> Tuple[Handler, ContextManager]:
     r"""What weights every DGL message-passing call of this thread by ``session`` while the model runs.
 
     Each call is one layer, named by the innermost module running when it is
@@ -248,7 +248,7 @@ def message_weighting(model: torch.nn.Module, session: MessageWeights, names: Di
 
     def handler(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
         module = modules.running[-1] if modules.running else model
-        name = names.get(id(module), type(module).__name__)
+        name = name_of(module)
         layer = session.begin_call(name, module)
         if session.mask is None:
             session.record(call_graph.num_edges())

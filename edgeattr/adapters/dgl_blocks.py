@@ -2,14 +2,13 @@ r"""Edge masks for DGL models run on sampled blocks, over the parent graph's edg
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Iterable, List, Optional
 
 import dgl
 import torch
 from torch import Tensor
 
 from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, prepared
-from edgeattr.adapters.base.adapter import names_of
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
@@ -74,7 +73,6 @@ class DGLBlockAdapter(EdgeMaskAdapter):
             raise IndexError(f"node {index} is not a seed of these blocks (the last block's destination nodes)")
         self.index, self._row = int(index), row
         self._blocks, self._args, self._kwargs = list(blocks), model_args, model_kwargs
-        self._names = names_of(model)
         self.layers = self._discover()
         self.num_layers = len(self.layers)
 
@@ -82,10 +80,8 @@ class DGLBlockAdapter(EdgeMaskAdapter):
     def device(self) -> torch.device:
         return self._blocks[0].device
 
-    @property
-    def dtype(self) -> torch.dtype:
-        tensors = list(self.model.parameters()) + [a for a in self._args if isinstance(a, Tensor)]
-        return next((t.dtype for t in tensors if t.is_floating_point()), torch.get_default_dtype())
+    def _input_tensors(self) -> Iterable[Tensor]:
+        return (a for a in self._args if isinstance(a, Tensor))
 
     def _graph_size(self) -> int:
         return sum(b.num_src_nodes() + b.num_edges() for b in self._blocks)
@@ -114,7 +110,7 @@ class DGLBlockAdapter(EdgeMaskAdapter):
                 raise UnsupportedLayerError("it ran message passing on a graph without parent edge ids (dgl.EID)")
             return self._positions(call_graph.edata[dgl.EID])
 
-        handler, routing = message_weighting(self.model, session, self._names, locate)
+        handler, routing = message_weighting(self.model, session, self._name_of, locate)
         with prepared(self.model, handler), routing:
             out = self.model(blocks, *self._args, **self._kwargs)
         if not isinstance(out, Tensor) or out.dim() == 0 or out.size(0) != blocks[-1].num_dst_nodes():

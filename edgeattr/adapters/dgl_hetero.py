@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, prepared
-from edgeattr.adapters.base.adapter import names_of
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
@@ -64,17 +63,12 @@ class DGLHeteroAdapter(EdgeMaskAdapter):
         self.message_edges = self.edge_ids
         self.index, self.ntype = index, ntype
         self._args, self._kwargs = model_args, model_kwargs
-        self._names = names_of(model)
         self.layers = self._discover()
         self.num_layers = len(self.layers)
 
     @property
     def device(self) -> torch.device:
         return self.graph.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.get_default_dtype())
 
     def _graph_size(self) -> int:
         return self.num_nodes + self.num_edges
@@ -126,7 +120,7 @@ class DGLHeteroAdapter(EdgeMaskAdapter):
                 local = torch.arange(call_graph.num_edges(), device=call_graph.device)
             return self._offsets[etype] + local
 
-        handler, routing = message_weighting(self.model, session, self._names, locate)
+        handler, routing = message_weighting(self.model, session, self._name_of, locate)
         with prepared(self.model, handler), routing:
             out = self.model(graph, *self._args, **self._kwargs)
         if isinstance(out, dict):

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch_geometric.nn import MessagePassing
 
 from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, unsupported
-from edgeattr.adapters.base.adapter import copy_offsets
+from edgeattr.adapters.base.adapter import ModuleNames, copy_offsets
 from edgeattr.adapters.base.call import BATCH, Key
 from edgeattr.adapters.base.prepared import Handler
 from edgeattr.errors import UnsupportedLayerError
@@ -114,7 +114,7 @@ class PyGAdapter(GraphAdapter):
             if why is None and isinstance(module, MessagePassing) and module.decomposed_layers > 1:
                 why = "decomposed_layers > 1 splits messages; set decomposed_layers=1"
             if why is not None:
-                raise unsupported(self._names[id(module)], module, why)
+                raise unsupported(self._name_of(module), module, why)
 
     def _find_structure(self, slots: List[Slot], edge_index_arg: Optional[Key]) -> Slot:
         for slot in slots:
@@ -192,18 +192,15 @@ class PyGAdapter(GraphAdapter):
     # -- intercepting message passing ------------------------------------------------------
 
     def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
-        return _MessageWeighting(call, session, self._names), nullcontext()
+        return _MessageWeighting(call, session, self._name_of), nullcontext()
 
 
 class _MessageWeighting(Handler):
     """Weights each call's messages at PyG's propagate and message hooks."""
 
-    def __init__(self, call: Call, session: MessageWeights, names: Dict[int, str]) -> None:
-        self.call, self.session, self.names = call, session, names
+    def __init__(self, call: Call, session: MessageWeights, name_of: ModuleNames) -> None:
+        self.call, self.session, self._name = call, session, name_of
         self.pending: Dict[int, List[Optional[Tensor]]] = {}
-
-    def _name(self, module: torch.nn.Module) -> str:
-        return self.names.get(id(module), type(module).__name__)
 
     def propagate_pre(self, module: torch.nn.Module, inputs: tuple) -> None:
         edge_index = inputs[0]

@@ -2,8 +2,9 @@ r"""The Captum ``forward_func`` of an edge mask: mask checks, chunking, and scat
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
-from typing import Any, List, Optional
+from typing import Any, Iterable, List, Optional
 
 import torch
 from torch import Tensor
@@ -86,6 +87,7 @@ class EdgeMaskAdapter(ABC):
         if copies_per_pass is not None and copies_per_pass < 1:
             raise ValueError(f"copies_per_pass must be a positive integer, got {copies_per_pass}")
         self.model = model
+        self._name_of = ModuleNames(model)
         self.layerwise = layerwise
         self._copies_per_pass = copies_per_pass
 
@@ -103,9 +105,14 @@ class EdgeMaskAdapter(ABC):
         r"""Device of the graph."""
 
     @property
-    @abstractmethod
     def dtype(self) -> torch.dtype:
-        r"""Floating dtype of the masks (that of the model's parameters)."""
+        r"""Floating dtype of the masks: that of the model's parameters, else of its floating inputs."""
+        tensors = itertools.chain(self.model.parameters(), self._input_tensors())
+        return next((t.dtype for t in tensors if t.is_floating_point()), torch.get_default_dtype())
+
+    def _input_tensors(self) -> Iterable[Tensor]:
+        r"""The tensors the model is called with (for :attr:`dtype`)."""
+        return ()
 
     @abstractmethod
     def _graph_size(self) -> int:
@@ -261,6 +268,16 @@ def unsupported(name: str, module: Any, why: str) -> UnsupportedLayerError:
     return UnsupportedLayerError(f"layer '{name}' ({type(module).__name__}) is not supported: {why}")
 
 
-def names_of(model: torch.nn.Module) -> dict:
-    r"""Qualified module names keyed by ``id(module)``."""
-    return {id(module): name or type(model).__name__ for name, module in model.named_modules()}
+class ModuleNames:
+    r"""Names modules in messages: qualified names inside the model, class names elsewhere.
+
+    Args:
+        model (torch.nn.Module): The model whose modules are named.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self._names = {id(module): name or type(model).__name__ for name, module in model.named_modules()}
+
+    def __call__(self, module: Any) -> str:
+        r"""The name of ``module``."""
+        return self._names.get(id(module), type(module).__name__)

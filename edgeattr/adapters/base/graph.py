@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 from abc import abstractmethod
-from typing import Any, ContextManager, Dict, List, Optional, Tuple
+from typing import Any, ContextManager, Dict, Iterable, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -20,7 +20,6 @@ from torch import Tensor
 from edgeattr.adapters.base.adapter import (
     EdgeMaskAdapter,
     copy_offsets,
-    names_of,
     repeat_rows,
     unsupported,
 )
@@ -77,7 +76,6 @@ class GraphAdapter(EdgeMaskAdapter):
         structure_arg: Optional[Key],
     ) -> None:
         super().__init__(model, layerwise=layerwise, copies_per_pass=copies_per_pass)
-        self._names = names_of(model)
         self._check_model()
         self._slots = bind(model, model_args, model_kwargs)
         self._structure = self._find_structure(self._slots, structure_arg)
@@ -167,10 +165,8 @@ class GraphAdapter(EdgeMaskAdapter):
     def device(self) -> torch.device:
         return self._src.device
 
-    @property
-    def dtype(self) -> torch.dtype:
-        tensors = list(self.model.parameters()) + [s.value for s in self._slots if isinstance(s.value, Tensor)]
-        return next((t.dtype for t in tensors if t.is_floating_point()), torch.get_default_dtype())
+    def _input_tensors(self) -> Iterable[Tensor]:
+        return (slot.value for slot in self._slots if isinstance(slot.value, Tensor))
 
     @property
     def copies_per_pass(self) -> int:
@@ -384,7 +380,7 @@ class _LayerRemoval(Handler):
         self.starts: List[int] = []
 
     def _name(self, module: torch.nn.Module) -> str:
-        return self.adapter._names.get(id(module), type(module).__name__)
+        return self.adapter._name_of(module)
 
     def forward_pre(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> Optional[Tuple[tuple, dict]]:
         if id(module) not in self.modules:
