@@ -91,6 +91,8 @@ def sign_flips(
         raise ValueError(f"sign_flips takes one mask of shape (1, E) or (1, L, E), got {tuple(mask.shape)}")
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
+    if getattr(forward_func, "num_targets", 1) != 1:
+        raise ValueError("sign_flips sweeps one target's edges: build the adapter with a single index")
     target_t = resolve_target(forward_func, mask, target)
     view = mask_view(forward_func, mask.detach())
     flat = view.masks[0].reshape(-1)

@@ -436,3 +436,32 @@ def test_dgl_bad_input_names_the_problem_and_the_layer():
     with pytest.raises(UnsupportedLayerError, match="several edge types at once"):
         at_once(at_once.ones())
     assert dgl.core.message_passing is ORIGINAL
+
+
+@pytest.mark.parametrize("name", ["GraphConv", "GATConv", "SAGEConv-mean"])
+def test_many_node_targets_give_the_rows_of_single_targets(name):
+    g, x, model = dgl_case(name)
+    nodes = torch.tensor([10, 2, 10, 5])
+    adapter = DGLAdapter(model, g, x, index=nodes, layerwise=True)
+    gradient = EdgeGradient(adapter).attribute(adapter.ones())
+    occlusion = LayerwiseOcclusion(adapter).attribute(adapter.ones())
+    for row, node in enumerate(nodes.tolist()):
+        single = DGLAdapter(model, g, x, index=node, layerwise=True)
+        torch.testing.assert_close(gradient[row], EdgeGradient(single).attribute(single.ones())[0], **tolerance(x))
+        torch.testing.assert_close(occlusion[row], LayerwiseOcclusion(single).attribute(single.ones())[0], **tolerance(x))
+
+
+def test_many_graph_targets_are_pooled_separately():
+    graphs = [dgl_graph(seed=s, num_nodes=n, num_edges=14)[0] for s, n in ((1, 6), (2, 8), (3, 7))]
+    bg = dgl.batch(graphs)
+    x = torch.randn(bg.num_nodes(), FEATURES, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = Readout().double().eval()
+    adapter = DGLAdapter(model, bg, x, index=torch.tensor([2, 0]))
+    torch.testing.assert_close(adapter(adapter.ones()), model(bg, x)[[2, 0]], rtol=0, atol=1e-12)
+    got = EdgeGradient(adapter).attribute(adapter.ones())
+    for row, graph in enumerate([2, 0]):
+        weight = torch.ones(bg.num_edges(), dtype=torch.float64, requires_grad=True)
+        out = model(bg, x, edge_weight=weight)[graph]
+        (expected,) = torch.autograd.grad(out[int(out.argmax())], weight)
+        torch.testing.assert_close(got[row], expected, rtol=1e-9, atol=1e-12)

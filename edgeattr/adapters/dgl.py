@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple, Union
 
 import dgl
 import dgl.function as fn
@@ -24,6 +24,7 @@ from edgeattr.adapters.base import (
 from edgeattr.adapters.base.adapter import ModuleNames, copy_offsets, repeat_rows
 from edgeattr.adapters.base.call import Key
 from edgeattr.adapters.base.prepared import Handler
+from edgeattr.adapters.base.subgraph import Segments
 from edgeattr.errors import UnsupportedLayerError
 
 
@@ -47,8 +48,10 @@ class DGLAdapter(GraphAdapter):
         model (torch.nn.Module): The model, unchanged.
         graph (dgl.DGLGraph): The homogeneous graph (or batch of graphs) the model takes first.
         *model_args: Further positional arguments, e.g. ``feat``.
-        index (int, optional): Node id (node task) or graph id of the batch
-            (graph task). Required for node tasks.
+        index (int or Tensor, optional): Node id (node task) or graph id of
+            the batch (graph task); required for node tasks. A 1-D tensor of
+            ``T`` ids explains ``T`` targets at once, one mask row per target
+            (see :class:`~edgeattr.PyGAdapter`).
         layerwise (bool, optional): One mask row per message-passing call,
             masks ``(B, L, E)``. (default: ``False``)
         task (str, optional): ``'node'`` or ``'graph'``. Default: ``'graph'``
@@ -69,7 +72,7 @@ class DGLAdapter(GraphAdapter):
         model: torch.nn.Module,
         graph: dgl.DGLGraph,
         *model_args: Any,
-        index: Optional[int] = None,
+        index: Union[None, int, Tensor] = None,
         layerwise: bool = False,
         task: Optional[str] = None,
         restrict: bool = True,
@@ -120,10 +123,12 @@ class DGLAdapter(GraphAdapter):
         start = int(counts[:index].sum())
         return torch.arange(start, start + int(counts[index]), device=self.device)
 
-    def _restrict_structure(self, graph: dgl.DGLGraph, nodes: Tensor, edges: Tensor, relabel: Tensor) -> dgl.DGLGraph:
-        src, dst = graph.edges(order="eid")
-        sub = dgl.graph((relabel[src[edges]], relabel[dst[edges]]), num_nodes=nodes.numel(), device=graph.device)
-        _copy_data(graph, sub, nodes, edges)
+    def _restrict_structure(self, graph: dgl.DGLGraph, segments: Segments) -> dgl.DGLGraph:
+        sub = dgl.graph((segments.src, segments.dst), num_nodes=segments.nodes.numel(), device=graph.device)
+        count = segments.num_segments
+        sub.set_batch_num_nodes(torch.bincount(segments.node_segment, minlength=count))
+        sub.set_batch_num_edges(torch.bincount(segments.edge_segment, minlength=count))
+        _copy_data(graph, sub, segments.nodes, segments.edges)
         return sub
 
     def _repeat_structure(self, graph: dgl.DGLGraph, copies: int, num_nodes: int) -> Tuple[dgl.DGLGraph, Tensor, Tensor]:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, prepared
+from edgeattr.adapters.base.adapter import run_in_passes
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
@@ -53,7 +54,7 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         layerwise: bool = False,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise, copies_per_pass=1)
+        super().__init__(model, layerwise=layerwise)
         if not isinstance(blocks, (list, tuple)) or not blocks or not all(isinstance(b, dgl.DGLGraph) and b.is_block for b in blocks):
             raise TypeError("blocks must be a non-empty list of DGL blocks, as a neighbour sampler returns them")
         if any(dgl.EID not in b.edata for b in blocks):
@@ -83,8 +84,8 @@ class DGLBlockAdapter(EdgeMaskAdapter):
     def _input_tensors(self) -> Iterable[Tensor]:
         return (a for a in self._args if isinstance(a, Tensor))
 
-    def _graph_size(self) -> int:
-        return sum(b.num_src_nodes() + b.num_edges() for b in self._blocks)
+    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
+        return run_in_passes(sub_mask, 1, keep, self._run)
 
     def _discover(self) -> List[Layer]:
         return discover_layers(lambda session: self._call(self._blocks, session), self.device, "the blocks")

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, prepared
+from edgeattr.adapters.base.adapter import run_in_passes
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
@@ -49,7 +50,7 @@ class DGLHeteroAdapter(EdgeMaskAdapter):
         layerwise: bool = False,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise, copies_per_pass=1)
+        super().__init__(model, layerwise=layerwise)
         if not isinstance(graph, dgl.DGLGraph):
             raise TypeError(f"DGLHeteroAdapter takes the model's DGLGraph first, got {type(graph).__name__}")
         self.graph = graph
@@ -70,8 +71,8 @@ class DGLHeteroAdapter(EdgeMaskAdapter):
     def device(self) -> torch.device:
         return self.graph.device
 
-    def _graph_size(self) -> int:
-        return self.num_nodes + self.num_edges
+    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
+        return run_in_passes(sub_mask, 1, keep, self._run)
 
     def split(self, values: Tensor) -> Dict[EdgeType, Tensor]:
         r"""Keys the last dimension of ``values`` ``(..., E)`` by canonical edge type."""

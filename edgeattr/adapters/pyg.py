@@ -3,7 +3,7 @@ r"""The PyTorch Geometric adapter: edge masks for unmodified PyG models."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any, ContextManager, Dict, List, Optional, Tuple
+from typing import Any, ContextManager, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -13,6 +13,7 @@ from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, uns
 from edgeattr.adapters.base.adapter import ModuleNames, copy_offsets
 from edgeattr.adapters.base.call import BATCH, Key
 from edgeattr.adapters.base.prepared import Handler
+from edgeattr.adapters.base.subgraph import Segments
 from edgeattr.errors import UnsupportedLayerError
 
 #: Layers that split ``edge_index`` by relation or run dense kernels, so that
@@ -54,8 +55,12 @@ class PyGAdapter(GraphAdapter):
     Args:
         model (torch.nn.Module): The model, unchanged.
         *model_args: Positional arguments of the model call, e.g. ``x, edge_index``.
-        index (int, optional): The output row to explain: a node id (node task)
-            or a graph id of ``batch`` (graph task). Required for node tasks.
+        index (int or Tensor, optional): The output row to explain: a node id
+            (node task) or a graph id of ``batch`` (graph task); required for
+            node tasks. A 1-D tensor of ``T`` ids explains ``T`` targets at
+            once: masks then have ``T`` rows (``ones()`` is ``(T, E)``), row
+            ``r`` of a batch applying to target ``r % T``, and all targets'
+            computation graphs run together in one pass.
         layerwise (bool, optional): If ``True``, masks have one row per layer,
             shape ``(B, L, E)``; else one mask shared by all layers, ``(B, E)``.
             (default: ``False``)
@@ -80,13 +85,15 @@ class PyGAdapter(GraphAdapter):
         >>> mask = fwd.ones()                       # (1, E)
         >>> fwd(mask).shape                         # (1, num_classes)
         >>> EdgeGradient(fwd).attribute(mask)       # (1, E)
+        >>> many = PyGAdapter(model, data.x, data.edge_index, index=torch.arange(100))
+        >>> EdgeGradient(many).attribute(many.ones())  # (100, E): one row per node
     """
 
     def __init__(
         self,
         model: torch.nn.Module,
         *model_args: Any,
-        index: Optional[int] = None,
+        index: Union[None, int, Tensor] = None,
         layerwise: bool = False,
         task: Optional[str] = None,
         edge_index_arg: Optional[Key] = None,
@@ -161,8 +168,8 @@ class PyGAdapter(GraphAdapter):
             return torch.arange(self.num_nodes, device=self.device)
         return (batch.value == index).nonzero().view(-1)
 
-    def _restrict_structure(self, edge_index: Tensor, nodes: Tensor, edges: Tensor, relabel: Tensor) -> Tensor:
-        return relabel[edge_index[:, edges]]
+    def _restrict_structure(self, edge_index: Tensor, segments: Segments) -> Tensor:
+        return torch.stack([segments.src, segments.dst])
 
     def _repeat_structure(self, edge_index: Tensor, copies: int, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
         if copies > 1:

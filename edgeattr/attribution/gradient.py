@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import torch
 from captum.attr import GradientAttribution
 from captum.log import log_usage
+from torch import Tensor
 
 from edgeattr.attribution._common import (
     TargetType,
@@ -13,7 +15,7 @@ from edgeattr.attribution._common import (
     check_forward_mask,
     explained_gradient,
     pack,
-    resolve_target,
+    sparse_gradient,
     unpack,
 )
 
@@ -62,8 +64,25 @@ class EdgeGradient(GradientAttribution):
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
         check_forward_mask(self.forward_func, mask)
-        grad = explained_gradient(self.forward_func, mask, resolve_target(self.forward_func, mask, target))
+        grad = explained_gradient(self.forward_func, mask, target)
         return pack(grad.abs() if abs else grad, is_tuple)
+
+    def attribute_sparse(self, target: TargetType = None) -> Tensor:
+        r"""Every target's :math:`g` at the all-ones mask, as a sparse tensor.
+
+        The same values as ``attribute(forward_func.ones(), target)``, computed
+        on the computation graphs alone, without building ``(T, E)`` masks:
+        for many targets on a large graph.
+
+        Args:
+            target (int, list or Tensor, optional): Class explained per target;
+                ``None`` is each target's predicted class.
+
+        Returns:
+            Tensor: Sparse COO, shape ``(T, E)`` or ``(T, L, E)``, with an entry
+            for each edge of each target's computation graph.
+        """
+        return sparse_gradient(self.forward_func, target)
 
 
 class GradientSign(GradientAttribution):
@@ -106,8 +125,24 @@ class GradientSign(GradientAttribution):
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
         check_forward_mask(self.forward_func, mask)
-        grad = explained_gradient(self.forward_func, mask, resolve_target(self.forward_func, mask, target))
+        grad = explained_gradient(self.forward_func, mask, target)
         return pack((grad > self.eps).to(mask.dtype), is_tuple)
+
+    def attribute_sparse(self, target: TargetType = None) -> Tensor:
+        r"""Every target's :math:`P` at the all-ones mask, as a sparse tensor.
+
+        The same values as ``attribute(forward_func.ones(), target)`` on each
+        target's computation graph (for ``eps >= 0`` the dense result is 0
+        elsewhere), without building ``(T, E)`` masks.
+
+        Args:
+            target (int, list or Tensor, optional): As in :meth:`attribute`.
+
+        Returns:
+            Tensor: Sparse COO of 0/1 values, shape ``(T, E)`` or ``(T, L, E)``.
+        """
+        grad = sparse_gradient(self.forward_func, target)
+        return torch.sparse_coo_tensor(grad.indices(), (grad.values() > self.eps).to(grad.dtype), grad.shape, is_coalesced=True)
 
 
 __all__ = ["EdgeGradient", "GradientSign"]

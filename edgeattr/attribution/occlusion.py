@@ -14,6 +14,7 @@ from edgeattr.attribution._common import (
     TensorOrTuple,
     check_forward_mask,
     explained_output,
+    MaskView,
     flat_entries,
     mask_view,
     pack,
@@ -82,11 +83,15 @@ class EdgeOcclusion(PerturbationAttribution):
         if perturbations_per_eval is not None and perturbations_per_eval < 1:
             raise ValueError(f"perturbations_per_eval must be a positive integer, got {perturbations_per_eval}")
         targets = resolve_target(self.forward_func, mask, target)
-        entries_per_mask = max(1, mask_view(self.forward_func, mask[:1]).masks.numel())
-        per_eval = perturbations_per_eval or max(1, MASK_ELEMENTS_PER_CHUNK // entries_per_mask)
+        view = mask_view(self.forward_func, mask)
+        per_eval = perturbations_per_eval or max(1, MASK_ELEMENTS_PER_CHUNK // max(1, view.masks[0].numel()))
+        num_targets = view.num_targets
         with torch.no_grad():
-            result = torch.stack([self._occlude(m, t, mode, per_eval) for m, t in zip(mask, targets)])
-        return pack(result, is_tuple)
+            result = torch.stack([
+                self._occlude(view, index, targets[index * num_targets : (index + 1) * num_targets], mode, per_eval)
+                for index in range(view.masks.size(0))
+            ])
+        return pack(view.scatter(result), is_tuple)
 
     def _check_mode(self, mask: Tensor, mode: str) -> None:
         if mode not in MODES:
@@ -97,30 +102,39 @@ class EdgeOcclusion(PerturbationAttribution):
             if not ((mask == 0) | (mask == 1)).all():
                 raise ValueError("mode='remove' takes 0/1 masks (0 = edge deleted); use mode='message' for weighted masks")
 
-    def _occlude(self, mask: Tensor, target: Tensor, mode: str, per_eval: int) -> Tensor:
-        """Occlusion of every entry of one mask (shape ``S``), shape ``S``.
+    def _occlude(self, view: MaskView, index: int, targets: Tensor, mode: str, per_eval: int) -> Tensor:
+        """Occlusion of every entry of the mask ``view.masks[index]``, same shape.
 
+        Each target's entries are occluded in turn, one entry of every target
+        per occluded mask: the targets' computation graphs are disjoint, so
+        occluded mask ``p`` gives the ``p``-th occlusion of each target.
         Entries that are already 0, and (mode 'message') entries whose message
         cannot reach the output, are exactly 0 and not evaluated.
         """
-        view = mask_view(self.forward_func, mask.unsqueeze(0))
-        flat = view.masks[0].reshape(-1)
-        columns = view.carriers if mode == "message" else torch.arange(view.masks.size(-1), device=mask.device)
-        entries = flat_entries(view.masks[0].shape, columns)
+        shape = view.masks.shape[1:]
+        flat = view.masks[index].reshape(-1)
+        columns = view.carriers if mode == "message" else torch.arange(shape[-1], device=flat.device)
+        entries = flat_entries(shape, columns)
         entries = entries[flat[entries] != 0]
+        owner = view.column_targets[entries % shape[-1]]
+        owner, order = torch.sort(owner, stable=True)
+        entries = entries[order]
+        counts = torch.bincount(owner, minlength=view.num_targets)
+        rank = torch.arange(entries.numel(), device=flat.device) - (torch.cumsum(counts, 0) - counts)[owner]
         result = torch.zeros_like(flat)
         base: Optional[Tensor] = None
-        for chunk in entries.split(per_eval) if entries.numel() else [entries]:
-            masks = flat.repeat(chunk.numel() + (base is None), 1)
-            rows = torch.arange(chunk.numel(), device=mask.device) + (base is None)
-            masks[rows, chunk] = 0
-            masks = masks.view((masks.size(0),) + view.masks.shape[1:])
+        for first in range(0, int(counts.max()) if entries.numel() else 0, per_eval):
+            chosen = (rank >= first) & (rank < first + per_eval)
+            offset = first - (base is None)
+            masks = flat.repeat(int(rank[chosen].max()) - offset + 1, 1)
+            masks[rank[chosen] - offset, entries[chosen]] = 0
+            masks = masks.view((masks.size(0),) + shape)
             output = view.remove(masks != 0) if mode == "remove" else view.run(masks)
-            z = explained_output(output, target.expand(masks.size(0)))
+            z = explained_output(output, targets.repeat(masks.size(0))).view(masks.size(0), view.num_targets)
             if base is None:
-                base, z = z[0], z[1:]
-            result[chunk] = base - z
-        return view.scatter(result.view(view.masks.shape[1:]))
+                base = z[0]
+            result[entries[chosen]] = base[owner[chosen]] - z[rank[chosen] - offset, owner[chosen]]
+        return result.view(shape)
 
 
 class LayerwiseOcclusion(EdgeOcclusion):

@@ -5,7 +5,7 @@ from edgeattr.adapters.base.call import Call, Slot
 from edgeattr.adapters.base.graph import GraphAdapter
 from edgeattr.adapters.base.messages import Layer, MessageWeights, align_messages
 from edgeattr.adapters.base.prepared import prepared
-from edgeattr.adapters.base.subgraph import computation_subgraph
+from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments
 
 __all__ = [
     "Call",
@@ -16,7 +16,8 @@ __all__ = [
     "Slot",
     "align_messages",
     "check_mask",
-    "computation_subgraph",
+    "Neighbourhoods",
+    "Segments",
     "prepared",
     "unsupported",
 ]

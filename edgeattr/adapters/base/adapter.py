@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from typing import Any, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional
 
 import torch
 from torch import Tensor
@@ -81,23 +81,29 @@ class EdgeMaskAdapter(ABC):
     #: The message-passing calls of one forward pass, in call order.
     layers: List[Layer]
 
-    def __init__(self, model: torch.nn.Module, *, layerwise: bool, copies_per_pass: Optional[int]) -> None:
+    def __init__(self, model: torch.nn.Module, *, layerwise: bool) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if copies_per_pass is not None and copies_per_pass < 1:
-            raise ValueError(f"copies_per_pass must be a positive integer, got {copies_per_pass}")
         self.model = model
         self._name_of = ModuleNames(model)
         self.layerwise = layerwise
-        self._copies_per_pass = copies_per_pass
 
     # -- what a framework adapter provides -------------------------------------------
 
     #: Edge ids (into the user's edges) of the computation graph's edges, ``(E_sub,)``.
+    #: With several targets, their computation graphs follow each other, and an
+    #: edge in several of them appears once for each.
     edge_ids: Tensor
-    #: Positions in ``edge_ids`` of the edges whose messages can reach the target;
+    #: Positions in ``edge_ids`` of the edges whose messages can reach their target;
     #: zeroing the message of any other edge leaves the output unchanged.
     message_edges: Tensor
+    #: Number of targets ``T``: row ``r`` of a batch of masks explains target ``r % T``.
+    num_targets: int = 1
+
+    @property
+    def column_targets(self) -> Tensor:
+        r"""The target (``0 .. T - 1``) whose computation graph holds each of ``edge_ids``, ``(E_sub,)``."""
+        return torch.zeros_like(self.edge_ids)
 
     @property
     @abstractmethod
@@ -115,50 +121,39 @@ class EdgeMaskAdapter(ABC):
         return ()
 
     @abstractmethod
-    def _graph_size(self) -> int:
-        r"""Nodes plus edges of one copy of the computation graph."""
-
-    @abstractmethod
-    def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
-        r"""Runs ``copies`` disjoint copies of the computation graph in one pass.
+    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
+        r"""Runs the model with masks over the computation graphs' edges.
 
         Args:
-            copies (int): Number of copies.
-            weights (Tensor, optional): Message weights over the computation
-                graph's edges, ``(copies, E_sub)`` or ``(copies, L, E_sub)``.
-            keep (Tensor, optional): Bool mask of edges kept (the rest removed),
-                same shapes as ``weights``.
+            sub_mask (Tensor): ``(C, E_sub)`` or ``(C, L, E_sub)``: message
+                weights (``keep=False``) or bool masks of the edges kept, the
+                rest deleted (``keep=True``).
 
         Returns:
-            The explained output row of each copy, ``(copies, *out)``.
+            The explained output row of each target under each mask, ``(C * T, *out)``.
         """
 
     # -- the Captum forward_func ---------------------------------------------------------
 
     def ones(self) -> Tensor:
-        r"""The all-ones mask, shape ``(1, E)`` or ``(1, L, E)``, on the graph's device."""
-        shape = (1, self.num_layers, self.num_edges) if self.layerwise else (1, self.num_edges)
+        r"""The all-ones mask of each target, shape ``(T, E)`` or ``(T, L, E)``, on the graph's device."""
+        shape = (self.num_targets, self.num_layers, self.num_edges) if self.layerwise else (self.num_targets, self.num_edges)
         return torch.ones(shape, dtype=self.dtype, device=self.device)
-
-    @property
-    def copies_per_pass(self) -> int:
-        r"""How many masks run together in one forward pass (bounds memory)."""
-        if self._copies_per_pass is not None:
-            return self._copies_per_pass
-        return max(1, DEFAULT_ELEMENTS_PER_PASS // max(1, self._graph_size()))
 
     def __call__(self, mask: Tensor) -> Tensor:
         r"""Runs the model with each of ``B`` edge masks.
 
         Args:
-            mask (Tensor): Shape ``(B, E)``, or ``(B, L, E)`` when layerwise.
+            mask (Tensor): Shape ``(B, E)``, or ``(B, L, E)`` when layerwise;
+                with ``T`` targets, ``B`` is a multiple of ``T`` and row ``r``
+                applies to target ``r % T``.
 
         Returns:
-            Tensor of shape ``(B, *out)``: the model's output row at ``index``
-            (node or graph) under each mask. Differentiable in ``mask``.
+            Tensor of shape ``(B, *out)``: the model's output row at the target
+            (node or graph) of each mask. Differentiable in ``mask``.
         """
         self.check(mask, name="mask")
-        return self._batched(mask.index_select(-1, self.edge_ids), keep=False)
+        return self._batched(self.compact(mask), keep=False)
 
     def remove(self, keep: Tensor) -> Tensor:
         r"""Runs the model with edges deleted instead of their messages zeroed.
@@ -171,32 +166,51 @@ class EdgeMaskAdapter(ABC):
             Tensor of shape ``(B, *out)``.
         """
         self.check(keep, name="keep", floating=False)
-        return self._batched(keep.index_select(-1, self.edge_ids), keep=True)
+        return self._batched(self.compact(keep), keep=True)
+
+    def compact(self, mask: Tensor) -> Tensor:
+        r"""Masks over all edges to masks over the computation graphs' edges.
+
+        Args:
+            mask (Tensor): Shape ``(B, E)`` or ``(B, L, E)``, ``B = C * T``.
+
+        Returns:
+            Tensor of shape ``(C, E_sub)`` or ``(C, L, E_sub)``: column ``k`` of
+            row ``c`` is ``mask[c * T + column_targets[k], ..., edge_ids[k]]``.
+        """
+        if self.num_targets == 1:
+            return mask.index_select(-1, self.edge_ids)
+        rounds = mask.view((mask.size(0) // self.num_targets, self.num_targets) + mask.shape[1:])
+        if self.layerwise:
+            return rounds.transpose(1, 2)[:, :, self.column_targets, self.edge_ids]
+        return rounds[:, self.column_targets, self.edge_ids]
 
     def forward_subgraph(self, mask: Tensor) -> Tensor:
-        r"""Like calling the adapter, with masks over the computation graph's edges only.
+        r"""Like calling the adapter, with masks over the computation graphs' edges only.
 
         Methods that run many masks (occlusion, sweeps) use this to avoid
         building masks over all edges of a large graph.
 
         Args:
-            mask (Tensor): Shape ``(B, E_sub)``, or ``(B, L, E_sub)`` when
-                layerwise; column ``k`` weights edge ``edge_ids[k]``.
+            mask (Tensor): Shape ``(C, E_sub)``, or ``(C, L, E_sub)`` when
+                layerwise; column ``k`` weights edge ``edge_ids[k]`` for target
+                ``column_targets[k]``.
 
         Returns:
-            Tensor of shape ``(B, *out)``.
+            Tensor of shape ``(C * T, *out)``: row ``c * T + t`` is target ``t``'s
+            output under mask ``c``.
         """
         self._check_subgraph(mask, "mask", floating=True)
         return self._batched(mask, keep=False)
 
     def remove_subgraph(self, keep: Tensor) -> Tensor:
-        r"""Like :meth:`remove`, with ``keep`` over the computation graph's edges only.
+        r"""Like :meth:`remove`, with ``keep`` over the computation graphs' edges only.
 
         Args:
-            keep (Tensor): Bool, shape ``(B, E_sub)`` or ``(B, L, E_sub)``.
+            keep (Tensor): Bool, shape ``(C, E_sub)`` or ``(C, L, E_sub)``.
 
         Returns:
-            Tensor of shape ``(B, *out)``.
+            Tensor of shape ``(C * T, *out)``.
         """
         self._check_subgraph(keep, "keep", floating=False)
         return self._batched(keep, keep=True)
@@ -223,34 +237,42 @@ class EdgeMaskAdapter(ABC):
             device=self.device,
             floating=floating,
         )
-
-    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
-        outputs = []
-        for chunk in sub_mask.split(self.copies_per_pass):
-            if keep:
-                outputs.append(self._run(chunk.size(0), None, chunk))
-            else:
-                outputs.append(self._run(chunk.size(0), chunk, None))
-        return torch.cat(outputs)
+        if mask.size(0) % self.num_targets:
+            raise ValueError(
+                f"{name} has {mask.size(0)} rows for {self.num_targets} targets: pass a multiple of "
+                f"{self.num_targets} rows (row r explains target r % {self.num_targets}), e.g. adapter.ones()"
+            )
 
     def expand(self, values: Tensor) -> Tensor:
-        r"""Scatters values over the computation graph's edges to all edges.
+        r"""Scatters values over the computation graphs' edges to all edges.
 
         Args:
-            values (Tensor): Shape ``(..., E_sub)``.
+            values (Tensor): Shape ``(C, E_sub)`` or ``(C, L, E_sub)``.
 
         Returns:
-            Tensor of shape ``(..., E)`` with zeros outside the computation graph.
+            Tensor of shape ``(C * T, E)`` or ``(C * T, L, E)``, row ``c * T + t``
+            holding target ``t``'s values, with zeros outside its computation graph.
         """
-        out = values.new_zeros(values.shape[:-1] + (self.num_edges,))
-        out[..., self.edge_ids] = values
-        return out
+        rounds = values.new_zeros((values.size(0), self.num_targets) + values.shape[1:-1] + (self.num_edges,))
+        if self.layerwise and values.dim() == 3:
+            rounds.transpose(1, 2)[:, :, self.column_targets, self.edge_ids] = values
+        else:
+            rounds[:, self.column_targets, self.edge_ids] = values
+        return rounds.view((values.size(0) * self.num_targets,) + rounds.shape[2:])
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({type(self.model).__name__}, num_edges={self.num_edges}, "
             f"num_layers={self.num_layers}, layerwise={self.layerwise})"
         )
+
+
+def run_in_passes(sub_mask: Tensor, per_pass: int, keep: bool, run: Callable[[int, Optional[Tensor], Optional[Tensor]], Tensor]) -> Tensor:
+    r"""Runs masks ``per_pass`` at a time with ``run(copies, weights, keep)``; the outputs concatenated."""
+    outputs = []
+    for chunk in sub_mask.split(per_pass):
+        outputs.append(run(chunk.size(0), None, chunk) if keep else run(chunk.size(0), chunk, None))
+    return torch.cat(outputs)
 
 
 def repeat_rows(tensor: Tensor, copies: int) -> Tensor:

@@ -41,8 +41,9 @@ class Call:
         args, kwargs: What the model is called with.
         structure (object): The batched graph among them.
         src, dst (Tensor): Its edges, in order, ``(copies * E_sub,)``.
-        rows (Tensor): Output rows explained, one per copy.
+        rows (Tensor): Output rows explained, one per target and copy.
         edge_values (list): Edge-level values among the arguments (cut with edges).
+        num_outputs (int, optional): Output rows the model must return.
     """
 
     args: List[Any]
@@ -52,12 +53,13 @@ class Call:
     dst: Tensor
     rows: Tensor
     edge_values: List[Tensor] = field(default_factory=list)
+    num_outputs: Optional[int] = None
 
     def replace(self, old: Dict[int, Any], structure: Any, src: Tensor, dst: Tensor) -> "Call":
         r"""The same call with the values whose ``id`` is in ``old`` replaced by ``old[id]``."""
         args = [old.get(id(a), a) for a in self.args]
         kwargs = {k: old.get(id(v), v) for k, v in self.kwargs.items()}
-        return Call(args, kwargs, structure, src, dst, self.rows, [])
+        return Call(args, kwargs, structure, src, dst, self.rows, [], self.num_outputs)
 
 
 def bind(model: torch.nn.Module, args: tuple, kwargs: dict) -> List[Slot]:

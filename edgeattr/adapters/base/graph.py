@@ -10,23 +10,28 @@ copied, and how its message passing is intercepted.
 
 from __future__ import annotations
 
+import functools
 import numbers
+import weakref
 from abc import abstractmethod
-from typing import Any, ContextManager, Dict, Iterable, List, Optional, Tuple
+from typing import Any, ContextManager, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.adapter import (
+    DEFAULT_ELEMENTS_PER_PASS,
     EdgeMaskAdapter,
     copy_offsets,
     repeat_rows,
+    run_in_passes,
     unsupported,
 )
 from edgeattr.adapters.base.call import (
     BATCH,
     EDGE,
     NODE,
+    STATIC,
     STRUCTURE,
     Call,
     Key,
@@ -44,7 +49,7 @@ from edgeattr.adapters.base.messages import (
     loop_policy,
 )
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
-from edgeattr.adapters.base.subgraph import computation_subgraph, relabeling
+from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node
 
 
 class GraphAdapter(EdgeMaskAdapter):
@@ -54,7 +59,8 @@ class GraphAdapter(EdgeMaskAdapter):
         model (torch.nn.Module): The model, unchanged.
         model_args (tuple): Positional arguments of the model call.
         model_kwargs (dict): Keyword arguments of the model call.
-        index (int, optional): Node id (node task) or graph id (graph task).
+        index (int or Tensor, optional): Node id(s) (node task) or graph id(s)
+            (graph task); a tensor of ``T`` ids gives ``T`` targets.
         layerwise (bool): One mask row per message-passing call.
         task (str, optional): ``'node'`` or ``'graph'``; default per framework.
         restrict (bool): Restrict node targets to their computation subgraph.
@@ -68,14 +74,17 @@ class GraphAdapter(EdgeMaskAdapter):
         model_args: tuple,
         model_kwargs: dict,
         *,
-        index: Optional[int],
+        index: Union[None, int, Tensor],
         layerwise: bool,
         task: Optional[str],
         restrict: bool,
         copies_per_pass: Optional[int],
         structure_arg: Optional[Key],
     ) -> None:
-        super().__init__(model, layerwise=layerwise, copies_per_pass=copies_per_pass)
+        super().__init__(model, layerwise=layerwise)
+        if copies_per_pass is not None and copies_per_pass < 1:
+            raise ValueError(f"copies_per_pass must be a positive integer, got {copies_per_pass}")
+        self._copies_per_pass = copies_per_pass
         self._check_model()
         self._slots = bind(model, model_args, model_kwargs)
         self._structure = self._find_structure(self._slots, structure_arg)
@@ -94,12 +103,14 @@ class GraphAdapter(EdgeMaskAdapter):
         self.task = task or self._default_task()
         if self.task not in ("node", "graph"):
             raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
-        self.index = self._check_index(index)
-        self._cache: Optional[Tuple[int, Call]] = None
-        self.layers = self._bind_computation_graph(restrict)
+        self.index, self.targets = self._check_index(index)
+        self.num_targets = self.targets.numel()
+        self._neighbourhoods = Neighbourhoods(self._src, self._dst, self.num_nodes)
+        restrict = restrict and self._is_local()
+        self.layers, self._loop_policies = self._layers(restrict)
         self.num_layers = len(self.layers)
+        self._bind_segments(self._segments(self.targets, restrict))
         self._check_finite()
-        self._loop_policies = self._probe_loop_policies()
 
     # -- what a framework adapter provides -------------------------------------------------
 
@@ -127,8 +138,10 @@ class GraphAdapter(EdgeMaskAdapter):
         r"""Node ids of graph ``index``."""
 
     @abstractmethod
-    def _restrict_structure(self, structure: Any, nodes: Tensor, edges: Tensor, relabel: Tensor) -> Any:
-        r"""The graph of ``nodes`` (relabelled by ``relabel``) and ``edges``, in that order."""
+    def _restrict_structure(self, structure: Any, segments: Segments) -> Any:
+        r"""The graph of ``segments.nodes`` and ``segments.edges``, in that order, whose edge
+        endpoints are ``segments.src`` and ``segments.dst`` (positions in ``nodes``), with one
+        graph of a batch per segment."""
 
     @abstractmethod
     def _repeat_structure(self, structure: Any, copies: int, num_nodes: int) -> Tuple[Any, Tensor, Tensor]:
@@ -170,104 +183,151 @@ class GraphAdapter(EdgeMaskAdapter):
 
     @property
     def copies_per_pass(self) -> int:
+        r"""How many masks run together in one forward pass (the fewest of any group of targets)."""
+        return min(self._copies_for(unit) for unit in self._units)
+
+    def _copies_for(self, unit: "_Unit") -> int:
+        """How many copies of ``unit`` run together in one forward pass (bounds memory)."""
         if self.task == "graph" and not self._batches_graphs():
             return 1
-        return super().copies_per_pass
-
-    def _graph_size(self) -> int:
-        return self._sub_nodes.numel() + self.edge_ids.numel()
+        if self._copies_per_pass is not None:
+            return self._copies_per_pass
+        return max(1, DEFAULT_ELEMENTS_PER_PASS // max(1, unit.size))
 
     def _slot(self, kind: str) -> Optional[Slot]:
         return find(self._slots, kind)
 
     # -- the computation graph ------------------------------------------------------------
 
-    def _check_index(self, index: Any) -> Optional[int]:
-        if isinstance(index, Tensor):
-            if index.numel() != 1 or index.is_floating_point():
-                raise ValueError(f"index must be a single integer node or graph id, got a {index.dtype} tensor of shape {tuple(index.shape)}")
-            index = int(index)
-        if index is not None and (isinstance(index, bool) or not isinstance(index, numbers.Integral)):
-            raise TypeError(f"index must be an integer node or graph id, got {index!r}")
-        if self.task == "node":
-            if index is None:
-                raise ValueError("index is required for a node task: pass the node id to explain, e.g. index=0")
-            if not 0 <= index < self.num_nodes:
-                raise IndexError(f"index {index} is out of range for a graph with {self.num_nodes} nodes")
-            return int(index)
-        num_graphs = self._num_graphs()
-        if index is None:
-            if num_graphs > 1:
-                raise ValueError(f"index is required: the input holds {num_graphs} graphs; pass the graph id")
-            return 0
-        if not 0 <= index < num_graphs:
-            raise IndexError(f"index {index} is out of range for an input of {num_graphs} graphs")
-        return int(index)
+    @property
+    def column_targets(self) -> Tensor:
+        return self._segments_bound.edge_segment
 
-    def _bind_computation_graph(self, restrict: bool) -> List[Layer]:
-        """Restricts the call to what the target depends on and discovers the layers."""
-        every_node = torch.arange(self.num_nodes, device=self.device)
-        every_edge = torch.arange(self.num_edges, device=self.device)
+    def _check_index(self, index: Any) -> Tuple[Union[int, Tensor], Tensor]:
+        """``index`` as given (an int, or a tensor of ids) and as a tensor of target ids ``(T,)``."""
+        many = isinstance(index, Tensor) and index.dim() == 1
+        if isinstance(index, Tensor):
+            if index.is_floating_point() or index.dtype == torch.bool or index.dim() > 1 or (many and index.numel() == 0):
+                raise ValueError(
+                    f"index must be an integer id or a 1-D tensor of ids, got a {index.dtype} tensor of shape {tuple(index.shape)}"
+                )
+            ids = index.to(self.device, torch.long).view(-1)
+        elif index is None or (isinstance(index, numbers.Integral) and not isinstance(index, bool)):
+            ids = None if index is None else torch.tensor([int(index)], device=self.device)
+        else:
+            raise TypeError(f"index must be an integer node or graph id or a tensor of ids, got {index!r}")
+        if self.task == "node":
+            if ids is None:
+                raise ValueError("index is required for a node task: pass the node id to explain, e.g. index=0")
+            limit, what = self.num_nodes, f"a graph with {self.num_nodes} nodes"
+        else:
+            limit = self._num_graphs()
+            if ids is None:
+                if limit > 1:
+                    raise ValueError(f"index is required: the input holds {limit} graphs; pass the graph id")
+                ids = torch.zeros(1, dtype=torch.long, device=self.device)
+            what = f"an input of {limit} graphs"
+        outside = ids[(ids < 0) | (ids >= limit)]
+        if outside.numel():
+            raise IndexError(f"index {outside[0].item()} is out of range for {what}")
+        return (ids if many else int(ids[0])), ids
+
+    def _segments(self, targets: Tensor, restrict: bool) -> Segments:
+        """Each target's part of the graph: its computation subgraph, its graph, or the whole graph."""
+        segment = torch.arange(targets.numel(), device=self.device)
+        if self.task == "node" and restrict:
+            return self._neighbourhoods.computation_subgraphs(targets, self.num_layers)
         if self.task == "graph":
-            nodes = self._graph_nodes(self.index)
-            inside = torch.zeros(self.num_nodes, dtype=torch.bool, device=self.device)
-            inside[nodes] = True
-            self._restrict_to(nodes, (inside[self._src] & inside[self._dst]).nonzero().view(-1))
-            return self._discover()
-        if not (restrict and self._is_local()):
-            self._restrict_to(every_node, every_edge)
-            return self._discover()
-        target = torch.tensor([self.index], device=self.device)
-        self._restrict_to(target, every_edge[:0])
+            node_sets = [self._graph_nodes(int(graph)) for graph in targets]
+            counts = torch.tensor([nodes.numel() for nodes in node_sets], device=self.device)
+            return self._neighbourhoods.node_sets(torch.cat(node_sets), segment.repeat_interleave(counts), segment, True)
+        every_node = torch.arange(self.num_nodes, device=self.device)
+        roots = segment * self.num_nodes + targets
+        return self._neighbourhoods.node_sets(
+            every_node.repeat(targets.numel()), segment.repeat_interleave(self.num_nodes), roots, False
+        )
+
+    def _bind_segments(self, segments: Segments) -> None:
+        """Makes ``segments`` the graph that is run, split into units of one pass each."""
+        self._segments_bound = segments
+        self.edge_ids = segments.edges
+        self.message_edges = segments.carriers
+        self._units = [_Unit(self, segments, first, last) for first, last in segments.bounds(DEFAULT_ELEMENTS_PER_PASS)]
+
+    def _layers(self, restrict: bool) -> Tuple[List[Layer], Optional[List[Optional[str]]]]:
+        """The message-passing calls and their self-loop policies, found once per model and argument layout.
+
+        Layers are discovered on one node of the first target (its own node,
+        or the first node of its graph), which depends only on the model and
+        the layout of its arguments, so the result is kept for the model's
+        lifetime. A model that cannot run on one node is discovered on the
+        first target's whole segment instead, and that result is not kept.
+        """
+        key = self._layout_key()
+        known = _LAYERS.get(self.model, {}).get(key) if key is not None else None
+        if known is not None:
+            return known
+        first = self.targets[:1] if self.task == "node" else self._graph_nodes(int(self.targets[0]))[:1]
         try:
-            layers = self._discover()
-        except Exception:  # a model that cannot run on a single node: discover on the graph
-            self._restrict_to(every_node, every_edge)
-            layers = self._discover()
-        self._restrict_to(*computation_subgraph(self._src, self._dst, target, len(layers), self.num_nodes))
-        return layers
+            layers = self._discover(single_node(first))
+        except Exception:  # a model that cannot run on a single node: discover on the first target's graph
+            key, layers = None, self._discover(self._segments(self.targets[:1], restrict=False))
+        found = (layers, self._probe_loop_policies(len(layers)))
+        if key is not None:
+            _LAYERS.setdefault(self.model, {})[key] = found
+        return found
+
+    def _layout_key(self) -> Optional[tuple]:
+        """What layer discovery on one node depends on: the model's modules and the arguments' layout."""
+        layout = []
+        for slot in self._slots:
+            value = slot.value
+            if isinstance(value, Tensor):
+                layout.append((slot.key, slot.kind, value.dtype, tuple(value.shape[1:]) if slot.kind != STATIC else tuple(value.shape), str(value.device)))
+            elif slot.kind == STRUCTURE or isinstance(value, (bool, int, float, str, type(None))):
+                layout.append((slot.key, slot.kind, type(value).__name__, value if slot.kind != STRUCTURE else None))
+            else:
+                return None
+        return (type(self), self.task, tuple(map(id, self.model.modules())), tuple(layout))
 
     def _check_finite(self) -> None:
         """Raises if the features the explanation reads (those of the computation graph) hold NaN or inf."""
         for slot in self._slots:
-            value = self._sub_values[slot.key]
-            if slot.kind in (NODE, EDGE) and value.is_floating_point() and not torch.isfinite(value).all():
+            if slot.kind not in (NODE, EDGE) or not slot.value.is_floating_point():
+                continue
+            rows = self._segments_bound.nodes if slot.kind == NODE else self.edge_ids
+            if not torch.isfinite(slot.value[torch.unique(rows)]).all():
                 raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
 
-    def _restrict_to(self, nodes: Tensor, edges: Tensor, carriers: Optional[Tensor] = None) -> None:
-        """Makes the graph of ``nodes`` and ``edges`` the one that is run.
-
-        ``carriers`` are the positions in ``edges`` of the edges whose messages
-        can reach the target (default: all).
-        """
-        self._sub_nodes, self.edge_ids = nodes, edges
-        self.message_edges = torch.arange(edges.numel(), device=self.device) if carriers is None else carriers
-        self._cache = None
-        relabel = relabeling(nodes, self.num_nodes)
+    def _restricted_values(self, segments: Segments) -> Dict[Key, Any]:
+        """The model's arguments on the union of ``segments``."""
         values: Dict[Key, Any] = {}
         for slot in self._slots:
             value = slot.value
             if slot.kind == STRUCTURE:
-                value = self._restrict_structure(value, nodes, edges, relabel)
+                value = self._restrict_structure(value, segments)
             elif slot.kind == NODE:
-                value = value[nodes]
+                value = value[segments.nodes]
             elif slot.kind == EDGE:
-                value = value[edges]
+                value = value[segments.edges]
             elif slot.kind == BATCH:
-                value = torch.zeros_like(value[nodes]) if self.task == "graph" else value[nodes]
+                if self.task == "graph":
+                    value = segments.node_segment.to(value.dtype)
+                else:
+                    step = int(value.max()) + 1 if value.numel() else 1
+                    value = value[segments.nodes] + segments.node_segment.to(value.dtype) * step
             values[slot.key] = value
-        self._sub_values = values
-        self._rows = relabel[self.index].view(1) if self.task == "node" else torch.zeros(1, dtype=torch.long, device=self.device)
+        return values
 
-    def _copies(self, copies: int) -> Call:
-        """The model call for ``copies`` disjoint copies of the computation graph (cached)."""
-        if self._cache is not None and self._cache[0] == copies:
-            return self._cache[1]
-        num_nodes = self._sub_nodes.numel()
+    def _copies(self, unit: "_Unit", copies: int) -> Call:
+        """The model call for ``copies`` disjoint copies of a unit (cached per unit)."""
+        if unit.cache is not None and unit.cache[0] == copies:
+            return unit.cache[1]
+        num_nodes = unit.segments.nodes.numel()
         values: Dict[Key, Any] = {}
         edge_values: List[Tensor] = []
         for slot in self._slots:
-            value = self._sub_values[slot.key]
+            value = unit.values[slot.key]
             if slot.kind == STRUCTURE:
                 value, src, dst = self._repeat_structure(value, copies, num_nodes)
                 structure = value
@@ -276,13 +336,14 @@ class GraphAdapter(EdgeMaskAdapter):
                 if slot.kind == EDGE:
                     edge_values.append(value)
             elif slot.kind == BATCH:
-                step = 1 if self.task == "graph" else (int(value.max()) + 1 if value.numel() else 1)
-                value = value.repeat(copies) + copy_offsets(copies, num_nodes, step, self.device)
+                step = unit.num_targets if self.task == "graph" else (int(value.max()) + 1 if value.numel() else 1)
+                value = value.repeat(copies) + copy_offsets(copies, num_nodes, step, self.device).to(value.dtype)
             values[slot.key] = value
         args, kwargs = assemble(self._slots, values)
-        rows = (self._rows + torch.arange(copies, device=self.device) * (num_nodes if self.task == "node" else 1)).view(-1)
-        call = Call(args, kwargs, structure, src, dst, rows, edge_values)
-        self._cache = (copies, call)
+        outputs = num_nodes if self.task == "node" else unit.num_targets
+        rows = (unit.segments.roots.view(1, -1) + torch.arange(copies, device=self.device).view(-1, 1) * outputs).view(-1)
+        call = Call(args, kwargs, structure, src, dst, rows, edge_values, outputs * copies)
+        unit.cache = (copies, call)
         return call
 
     def _without_edges(self, call: Call, keep: Tensor) -> Call:
@@ -293,11 +354,12 @@ class GraphAdapter(EdgeMaskAdapter):
 
     # -- running the model ----------------------------------------------------------------
 
-    def _discover(self) -> List[Layer]:
-        call = self._copies(1)
+    def _discover(self, segments: Segments) -> List[Layer]:
+        unit = _Unit(self, segments, 0, segments.num_segments)
+        call = self._copies(unit, 1)
         return discover_layers(lambda session: self._call(call, session, None), self.device, "the graph")
 
-    def _probe_loop_policies(self) -> Optional[List[Optional[str]]]:
+    def _probe_loop_policies(self, num_layers: int) -> Optional[List[Optional[str]]]:
         """How each layer treats input self-loops, from a run on a two-node graph with one self-loop.
 
         Returns ``None`` when the model cannot run on the probe or makes another
@@ -324,12 +386,22 @@ class GraphAdapter(EdgeMaskAdapter):
                 self._forward(probe, session, None)
         except Exception:  # the model cannot run on the probe graph
             return None
-        if len(session.layers) != self.num_layers or len(session.message_counts) != self.num_layers:
+        if len(session.layers) != num_layers or len(session.message_counts) != num_layers:
             return None
         return [loop_policy(count) for count in session.message_counts]
 
-    def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
-        call = self._copies(copies)
+    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
+        rounds, outputs = sub_mask.size(0), []
+        for unit in self._units:
+            run = functools.partial(self._run, unit)
+            out = run_in_passes(sub_mask[..., unit.columns], self._copies_for(unit), keep, run)
+            outputs.append(out.view((rounds, unit.num_targets) + out.shape[1:]))
+        out = torch.cat(outputs, 1) if len(outputs) > 1 else outputs[0]
+        return out.reshape((rounds * self.num_targets,) + out.shape[2:])
+
+    def _run(self, unit: "_Unit", copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
+        """The explained rows of ``copies`` copies of ``unit``, ``(copies * T_unit, *out)``."""
+        call = self._copies(unit, copies)
         layer_keep = None
         if keep is not None and not self.layerwise:
             call = self._without_edges(call, keep.reshape(-1))
@@ -351,7 +423,7 @@ class GraphAdapter(EdgeMaskAdapter):
         out = self._forward(call, session, layer_keep)
         if not isinstance(out, Tensor):
             raise TypeError(f"the model must return a Tensor, got {type(out).__name__}")
-        expected = call.rows.numel() * (self._sub_nodes.numel() if self.task == "node" else 1)
+        expected = call.num_outputs
         if out.dim() == 0 or out.size(0) != expected:
             other = "graph" if self.task == "node" else "node"
             raise ValueError(
@@ -363,6 +435,28 @@ class GraphAdapter(EdgeMaskAdapter):
     def _layer_removal(self, call: Call, session: MessageWeights, keep: Tensor) -> Handler:
         """Deletes, at each layer ``l``, the edges ``keep[:, l]`` drops from the inputs of the layer's module."""
         return _LayerRemoval(self, call, session, keep)
+
+
+class _Unit:
+    """Consecutive targets whose segments run together, and their columns of the masks.
+
+    Args:
+        adapter (GraphAdapter): The adapter.
+        segments (Segments): All targets' segments.
+        first, last (int): The unit's targets, ``first .. last - 1``.
+    """
+
+    def __init__(self, adapter: GraphAdapter, segments: Segments, first: int, last: int) -> None:
+        self.columns = segments.edge_range(first, last)
+        self.segments = segments.select(first, last)
+        self.num_targets = last - first
+        self.size = self.segments.nodes.numel() + self.segments.edges.numel()
+        self.values = adapter._restricted_values(self.segments)
+        self.cache: Optional[Tuple[int, Call]] = None
+
+
+#: Layers and self-loop policies found per model and argument layout (see ``GraphAdapter._layers``).
+_LAYERS: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[tuple, tuple]]" = weakref.WeakKeyDictionary()
 
 
 class _LayerRemoval(Handler):

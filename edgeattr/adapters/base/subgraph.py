@@ -1,47 +1,212 @@
-r"""The computation subgraph of node targets."""
+r"""Computation subgraphs of many targets at once, as segments of one disjoint union."""
 
 from __future__ import annotations
 
-from typing import Tuple
+from dataclasses import dataclass
+from typing import List, Tuple
 
 import torch
 from torch import Tensor
 
 
-def computation_subgraph(src: Tensor, dst: Tensor, targets: Tensor, hops: int, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
-    r"""Nodes and edges that can influence the targets' outputs after ``hops`` layers.
+@dataclass
+class Segments:
+    r"""The disjoint union of one subgraph per target, in target order.
 
-    These are the edges incident to nodes within ``hops`` of a target: those
-    into nodes within ``hops - 1`` carry messages that reach a target, and the
-    others set the in- and out-degrees of nodes whose messages do, which degree
-    normalisation reads (PyG's GCN uses in-degrees, DGL's GraphConv the
-    out-degree of the source).
+    Segment :math:`t` holds the nodes and edges target :math:`t` depends on;
+    a node or edge in several targets' subgraphs appears once per segment.
+
+    Attributes:
+        node_segment (Tensor): Segment of each node of the union, ``(N_u,)``, sorted.
+        nodes (Tensor): Its node id in the user's graph, ``(N_u,)``.
+        edge_segment (Tensor): Segment of each edge of the union, ``(K,)``, sorted.
+        edges (Tensor): Its edge id in the user's graph, ``(K,)``.
+        src, dst (Tensor): Its endpoints as positions in ``nodes``, ``(K,)``.
+        carriers (Tensor): Positions in ``edges`` of the edges whose messages
+            can reach their segment's target.
+        roots (Tensor): The output row of each target within the union,
+            ``(T,)``: its position in ``nodes`` (node targets) or its segment
+            id (graph targets, ``graph_level``).
+        graph_level (bool): Whether the targets are graphs (pooled per segment).
+    """
+
+    node_segment: Tensor
+    nodes: Tensor
+    edge_segment: Tensor
+    edges: Tensor
+    src: Tensor
+    dst: Tensor
+    carriers: Tensor
+    roots: Tensor
+    graph_level: bool = False
+
+    @property
+    def num_segments(self) -> int:
+        return self.roots.numel()
+
+    def edge_range(self, first: int, last: int) -> slice:
+        r"""The positions in ``edges`` of segments ``first .. last - 1``."""
+        return _range(self.edge_segment, first, last)
+
+    def bounds(self, budget: int) -> List[Tuple[int, int]]:
+        r"""Consecutive groups ``(first, last)`` of segments of about ``budget`` nodes plus edges each."""
+        total = self.num_segments
+        sizes = torch.bincount(self.node_segment, minlength=total) + torch.bincount(self.edge_segment, minlength=total)
+        start = torch.cumsum(sizes, 0) - sizes
+        _, counts = torch.unique_consecutive(torch.div(start, budget, rounding_mode="floor"), return_counts=True)
+        ends = torch.cumsum(counts, 0).tolist()
+        return list(zip([0] + ends[:-1], ends))
+
+    def select(self, first: int, last: int) -> "Segments":
+        r"""Segments ``first .. last - 1`` as a union of their own (renumbered from 0)."""
+        node_range = _range(self.node_segment, first, last)
+        edge_range = self.edge_range(first, last)
+        node_offset = node_range.start
+        carriers = self.carriers[(self.carriers >= edge_range.start) & (self.carriers < edge_range.stop)]
+        return Segments(
+            self.node_segment[node_range] - first,
+            self.nodes[node_range],
+            self.edge_segment[edge_range] - first,
+            self.edges[edge_range],
+            self.src[edge_range] - node_offset,
+            self.dst[edge_range] - node_offset,
+            carriers - edge_range.start,
+            self.roots[first:last] - (first if self.graph_level else node_offset),
+            self.graph_level,
+        )
+
+
+def single_node(node: Tensor) -> Segments:
+    r"""One segment holding the node ``node`` (shape ``(1,)``) and no edges."""
+    zero = torch.zeros(1, dtype=torch.long, device=node.device)
+    none = zero[:0]
+    return Segments(zero, node, none, none, none, none, none, zero)
+
+
+def _range(sorted_segments: Tensor, first: int, last: int) -> slice:
+    bounds = torch.searchsorted(sorted_segments, torch.tensor([first, last], device=sorted_segments.device))
+    return slice(int(bounds[0]), int(bounds[1]))
+
+
+class Neighbourhoods:
+    r"""In- and out-edges of every node of a graph, for expanding many node sets at once.
 
     Args:
         src, dst (Tensor): Edge endpoints, ``(E,)``; messages flow src to dst.
-        targets (Tensor): Target node ids.
-        hops (int): Number of message-passing calls.
         num_nodes (int): Nodes of the graph.
-
-    Returns:
-        ``(nodes, edges, carriers)``: sorted node ids, sorted edge ids, and the
-        positions in ``edges`` of the message carriers.
     """
-    reached = torch.zeros(num_nodes, dtype=torch.bool, device=src.device)
-    reached[targets] = True
-    for _ in range(hops - 1):
-        reached[src[reached[dst]]] = True
-    inner = reached.clone()
-    reached[src[inner[dst]]] = True
-    edges = (reached[dst] | reached[src]).nonzero().view(-1)
-    carriers = inner[dst[edges]].nonzero().view(-1)
-    reached[src[edges]] = True
-    reached[dst[edges]] = True
-    return reached.nonzero().view(-1), edges, carriers
+
+    def __init__(self, src: Tensor, dst: Tensor, num_nodes: int) -> None:
+        self.src, self.dst, self.num_nodes = src, dst, num_nodes
+        self._in = _csr(dst, num_nodes)
+        self._out = _csr(src, num_nodes)
+
+    def in_edges(self, keys: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""``(segment, edge id)`` of the in-edges of the nodes ``keys = segment * N + node``."""
+        return _expand(keys, self.num_nodes, *self._in)
+
+    def out_edges(self, keys: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""``(segment, edge id)`` of the out-edges of the nodes ``keys = segment * N + node``."""
+        return _expand(keys, self.num_nodes, *self._out)
+
+    def computation_subgraphs(self, targets: Tensor, hops: int) -> Segments:
+        r"""The nodes and edges each target's output can depend on after ``hops`` layers.
+
+        These are the edges incident to nodes within ``hops`` of the target:
+        those into nodes within ``hops - 1`` carry messages that reach it, and
+        the others set the in- and out-degrees of nodes whose messages do,
+        which degree normalisation reads (PyG's GCN uses in-degrees, DGL's
+        GraphConv the out-degree of the source). All targets are expanded
+        together, without a loop over targets or edges.
+
+        Args:
+            targets (Tensor): Target node ids, ``(T,)``; segment ``t`` is ``targets[t]``'s.
+            hops (int): Number of message-passing calls.
+        """
+        n = self.num_nodes
+        segment = torch.arange(targets.numel(), device=targets.device)
+        reached = segment * n + targets
+        for _ in range(hops - 1):
+            reached = self._grow(reached)
+        inner = reached
+        reached = self._grow(inner)
+        in_segment, in_edge = self.in_edges(reached)
+        out_segment, out_edge = self.out_edges(reached)
+        num_edges = max(1, self.src.numel())
+        edge_keys = torch.unique(torch.cat([in_segment * num_edges + in_edge, out_segment * num_edges + out_edge]))
+        edge_segment, edges = edge_keys // num_edges, edge_keys % num_edges
+        src_keys = edge_segment * n + self.src[edges]
+        dst_keys = edge_segment * n + self.dst[edges]
+        node_keys = torch.unique(torch.cat([reached, src_keys, dst_keys]))
+        carriers = _contains(inner, dst_keys).nonzero().view(-1)
+        return Segments(
+            node_keys // n,
+            node_keys % n,
+            edge_segment,
+            edges,
+            torch.searchsorted(node_keys, src_keys),
+            torch.searchsorted(node_keys, dst_keys),
+            carriers,
+            torch.searchsorted(node_keys, segment * n + targets),
+        )
+
+    def node_sets(self, node_sets: Tensor, segment_of_node: Tensor, roots: Tensor, graph_level: bool) -> Segments:
+        r"""Segments of given node sets with the edges among them (graph targets, or whole graphs).
+
+        Args:
+            node_sets (Tensor): Node ids of every segment, concatenated, ``(N_u,)``,
+                sorted within each segment.
+            segment_of_node (Tensor): The segment of each, sorted, ``(N_u,)``.
+            roots (Tensor): Output row of each target (see :class:`Segments`).
+            graph_level (bool): Whether the targets are graphs.
+        """
+        n = self.num_nodes
+        node_keys = segment_of_node * n + node_sets
+        edge_segment, edges = self.in_edges(node_keys)
+        src_keys = edge_segment * n + self.src[edges]
+        inside = _contains(node_keys, src_keys)
+        edge_segment, edges, src_keys = edge_segment[inside], edges[inside], src_keys[inside]
+        order = torch.argsort(edge_segment * max(1, self.src.numel()) + edges)
+        edge_segment, edges, src_keys = edge_segment[order], edges[order], src_keys[order]
+        dst_keys = edge_segment * n + self.dst[edges]
+        every = torch.arange(edges.numel(), device=edges.device)
+        return Segments(
+            segment_of_node,
+            node_sets,
+            edge_segment,
+            edges,
+            torch.searchsorted(node_keys, src_keys),
+            torch.searchsorted(node_keys, dst_keys),
+            every,
+            roots,
+            graph_level,
+        )
+
+    def _grow(self, keys: Tensor) -> Tensor:
+        segment, edges = self.in_edges(keys)
+        return torch.unique(torch.cat([keys, segment * self.num_nodes + self.src[edges]]))
 
 
-def relabeling(nodes: Tensor, num_nodes: int) -> Tensor:
-    r"""Map from old node ids to positions in ``nodes`` (``-1`` for others), ``(num_nodes,)``."""
-    relabel = torch.full((num_nodes,), -1, dtype=torch.long, device=nodes.device)
-    relabel[nodes] = torch.arange(nodes.numel(), device=nodes.device)
-    return relabel
+def _csr(index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(order, start, count)``: edges sorted by ``index`` and each node's range in that order."""
+    order = torch.argsort(index, stable=True)
+    count = torch.bincount(index, minlength=num_nodes)
+    start = torch.cumsum(count, 0) - count
+    return order, start, count
+
+
+def _expand(keys: Tensor, num_nodes: int, order: Tensor, start: Tensor, count: Tensor) -> Tuple[Tensor, Tensor]:
+    segment, node = keys // num_nodes, keys % num_nodes
+    counts = count[node]
+    total = int(counts.sum())
+    first = torch.repeat_interleave(start[node], counts, output_size=total)
+    within = torch.arange(total, device=keys.device) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts, output_size=total)
+    return torch.repeat_interleave(segment, counts, output_size=total), order[first + within]
+
+
+def _contains(sorted_keys: Tensor, queries: Tensor) -> Tensor:
+    """Whether each query is among ``sorted_keys``."""
+    if sorted_keys.numel() == 0:
+        return torch.zeros_like(queries, dtype=torch.bool)
+    position = torch.searchsorted(sorted_keys, queries).clamp(max=sorted_keys.numel() - 1)
+    return sorted_keys[position] == queries
