@@ -3,8 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 VENV_DGL := .venv-dgl
 export DGLBACKEND := pytorch
+# Datasets for the benchmarks; PyG downloads what is missing where it can.
+DATA ?= data
+SHARED_DATA ?= ../shared/data
 
-.PHONY: demo test test-modern test-dgl clean
+.PHONY: demo test test-modern test-dgl bench clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/edgeattr demo
@@ -16,6 +19,10 @@ test-modern: $(VENV)/.installed
 
 test-dgl: $(VENV_DGL)/.installed
 	EDGEATTR_LANE=dgl ./.ci/pytest-lane $(VENV_DGL)/bin/python
+
+bench: $(VENV)/.installed $(VENV_DGL)/.installed
+	@if [ ! -d $(DATA)/Cora ] && [ -d $(SHARED_DATA)/Planetoid/Cora ]; then mkdir -p $(DATA) && cp -r $(SHARED_DATA)/Planetoid/Cora $(DATA)/; fi
+	$(VENV)/bin/edgeattr bench --root $(DATA) --dgl-python $(VENV_DGL)/bin/python
 
 $(VENV)/.installed: requirements/modern.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,4 +38,4 @@ $(VENV_DGL)/.installed: requirements/dgl.txt requirements/dgl-nodeps.txt pyproje
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV_DGL) outputs .pytest_cache
+	rm -rf $(VENV) $(VENV_DGL) outputs .pytest_cache $(DATA)

@@ -38,6 +38,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo.add_argument("--graph-size", type=int, default=2000, help="nodes of the graph (default: 2000)")
     demo.add_argument("--seed", type=int, default=0, help="seed of graph, training and GNNExplainer (default: 0)")
     _add_reproduce(commands)
+    _add_bench(commands)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -46,7 +47,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         run_demo(out_dir=args.out, num_nodes=args.graph_size, explained=args.nodes, seed=args.seed)
     elif args.command == "reproduce":
         args.run(args)
+    elif args.command == "bench":
+        from edgeattr.benchmarks.run import run_suite
+
+        run_suite(args.root, args.markdown, args.json, args.quick, args.cases, args.dgl_python)
     return 0
+
+
+def _add_bench(commands: "argparse._SubParsersAction") -> None:
+    from edgeattr.benchmarks.run import add_arguments
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure edgeattr against PyG's, Captum's and DGL's explainers (ratios, side by side)",
+        description=(
+            "Runs the benchmark suite: each case times edgeattr and a baseline on the same work in one "
+            "process (medians of repeated runs) and checks that their values agree; the table of ratios, "
+            "goals and whether each is met goes to --markdown, every row to --json. Cora is read from "
+            "--root as PyG's Planetoid reads it. The full run takes several minutes; --quick checks in "
+            "seconds that every case runs."
+        ),
+    )
+    add_arguments(bench)
 
 
 def _add_reproduce(commands: "argparse._SubParsersAction") -> None:

@@ -1,0 +1,99 @@
+r"""Benchmark rows and the report: docs/benchmarks.md and a JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass
+from typing import List, Optional
+
+import torch
+
+
+@dataclass
+class Row:
+    r"""One measurement: edgeattr against a baseline on the same work.
+
+    Args:
+        item (str): The benchmark item it answers.
+        what (str): What edgeattr ran.
+        against (str): The baseline.
+        ours (float): edgeattr's seconds per ``unit``.
+        theirs (float): The baseline's seconds per ``unit`` (or the time budget).
+        goal (float, optional): Required speed-up ``theirs / ours``.
+        notes (str): Agreement of the values, throughput, memory.
+        unit (str): What the seconds are per. (default: ``'node'``)
+        goal_max (float, optional): Largest allowed ``ours / theirs`` instead.
+    """
+
+    item: str
+    what: str
+    against: str
+    ours: float
+    theirs: float
+    goal: Optional[float]
+    notes: str
+    unit: str = "node"
+    goal_max: Optional[float] = None
+
+    @property
+    def speedup(self) -> float:
+        return self.theirs / self.ours
+
+    @property
+    def met(self) -> Optional[bool]:
+        if self.goal is not None:
+            return self.speedup >= self.goal
+        if self.goal_max is not None:
+            return self.ours / self.theirs <= self.goal_max
+        return None
+
+    def goal_text(self) -> str:
+        if self.goal is not None:
+            return "within the time budget" if self.goal == 1.0 and self.unit == "all" else f">= {self.goal:g}x faster"
+        if self.goal_max is not None:
+            return f"<= {self.goal_max:g}x the baseline"
+        return "(reported)"
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.2f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def markdown(rows: List[Row], header: str) -> str:
+    r"""The benchmark table as Markdown."""
+    lines = [
+        header,
+        "",
+        "| item | edgeattr | time | baseline | time | ratio | goal | met | notes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        ratio = f"{row.speedup:.1f}x faster" if row.goal_max is None else f"{row.ours / row.theirs:.2f}x the baseline"
+        met = {True: "met", False: "not met", None: "-"}[row.met]
+        per = "" if row.unit == "all" else f" / {row.unit}"
+        lines.append(
+            f"| {row.item} | {row.what} | {_seconds(row.ours)}{per} | {row.against} | {_seconds(row.theirs)}{per} | "
+            f"{ratio} | {row.goal_text()} | {met} | {row.notes} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def environment() -> str:
+    r"""One line naming the machine and the versions measured."""
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+
+
+def write(rows: List[Row], markdown_path: str, json_path: str, header: str) -> None:
+    r"""Writes the table to ``markdown_path`` and every row with its ratio to ``json_path``."""
+    for path in (markdown_path, json_path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(markdown_path, "w") as handle:
+        handle.write(markdown(rows, header))
+    with open(json_path, "w") as handle:
+        json.dump([{**asdict(row), "speedup": row.speedup, "met": row.met} for row in rows], handle, indent=2)
+        handle.write("\n")

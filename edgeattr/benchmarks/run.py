@@ -1,0 +1,120 @@
+r"""Runs the benchmark suite: each case in its own process, then one report.
+
+``python -m edgeattr.benchmarks.run --root data`` (``make bench``) measures
+every case and writes ``docs/benchmarks.md`` and ``outputs/bench/results.json``.
+Cases run in fresh processes so that each peak-memory figure is its own;
+the DGL cases run with ``--dgl-python`` (the dgl lane's interpreter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from typing import Callable, Dict, List, Optional, Tuple
+
+from edgeattr.benchmarks.report import Row, environment, write
+
+#: Case name -> (lane, sizes of the full run, sizes of ``--quick``).
+CASES: Dict[str, Tuple[str, dict, dict]] = {
+    "edge-gradient": ("modern", dict(count=50), dict(count=5)),
+    "gnnexplainer": ("modern", dict(count=5), dict(count=1)),
+    "occlusion": ("modern", dict(sampled=100), dict(sampled=10)),
+    "every-node": ("modern", dict(chunk=32, limit=2708), dict(chunk=32, limit=64)),
+    "large-graph": ("modern", dict(num_nodes=100_000, num_edges=1_000_000, chunk=512, sampled=50), dict(num_nodes=2_000, num_edges=20_000, chunk=512, sampled=5)),
+    "dgl": ("dgl", dict(count=50, explainer_count=5, sampled=100), dict(count=5, explainer_count=1, sampled=10)),
+}
+
+
+def run_case(name: str, root: str, sizes: dict) -> List[Row]:
+    r"""Runs one case in this process."""
+    if name == "dgl":
+        from edgeattr.benchmarks.dgl_cases import dgl_cases
+
+        return dgl_cases(root, **sizes)
+    from edgeattr.benchmarks import pyg_cases
+
+    if name == "large-graph":
+        return pyg_cases.large_graph(**sizes)
+    work = pyg_cases.cora_gcn(root)
+    run: Callable[..., List[Row]] = {
+        "edge-gradient": pyg_cases.edge_gradient_vs_saliency,
+        "gnnexplainer": pyg_cases.gradient_sign_vs_gnnexplainer,
+        "occlusion": pyg_cases.occlusion_vs_loops,
+        "every-node": pyg_cases.every_cora_node,
+    }[name]
+    return run(work, **sizes)
+
+
+def run_suite(root: str, markdown_path: str, json_path: str, quick: bool = False, cases: Optional[List[str]] = None,
+              dgl_python: Optional[str] = None, log: Callable[[str], None] = print) -> List[Row]:
+    r"""Runs the cases, each in a fresh process, and writes the report.
+
+    Args:
+        root (str): Dataset folder (PyG's ``root``; Cora is read from ``root/Cora``).
+        markdown_path (str): Where the Markdown table goes.
+        json_path (str): Where the JSON rows go.
+        quick (bool): Small sizes (a smoke run). (default: ``False``)
+        cases (list[str], optional): Cases to run; default all (``'dgl'`` only with ``dgl_python``).
+        dgl_python (str, optional): Interpreter of the dgl lane for the DGL cases.
+        log (Callable): Progress messages.
+
+    Returns:
+        list[Row]: Every measured row.
+    """
+    names = cases or [name for name, (lane, _, _) in CASES.items() if lane != "dgl" or dgl_python]
+    rows: List[Row] = []
+    began = time.perf_counter()
+    for name in names:
+        lane, full, small = CASES[name]
+        python = dgl_python if lane == "dgl" else sys.executable
+        if python is None:
+            raise ValueError(f"case {name!r} needs the dgl lane's interpreter: pass --dgl-python")
+        log(f"[{time.perf_counter() - began:6.0f} s] {name} ...")
+        with tempfile.TemporaryDirectory() as folder:
+            out = os.path.join(folder, "rows.json")
+            command = [python, "-m", "edgeattr.benchmarks.run", "--case", name, "--root", root, "--case-out", out] + (["--quick"] if quick else [])
+            subprocess.run(command, check=True, env={**os.environ, "DGLBACKEND": "pytorch"})
+            with open(out) as handle:
+                rows.extend(Row(**row) for row in json.load(handle))
+    header = (
+        "| measured on | " + environment() + f" | {time.strftime('%Y-%m-%d')} | {'quick sizes' if quick else 'full sizes'} |\n|---|---|---|---|"
+    )
+    write(rows, markdown_path, json_path, header)
+    log(f"[{time.perf_counter() - began:6.0f} s] wrote {markdown_path} and {json_path}")
+    return rows
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edgeattr.benchmarks.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--case-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        sizes = CASES[args.case][2 if args.quick else 1]
+        rows = run_case(args.case, args.root, sizes)
+        with open(args.case_out, "w") as handle:
+            json.dump([asdict(row) for row in rows], handle)
+        return 0
+    run_suite(args.root, args.markdown, args.json, args.quick, args.cases, args.dgl_python)
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    r"""The benchmark flags, shared with ``edgeattr bench``."""
+    parser.add_argument("--root", default="data", help="dataset folder with Cora as PyG's Planetoid reads it (default: data)")
+    parser.add_argument("--markdown", default="docs/benchmarks.md", help="Markdown table (default: docs/benchmarks.md)")
+    parser.add_argument("--json", default="outputs/bench/results.json", help="JSON rows (default: outputs/bench/results.json)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every case runs (seconds)")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), help="run only these cases (default: all)")
+    parser.add_argument("--dgl-python", help="Python of an environment with DGL, for the DGL cases (skipped without it)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""The benchmark suite runs, and its report says what it measured (no timing is asserted)."""
+
+import json
+import re
+
+from edgeattr.benchmarks.pyg_cases import large_graph
+from edgeattr.benchmarks.report import Row, markdown, write
+
+
+def test_large_graph_case_runs_at_a_tiny_size_and_batched_equals_the_loop():
+    rows = large_graph(num_nodes=300, num_edges=2000, chunk=64, sampled=3)
+    assert [row.item for row in rows] == ["4", "5", "5"]
+    assert all(row.ours > 0 and row.theirs > 0 for row in rows)
+    difference = float(re.search(r"batched = loop to ([0-9.e+-]+)", rows[0].notes).group(1))
+    assert difference < 1e-5
+
+
+def test_report_marks_goals_and_writes_markdown_and_json(tmp_path):
+    rows = [
+        Row("1", "fast", "slow", ours=0.001, theirs=0.02, goal=10.0, notes="equal"),
+        Row("2", "slower", "slow", ours=0.01, theirs=0.02, goal=10.0, notes=""),
+        Row("5", "gradient", "forward", ours=0.5, theirs=0.2, goal=None, notes="", goal_max=3.0),
+    ]
+    assert [row.met for row in rows] == [True, False, True]
+    table = markdown(rows, "# header")
+    assert "| 1 | fast | 1.00 ms / node | slow | 20.00 ms / node | 20.0x faster | >= 10x faster | met |" in table
+    assert "| not met |" in table and "2.50x the baseline" in table
+    write(rows, str(tmp_path / "b.md"), str(tmp_path / "b.json"), "# header")
+    saved = json.loads((tmp_path / "b.json").read_text())
+    assert [row["met"] for row in saved] == [True, False, True] and saved[0]["speedup"] == 20.0
