@@ -201,7 +201,7 @@ class GraphAdapter(EdgeMaskAdapter):
 
     @property
     def column_targets(self) -> Tensor:
-        return self._segments_bound.edge_segment
+        return self.segments.edge_segment
 
     def _check_index(self, index: Any) -> Tuple[Union[int, Tensor], Tensor]:
         """``index`` as given (an int, or a tensor of ids) and as a tensor of target ids ``(T,)``."""
@@ -249,7 +249,8 @@ class GraphAdapter(EdgeMaskAdapter):
 
     def _bind_segments(self, segments: Segments) -> None:
         """Makes ``segments`` the graph that is run, split into units of one pass each."""
-        self._segments_bound = segments
+        #: Each target's computation graph, as segments of the union that is run.
+        self.segments = segments
         self.edge_ids = segments.edges
         self.message_edges = segments.carriers
         self._units = [_Unit(self, segments, first, last) for first, last in segments.bounds(DEFAULT_ELEMENTS_PER_PASS)]
@@ -295,7 +296,7 @@ class GraphAdapter(EdgeMaskAdapter):
         for slot in self._slots:
             if slot.kind not in (NODE, EDGE) or not slot.value.is_floating_point():
                 continue
-            rows = self._segments_bound.nodes if slot.kind == NODE else self.edge_ids
+            rows = self.segments.nodes if slot.kind == NODE else self.edge_ids
             if not torch.isfinite(slot.value[torch.unique(rows)]).all():
                 raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
 
