@@ -7,9 +7,12 @@ from collections import Counter
 import pytest
 import torch
 
+from edgeattr import EdgeGradient, PyGAdapter
 from edgeattr.cli import main
-from edgeattr.experiments.negative_evidence import explained_nodes
+from edgeattr.experiments.models import SumSAGE
+from edgeattr.experiments.negative_evidence import GNNEXPLAINER_OPTIONS, explain_node, explained_nodes
 from edgeattr.experiments.synthetic import negative_evidence_graph
+from edgeattr.plotting import edge_attribution_figure
 
 
 @pytest.mark.parametrize("num_colours,distinct", [(2, True), (3, True), (3, False), (4, False)])
@@ -106,3 +109,28 @@ def test_three_colours_end_to_end(tmp_path):
     assert summary["cos_sign_gnnexplainer"]["mean"] > 0.97
     assert "cos_gradient_difference" not in summary
     assert (out / "nodes_3class.csv").exists() and (out / "negative_evidence_3class.png").stat().st_size > 10_000
+
+
+def test_explaining_on_the_edges_into_the_node_matches_the_full_graph():
+    data = negative_evidence_graph(num_nodes=120, nodes_per_colour=5, min_links=1, max_links=5, p_white=0.05, seed=2)
+    torch.manual_seed(0)
+    model = SumSAGE(data.num_features, 1)
+    node = int(explained_nodes(data).nonzero()[0])
+    explained = explain_node(model, data, node, 0.001, dict(GNNEXPLAINER_OPTIONS, epochs=5))
+    full = PyGAdapter(model, data.x, data.edge_index, index=node)
+    gradient = EdgeGradient(full).attribute(full.ones())[0]
+    assert torch.equal(explained.edges, (data.edge_index[1] == node).nonzero().view(-1))
+    assert torch.allclose(gradient[explained.edges], explained.gradient[0])
+    rest = torch.ones_like(gradient, dtype=torch.bool)
+    rest[explained.edges] = False
+    assert gradient[rest].eq(0).all(), "no other edge moves the output"
+
+
+def test_panels_share_one_layout_and_reject_wrong_shapes():
+    edge_index = torch.tensor([[1, 2, 3], [0, 0, 0]])
+    figure = edge_attribution_figure(edge_index, {"a": torch.tensor([1.0, -1.0, 0.0]), "b": torch.tensor([0.0, 0.5, 0.0])}, 0)
+    assert [axis.get_title() for axis in figure.axes[:2]] == ["a", "b"] and len(figure.axes) == 4  # two colour bars
+    with pytest.raises(ValueError, match="one value per edge"):
+        edge_attribution_figure(edge_index, {"a": torch.ones(2)}, 0)
+    with pytest.raises(ValueError, match="panels is empty"):
+        edge_attribution_figure(edge_index, {}, 0)
