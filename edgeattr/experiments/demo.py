@@ -19,13 +19,9 @@ from edgeattr import (
     PyGAdapter,
     cosine_similarity,
 )
-from edgeattr.experiments.models import SumSAGE
+from edgeattr.experiments.negative_evidence import GNNEXPLAINER_OPTIONS, node_colours, train_sum_sage
 from edgeattr.experiments.synthetic import negative_evidence_graph
-from edgeattr.experiments.training import train_node_classifier
 from edgeattr.plotting import plot_edge_attribution
-
-#: GNNExplainer as the paper runs it on this graph.
-GNNEXPLAINER_OPTIONS = dict(epochs=100, lr=0.5, edge_ent=0.0, edge_size=0.001)
 
 #: name -> (layerwise adapter?, attribution of the adapter's ones-mask)
 METHODS: Dict[str, tuple] = {
@@ -64,10 +60,9 @@ def run_demo(out_dir: str = "outputs/demo", num_nodes: int = 2000, explained: in
     """
     os.makedirs(out_dir, exist_ok=True)
     data = negative_evidence_graph(num_nodes=num_nodes, seed=seed)
-    torch.manual_seed(seed)
-    model = SumSAGE(data.num_features, 1)
     start = time.perf_counter()
-    accuracy = train_node_classifier(model, data.x, data.edge_index, data.y, data.white_mask, epochs=300, lr=0.1, l1=0.01, seed=seed)
+    model, metrics = train_sum_sage([data], [data.white_mask], epochs=300, lr=0.1, l1=0.01, seed=seed)
+    accuracy = metrics["train_accuracy"]
     log(
         f"negative-evidence graph: {data.num_nodes} nodes, {data.num_edges} edges; 1-layer sum GraphSAGE "
         f"trained in {time.perf_counter() - start:.1f} s, training accuracy {accuracy:.3f}"
@@ -94,11 +89,9 @@ def run_demo(out_dir: str = "outputs/demo", num_nodes: int = 2000, explained: in
     log(format_table(rows, len(nodes)))
 
     node = nodes[0]
-    palette = ["white", "tab:blue", "tab:red"]
-    colours = [palette[c] for c in data.x.argmax(1).tolist()]
     path = os.path.join(out_dir, "explanation.png")
     plot_edge_attribution(
-        data.edge_index, results["EdgeGradient"][0][0], node, path, node_colors=colours,
+        data.edge_index, results["EdgeGradient"][0][0], node, path, node_colors=node_colours(data),
         title=f"edge gradients for white node {node} (label: {'red' if data.y[node] else 'blue'} majority)",
     )
     log(f"wrote {path}")

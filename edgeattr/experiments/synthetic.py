@@ -14,14 +14,17 @@ def negative_evidence_graph(
     max_links: int = 4,
     p_white: float = 0.005,
     seed: int = 0,
+    min_links: int = 0,
+    distinct: bool = False,
 ) -> Data:
     r"""The paper's negative-evidence graph.
 
     ``num_colours`` groups of ``nodes_per_colour`` coloured nodes (blue, red,
     and green for the 3-class variant); every other node is white and is
-    linked to :math:`k_c \in \{0, \dots, \text{max\_links}\}` random nodes of
-    each colour :math:`c`, drawn until one colour has a strict majority, which
-    is its label. White nodes are linked among themselves with probability
+    linked to :math:`k_c \in \{\text{min\_links}, \dots, \text{max\_links}\}`
+    distinct random nodes of each colour :math:`c`, the counts drawn until one
+    colour has a strict majority (or, with ``distinct``, until all counts
+    differ, as the paper's graphs have them), which is its label. White nodes are linked among themselves with probability
     ``p_white``. Edges are undirected. Features are one-hot colours
     ``[white, colour_1, ...]``. For a model that sums neighbour features, a
     neighbour of the majority colour is positive evidence and a neighbour of
@@ -31,30 +34,46 @@ def negative_evidence_graph(
         num_nodes (int): All nodes, coloured ones included. (default: ``2000``)
         nodes_per_colour (int): Coloured nodes per colour. (default: ``10``)
         num_colours (int): 2 (binary task) or more. (default: ``2``)
-        max_links (int): Most links from a white node to one colour. (default: ``4``)
+        max_links (int): Most links from a white node to one colour, at most
+            ``nodes_per_colour``. (default: ``4``)
         p_white (float): White-white edge probability. (default: ``0.005``)
         seed (int): Seed of the generator. (default: ``0``)
+        min_links (int): Fewest links from a white node to one colour. (default: ``0``)
+        distinct (bool): Draw until a white node's counts all differ, not
+            only its largest. (default: ``False``)
 
     Returns:
         :class:`~torch_geometric.data.Data` with ``x`` ``(N, 1 + C)``,
         ``edge_index`` ``(2, E)``, ``y`` ``(N,)`` (the majority colour, 0-based;
-        coloured nodes get their own colour) and ``white_mask`` ``(N,)``.
+        coloured nodes get their own colour), ``white_mask`` ``(N,)`` and
+        ``link_counts`` ``(N, C)``: :math:`k_c` of each white node (0 for
+        coloured nodes).
     """
     if num_colours < 2:
         raise ValueError(f"num_colours must be at least 2, got {num_colours}")
     num_coloured = num_colours * nodes_per_colour
     if num_nodes <= num_coloured:
         raise ValueError(f"num_nodes must exceed the {num_coloured} coloured nodes, got {num_nodes}")
+    if not 0 <= min_links < max_links <= nodes_per_colour:
+        raise ValueError(
+            f"need 0 <= min_links < max_links <= nodes_per_colour so that one colour can lead and links do not "
+            f"repeat; got min_links={min_links}, max_links={max_links}, nodes_per_colour={nodes_per_colour}"
+        )
+    if distinct and max_links - min_links + 1 < num_colours:
+        raise ValueError(
+            f"distinct counts for {num_colours} colours need at least {num_colours} values in "
+            f"[min_links, max_links], got [{min_links}, {max_links}]; widen the range or pass distinct=False"
+        )
     g = torch.Generator().manual_seed(seed)
     colour = torch.zeros(num_nodes, dtype=torch.long)  # 0 = white
     colour[:num_coloured] = torch.arange(num_colours).repeat_interleave(nodes_per_colour) + 1
     white = torch.arange(num_coloured, num_nodes)
 
-    counts = torch.randint(0, max_links + 1, (white.numel(), num_colours), generator=g)
-    tied = (counts == counts.max(1, keepdim=True).values).sum(1) > 1
+    counts = torch.randint(min_links, max_links + 1, (white.numel(), num_colours), generator=g)
+    tied = _tied(counts, distinct)
     while tied.any():
-        counts[tied] = torch.randint(0, max_links + 1, (int(tied.sum()), num_colours), generator=g)
-        tied = (counts == counts.max(1, keepdim=True).values).sum(1) > 1
+        counts[tied] = torch.randint(min_links, max_links + 1, (int(tied.sum()), num_colours), generator=g)
+        tied = _tied(counts, distinct)
 
     sources, targets = [], []
     for c in range(num_colours):
@@ -72,4 +91,14 @@ def negative_evidence_graph(
     y = colour - 1
     y[white] = counts.argmax(1)
     x = torch.nn.functional.one_hot(colour, num_colours + 1).float()
-    return Data(x=x, edge_index=edge_index, y=y, white_mask=colour == 0)
+    link_counts = torch.zeros(num_nodes, num_colours, dtype=torch.long)
+    link_counts[white] = counts
+    return Data(x=x, edge_index=edge_index, y=y, white_mask=colour == 0, link_counts=link_counts)
+
+
+def _tied(counts: torch.Tensor, distinct: bool) -> torch.Tensor:
+    r"""Rows of ``counts`` ``(W, C)`` to redraw: a tie for the largest, or with ``distinct`` any tie."""
+    if distinct:
+        ordered = counts.sort(1).values
+        return (ordered[:, 1:] == ordered[:, :-1]).any(1)
+    return (counts == counts.max(1, keepdim=True).values).sum(1) > 1
