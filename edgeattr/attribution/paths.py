@@ -140,6 +140,36 @@ class _ComputationGraph:
             reached[self.src[reached[self.dst]]] = True
             self.levels.append(reached.clone())
 
+    def colouring(self) -> Tensor:
+        r"""A copy for each node within ``L - 1`` hops such that no node sends to two nodes of one copy.
+
+        Nodes conflict when their closed in-neighbourhoods (in-edge sources and
+        the node itself) meet; each round gives a new copy to the conflict-free
+        nodes that have no uncoloured conflicting node of lower id.
+
+        Returns:
+            Long tensor ``(N,)``: the copy of each such node, ``-1`` for others.
+        """
+        receivers = self.levels[self.num_layers - 1].nonzero().view(-1)
+        position = torch.full((self.size,), -1, dtype=torch.long, device=receivers.device)
+        position[receivers] = torch.arange(receivers.numel(), device=receivers.device)
+        into = position[self.dst] >= 0
+        senders = torch.zeros(receivers.numel(), self.size, device=receivers.device)
+        senders[position[self.dst[into]], self.src[into]] = 1.0
+        senders[torch.arange(receivers.numel(), device=receivers.device), receivers] = 1.0
+        conflict = (senders @ senders.T) > 0
+        lower = torch.ones_like(conflict).tril(-1)  # lower[i, j]: j has a lower id than i
+        colour = torch.full((receivers.numel(),), -1, dtype=torch.long, device=receivers.device)
+        rounds = 0
+        while bool((colour < 0).any()):
+            open_ = colour < 0
+            blocked = (conflict & lower & open_.view(1, -1)).any(1)
+            colour[open_ & ~blocked] = rounds
+            rounds += 1
+        result = torch.full((self.size,), -1, dtype=torch.long, device=receivers.device)
+        result[receivers] = colour
+        return result
+
     def steps(self, level: int) -> Tuple[Tensor, Tensor]:
         r"""The distinct steps ``(receiver v, sender u)`` into the nodes of ``level``, sorted by ``(u, v)``.
 
@@ -214,14 +244,13 @@ class _WalkSearch(GradientAttribution):
         target_t = resolve_target(adapter, mask[:1], target)
         sub_mask = mask.detach().index_select(-1, graph.edge_ids)
 
-        # One copy of the graph per receiver of a backward pass: a node within L - 1 hops.
-        receivers = graph.levels[graph.num_layers - 1].nonzero().view(-1)
-        copy_of = torch.full((graph.size,), -1, dtype=torch.long, device=mask.device)
-        copy_of[receivers] = torch.arange(receivers.numel(), device=mask.device)
-        per_pass = adapter.copies_per_pass
+        # Receivers of a backward pass (nodes within L - 1 hops) share a copy of the graph
+        # when no node sends to two of them, so that each product stays apart.
+        copy_of = graph.colouring()
+        copies = int(copy_of.max()) + 1
         passes = [
-            (chunk, _LayerStates(adapter, sub_mask, target_t, chunk.numel()))
-            for chunk in receivers.split(per_pass)
+            (start, _LayerStates(adapter, sub_mask, target_t, min(adapter.copies_per_pass, copies - start)))
+            for start in range(0, copies, adapter.copies_per_pass)
         ]
         inputs_of = [state.detach()[: graph.size] for state in passes[0][1].states]
 
@@ -233,7 +262,7 @@ class _WalkSearch(GradientAttribution):
             layer = graph.num_layers - 1 - level  # index of the states the step starts from
             v, u = graph.steps(level)
             cotangents = self._cotangents(level, chain, passes[0][1], layer)
-            products = _vector_jacobian_products(passes, graph, level, layer, cotangents)
+            products = _vector_jacobian_products(passes, graph, copy_of, level, layer, cotangents)
             vectors = products[copy_of[v], u]  # (steps, d): cotangent of v times J_{v <- u}
             candidate, carried = self._step_scores(vectors, inputs_of[layer][u], score[v])
             score = torch.full_like(score, -torch.inf).scatter_reduce(0, u, candidate, "amax")
@@ -263,38 +292,45 @@ class _WalkSearch(GradientAttribution):
 
 
 def _vector_jacobian_products(
-    passes: List[Tuple[Tensor, _LayerStates]],
+    passes: List[Tuple[int, _LayerStates]],
     graph: _ComputationGraph,
+    copy_of: Tensor,
     level: int,
     layer: int,
     cotangents: Tensor,
 ) -> Tensor:
-    r"""For every receiver ``v`` (in its own copy of the graph), :math:`c_v J_{v \leftarrow u}` for all ``u``.
+    r"""For every receiver ``v`` of the step, :math:`c_v J_{v \leftarrow u}` for all ``u``, in ``v``'s copy.
 
     One backward pass per forward pass, from the states after the layer (the
-    explained logit for the last layer) to ``states[layer]``.
+    explained logit for the last layer) to ``states[layer]``. No node sends to
+    two receivers of one copy, so row ``u`` of a copy holds the product of the
+    one receiver ``u`` sends to.
 
     Returns:
-        Tensor ``(copies, N, d)``, row ``i`` for the receiver of copy ``i``.
+        Tensor ``(copies, N, d)``, indexed by ``copy_of[v]``.
     """
     size = graph.size
+    receivers = graph.levels[level].nonzero().view(-1)
     products = []
-    for chunk, states in passes:
-        rows = torch.arange(chunk.numel(), device=chunk.device)
-        if level == 0:  # the last layer ends in the explained logit of the target's copy
+    for start, states in passes:
+        inside = (copy_of[receivers] >= start) & (copy_of[receivers] < start + states.copies)
+        here = receivers[inside]
+        rows = (copy_of[here] - start) * size + here
+        if level == 0:  # the last layer ends in the explained logit
             outputs = states.outputs
-            grad_outputs = torch.where(chunk == graph.target, cotangents[graph.target, 0], 0.0).to(outputs.dtype)
+            grad_outputs = torch.zeros_like(outputs)
+            grad_outputs[copy_of[here] - start] = cotangents[here, 0].to(outputs.dtype)
         else:
             outputs = states.states[layer + 1]
             grad_outputs = torch.zeros_like(outputs)
-            grad_outputs[rows * size + chunk] = cotangents[chunk].to(outputs.dtype)
+            grad_outputs[rows] = cotangents[here].to(outputs.dtype)
         (grad,) = torch.autograd.grad(outputs, states.states[layer], grad_outputs, retain_graph=True, allow_unused=True)
         if grad is None:
             raise ValueError(
                 "the features entering a message-passing call do not depend on those entering the call before it; "
                 "the walk search needs a model whose layers follow each other (no detached branches)"
             )
-        products.append(grad.detach().view(chunk.numel(), size, -1))
+        products.append(grad.detach().view(states.copies, size, -1))
     return torch.cat(products)
 
 
