@@ -10,4 +10,6 @@ returns the headline numbers).
 from typing import Dict
 
 #: ``edgeattr reproduce`` name -> module implementing the experiment.
-EXPERIMENTS: Dict[str, str] = {}
+EXPERIMENTS: Dict[str, str] = {
+    "infection": "edgeattr.experiments.infection",
+}
