@@ -56,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=100, help="training epochs (paper: 100)")
     parser.add_argument("--targets", type=int, default=100, help="valid targets searched, a seeded sample; 0: all (paper: all)")
     parser.add_argument("--cosine-nodes", type=int, default=30, help="non-isolated nodes for GradientSign vs GNNExplainer; 0: all (paper: all)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads; the tensors are small, and one thread avoids contention (default: 1)")
     parser.add_argument("--gnnexplainer-epochs", type=int, default=100, help="GNNExplainer epochs (paper: 100, PyG's defaults otherwise)")
 
 
@@ -190,6 +191,7 @@ def mean_std(values: List[float]) -> Tuple[float, float]:
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
     r"""Runs the experiment and writes its files into ``args.out``; returns the summary."""
+    torch.set_num_threads(args.threads)
     folder = ResultFolder(args.out)
     config = {
         "experiment": "infection", "graphs": args.graphs, "num_nodes": args.num_nodes, "edge_prob": args.edge_prob,
