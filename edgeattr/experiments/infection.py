@@ -259,31 +259,33 @@ def draw_example(graph: Data, rows: List[Dict[str, Any]], max_path_length: int) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import networkx as nx
-    from torch_geometric.utils import k_hop_subgraph
+    from torch_geometric.utils import k_hop_subgraph, subgraph
 
     if not rows:
         return None
     pick = next((r for r in rows if r["best_walk_correct"] and not r["amp_ave_correct"]), None)
     pick = pick or max(rows, key=lambda r: r["label"])
     node = pick["node"]
-    nodes, edge_index, _, _ = k_hop_subgraph(node, max(pick["label"], 1) + 1, graph.edge_index, relabel_nodes=False)
+    walks = {name: [int(v) for v in pick[f"{name}_walk"].split("-")] for name in SEARCHES}
+    around = k_hop_subgraph(node, max(pick["label"], 1), graph.edge_index)[0].tolist()
+    shown = torch.tensor(sorted(set(around).union(*walks.values())))
     drawn = nx.Graph()
-    drawn.add_nodes_from(nodes.tolist())
-    drawn.add_edges_from(edge_index.t().tolist())
+    drawn.add_nodes_from(shown.tolist())
+    drawn.add_edges_from(subgraph(shown, graph.edge_index)[0].t().tolist())
     layout = nx.kamada_kawai_layout(drawn)
     figure, axes = plt.subplots(1, 2, figsize=(10, 5))
     colours = ["tab:orange" if graph.y[v] == 0 else "tab:blue" for v in drawn.nodes]
     for axis, name, title in zip(axes, SEARCHES, ("BestWalk (the paper's search)", "AMP-ave")):
-        walk = [int(v) for v in pick[f"{name}_walk"].split("-")]
+        walk = walks[name]
         steps = [(a, b) for a, b in zip(walk[:-1], walk[1:]) if a != b]
         nx.draw_networkx_edges(drawn, layout, ax=axis, edge_color="lightgrey", style="dashed")
         nx.draw_networkx_nodes(drawn, layout, ax=axis, node_color=colours, node_size=60)
         nx.draw_networkx_nodes(drawn, layout, ax=axis, nodelist=[node], node_shape="*", node_size=500, node_color="white", edgecolors="black", linewidths=2)
-        nx.draw_networkx_nodes(drawn, layout, ax=axis, nodelist=[walk[0]], node_shape="s", node_size=200, node_color="tab:orange", edgecolors="red", linewidths=2)
+        nx.draw_networkx_nodes(drawn, layout, ax=axis, nodelist=[walk[0]], node_shape="s", node_size=200, node_color="tab:orange" if graph.y[walk[0]] == 0 else "tab:blue", edgecolors="red", linewidths=2)
         nx.draw_networkx_edges(drawn, layout, ax=axis, edgelist=steps, width=3, edge_color="black")
         verdict = "correct" if pick[f"{name}_correct"] else "wrong"
         axis.set_title(f"{title}: {verdict}\nwalk {' → '.join(map(str, walk))}", fontsize=10)
         axis.set_axis_off()
-    figure.suptitle(f"node {node}, label {pick['label']} (distance to the infection); orange: infected, square: walk source")
+    figure.suptitle(f"node {node}, label {pick['label']} (distance to the infection); orange: infected, square: walk source", fontsize=11)
     figure.tight_layout()
     return figure
