@@ -6,7 +6,6 @@ from lanes import skip_unless_dgl_lane
 skip_unless_dgl_lane()
 
 import dgl  # noqa: E402
-import torch  # noqa: E402
 from test_dgl_parity import twins  # noqa: E402
 from zoo import random_graph  # noqa: E402
 

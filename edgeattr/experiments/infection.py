@@ -21,7 +21,6 @@ Files: paths.csv, cosine.csv, summary.json, infection_paths.png.
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import time
 from typing import Any, Dict, List, Optional, Tuple
