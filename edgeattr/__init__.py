@@ -10,11 +10,14 @@ from typing import Any
 from edgeattr import adapters
 from edgeattr.adapters import EdgeMaskAdapter, GraphAdapter
 from edgeattr.attribution import (
+    AMPAve,
+    BestWalk,
     EdgeGradient,
     EdgeOcclusion,
     GNNExplainer,
     GradientSign,
     LayerwiseOcclusion,
+    Walk,
 )
 from edgeattr.errors import UnsupportedLayerError
 from edgeattr.metrics import cosine_similarity, sign_flips
@@ -30,6 +33,9 @@ __all__ = [
     "EdgeOcclusion",
     "LayerwiseOcclusion",
     "GNNExplainer",
+    "BestWalk",
+    "AMPAve",
+    "Walk",
     "UnsupportedLayerError",
     "cosine_similarity",
     "sign_flips",

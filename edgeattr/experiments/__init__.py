@@ -12,4 +12,5 @@ from typing import Dict
 #: ``edgeattr reproduce`` name -> module implementing the experiment.
 EXPERIMENTS: Dict[str, str] = {
     "negative-evidence": "edgeattr.experiments.negative_evidence",
+    "infection": "edgeattr.experiments.infection",
 }

@@ -1,0 +1,26 @@
+"""The walk searches give the same walk through DGL as through PyG for twin models."""
+
+import pytest
+from lanes import skip_unless_dgl_lane
+
+skip_unless_dgl_lane()
+
+import dgl  # noqa: E402
+from test_dgl_parity import twins  # noqa: E402
+from zoo import random_graph  # noqa: E402
+
+from edgeattr import AMPAve, BestWalk, DGLAdapter, PyGAdapter  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["SAGEConv-mean", "GINConv"])
+@pytest.mark.parametrize("method", [BestWalk, AMPAve])
+def test_same_walk_through_dgl_and_pyg(name, method):
+    x, edge_index, _ = random_graph(num_nodes=10, num_edges=24, seed=3)
+    pyg_model, dgl_model = twins(name)
+    graph = dgl.graph((edge_index[0], edge_index[1]), num_nodes=x.size(0))
+    for node in (0, 4):
+        pyg_walk = method(PyGAdapter(pyg_model, x, edge_index, index=node, layerwise=True)).walk()
+        dgl_walk = method(DGLAdapter(dgl_model, graph, x, index=node, layerwise=True)).walk()
+        assert dgl_walk.nodes.tolist() == pyg_walk.nodes.tolist()
+        assert dgl_walk.edges.tolist() == pyg_walk.edges.tolist()
+        assert dgl_walk.score == pytest.approx(pyg_walk.score, rel=1e-9, abs=1e-12)
