@@ -109,12 +109,7 @@ class PyGAdapter(GraphAdapter):
     # -- the graph structure: an edge_index --------------------------------------------------
 
     def _check_model(self) -> None:
-        for module in self.model.modules():
-            why = UNSUPPORTED_LAYERS.get(type(module).__name__)
-            if why is None and isinstance(module, MessagePassing) and module.decomposed_layers > 1:
-                why = "decomposed_layers > 1 splits messages; set decomposed_layers=1"
-            if why is not None:
-                raise unsupported(self._name_of(module), module, why)
+        check_layers(self.model, self._name_of)
 
     def _find_structure(self, slots: List[Slot], edge_index_arg: Optional[Key]) -> Slot:
         for slot in slots:
@@ -243,6 +238,16 @@ class MessageWeighting(Handler):
     def propagate_post(self, module: torch.nn.Module, inputs: tuple, output: Any) -> None:
         if self.pending[id(module)].pop() is not None:
             raise unsupported(self._name(module), module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
+
+
+def check_layers(model: torch.nn.Module, name_of: ModuleNames) -> None:
+    r"""Raises :class:`UnsupportedLayerError` for a layer of ``model`` whose messages cannot be matched to edges."""
+    for module in model.modules():
+        why = UNSUPPORTED_LAYERS.get(type(module).__name__)
+        if why is None and isinstance(module, MessagePassing) and module.decomposed_layers > 1:
+            why = "decomposed_layers > 1 splits messages; set decomposed_layers=1"
+        if why is not None:
+            raise unsupported(name_of(module), module, why)
 
 
 def _looks_like_edge_index(value: Any) -> bool:
