@@ -134,19 +134,30 @@ class PyGHeteroAdapter(EdgeMaskAdapter):
         return session.weights_at(layer, torch.where(local >= 0, local + self._offsets[edge_type], local))
 
     def _locate(self, edge_index: Tensor, layer: Layer) -> Tuple[EdgeType, Tensor]:
-        """The edge type and edge ids (``-1`` for self-loops the layer added) of a call over a derived edge_index."""
+        """The edge type and edge ids (``-1`` for self-loops the layer added) of a call over a derived edge_index.
+
+        Only a relation between nodes of one type can gain self-loops, so only
+        those are candidates; the messages must fit exactly one of them.
+        """
+        found = []
         for edge_type in self.edge_types:
+            if edge_type[0] != edge_type[2]:
+                continue
             ref = self.edge_index_dict[edge_type]
             try:
                 local = align_messages(edge_index[0], edge_index[1], ref[0], ref[1])
             except UnsupportedLayerError:
                 continue
-            return edge_type, torch.arange(ref.size(1), device=self.device) if local is None else local
-        raise UnsupportedLayerError(
-            f"layer '{layer.name}' ({type(layer.module).__name__}) is not supported: it propagated over an "
-            f"edge_index that is none of edge_index_dict's tensors (nor one with self-loops added), so its "
-            f"messages cannot be matched to an edge type"
+            found.append((edge_type, torch.arange(ref.size(1), device=self.device) if local is None else local))
+        if len(found) == 1:
+            return found[0]
+        why = (
+            f"its messages fit the edges of several edge types {[t for t, _ in found]}"
+            if found
+            else "it propagated over an edge_index that is none of edge_index_dict's tensors (nor one with "
+            "self-loops added), so its messages cannot be matched to an edge type"
         )
+        raise UnsupportedLayerError(f"layer '{layer.name}' ({type(layer.module).__name__}) is not supported: {why}")
 
     def _call(self, edge_index_dict: Dict[EdgeType, Tensor], session: MessageWeights) -> Tensor:
         """Runs the model on ``edge_index_dict`` (the bound one, or one with edges removed: then unweighted)."""
