@@ -221,6 +221,27 @@ def test_layerwise_explanation_per_edge_type():
         assert torch.equal(subgraph[edge_type].layer_masks, explanation[edge_type].layer_masks[:, kept])
 
 
+def test_visualize_graph_draws_a_heterogeneous_explanation(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image
+
+    model = NodeModel().eval()
+    x, edges = hetero_graph()
+    explainer = Explainer(
+        model,
+        algorithm=EdgeAttrExplainer("edge_occlusion"),
+        explanation_type="model",
+        edge_mask_type="object",
+        model_config=dict(mode="multiclass_classification", task_level="node", return_type="raw"),
+    )
+    path = tmp_path / "hetero.png"
+    explainer(x, edges, index=NODE).visualize_graph(str(path))
+    image = matplotlib.image.imread(str(path))
+    assert path.stat().st_size > 2000 and image[..., :3].std() > 0.01
+
+
 def test_graph_task_and_gnnexplainer_on_a_heterogeneous_model():
     model = GraphModel().eval()
     x, edges = hetero_graph()
