@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.explain import Explainer, HeteroExplanation
 from torch_geometric.explain.algorithm.utils import clear_masks, set_hetero_masks, set_masks
-from torch_geometric.nn import GCNConv, GraphConv, HeteroConv, MessagePassing, SAGEConv, global_mean_pool, to_hetero
+from torch_geometric.nn import GCNConv, GINEConv, GraphConv, HeteroConv, MessagePassing, SAGEConv, global_mean_pool, to_hetero
 from zoo import assert_same_state, state_of
 
 from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, UnsupportedLayerError
@@ -293,3 +293,33 @@ def test_a_call_over_an_unknown_edge_index_is_refused():
     with pytest.raises(UnsupportedLayerError, match="cannot be matched to an edge type"):
         adapter = PyGHeteroAdapter(Rebuilt(), x, edges, index=NODE)
         EdgeGradient(adapter).attribute(adapter.ones())
+
+
+class WithEdgeFeatures(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = GINEConv(torch.nn.Linear(F, CLASSES), edge_dim=2)
+
+    def forward(self, x, edge_index, edge_attr):
+        return self.conv(x, edge_index, edge_attr)
+
+
+def test_removing_an_edge_also_removes_its_edge_features():
+    torch.manual_seed(2)
+    gnn = to_hetero(WithEdgeFeatures(), (["a", "b"], EDGE_TYPES)).double().eval()
+    x, edges = hetero_graph()
+    g = torch.Generator().manual_seed(5)
+    attrs = {t: torch.randn(e.size(1), 2, generator=g, dtype=torch.float64) for t, e in edges.items()}
+    adapter = PyGHeteroAdapter(gnn, x, edges, index=NODE, node_type=NODE_TYPE, edge_attr=attrs)
+    target = int(gnn(x, edges, attrs)[NODE_TYPE][NODE].argmax())
+    got = adapter.split(EdgeOcclusion(adapter).attribute(adapter.ones(), target=target, mode="remove")[0])
+    base = gnn(x, edges, attrs)[NODE_TYPE][NODE, target]
+    edge_type = EDGE_TYPES[1]
+    with torch.no_grad():
+        for edge in range(edges[edge_type].size(1)):
+            keep = torch.arange(edges[edge_type].size(1)) != edge
+            cut = {**edges, edge_type: edges[edge_type][:, keep]}
+            cut_attrs = {**attrs, edge_type: attrs[edge_type][keep]}
+            z = gnn(x, cut, cut_attrs)[NODE_TYPE][NODE, target]
+            torch.testing.assert_close(got[edge_type][edge], base - z, rtol=1e-9, atol=1e-12)
+    assert got[edge_type].abs().sum() > 0

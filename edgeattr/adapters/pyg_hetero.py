@@ -49,7 +49,10 @@ class PyGHeteroAdapter(EdgeMaskAdapter):
             node type, the type of the explained node.
         layerwise (bool, optional): One mask row per message-passing call,
             shape ``(B, L, E)``. (default: ``False``)
-        **model_kwargs: Keyword arguments of the model call.
+        **model_kwargs: Keyword arguments of the model call. Dicts of
+            tensors per edge type with one row per edge (e.g. the
+            ``edge_attr`` of a ``to_hetero`` model) lose the rows of the
+            edges :meth:`remove` deletes.
 
     Example::
 
@@ -112,15 +115,26 @@ class PyGHeteroAdapter(EdgeMaskAdapter):
         return torch.cat([values[t] for t in self.edge_types], -1)
 
     def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
-        edge_index_dict = self.edge_index_dict
+        edge_index_dict, kwargs = self.edge_index_dict, self._kwargs
         if keep is not None:
             if self.layerwise:
                 raise ValueError("mode='remove' per layer is not supported on heterogeneous graphs; use mode='message'")
-            edge_index_dict = {t: ei[:, kept] for (t, ei), kept in zip(edge_index_dict.items(), self.split(keep[0]).values())}
+            kept = self.split(keep[0])
+            edge_index_dict = {t: ei[:, kept[t]] for t, ei in edge_index_dict.items()}
+            kwargs = {name: self._cut_edge_values(value, kept) for name, value in kwargs.items()}
         session = MessageWeights(weights, self.num_layers, self.edge_ids, self.edge_ids)
-        out = self._call(edge_index_dict, session)
+        out = self._call(edge_index_dict, session, kwargs)
         session.finish()
         return out
+
+    def _cut_edge_values(self, value: Any, kept: Dict[EdgeType, Tensor]) -> Any:
+        """``value`` without the removed edges' rows, if it is a dict of edge features per edge type."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            t: v[kept[t]] if t in kept and isinstance(v, Tensor) and v.dim() and v.size(0) == self._counts[t] else v
+            for t, v in value.items()
+        }
 
     def _weights_of(self, session: MessageWeights, layer: int, edge_index: Tensor) -> Optional[Tensor]:
         """The weights of call ``layer``: the mask entries of the edge type it propagates over."""
@@ -159,11 +173,11 @@ class PyGHeteroAdapter(EdgeMaskAdapter):
         )
         raise UnsupportedLayerError(f"layer '{layer.name}' ({type(layer.module).__name__}) is not supported: {why}")
 
-    def _call(self, edge_index_dict: Dict[EdgeType, Tensor], session: MessageWeights) -> Tensor:
+    def _call(self, edge_index_dict: Dict[EdgeType, Tensor], session: MessageWeights, kwargs: Optional[dict] = None) -> Tensor:
         """Runs the model on ``edge_index_dict`` (the bound one, or one with edges removed: then unweighted)."""
         handler = MessageWeighting(session, self._name_of, lambda layer, ei: self._weights_of(session, layer, ei))
         with prepared(self.model, handler):
-            out = self.model(self.x_dict, edge_index_dict, *self._args, **self._kwargs)
+            out = self.model(self.x_dict, edge_index_dict, *self._args, **(self._kwargs if kwargs is None else kwargs))
         if isinstance(out, dict):
             if self.node_type not in out:
                 raise ValueError(f"the model returns outputs per node type {sorted(out)}: pass node_type= and index=")

@@ -61,8 +61,11 @@ METHODS: Dict[str, _Method] = {
 #: Parameters of the attribution classes that the explainer itself fills in.
 _BOUND = {"self", "forward_func", "inputs", "target", "additional_forward_args"}
 
-#: Adapter parameters that a model keyword argument must not shadow.
-_ADAPTER_PARAMETERS = {"layerwise", "task", "edge_index_arg", "restrict", "copies_per_pass", "node_type"}
+#: Adapter parameters that a model keyword argument must not shadow, per adapter.
+_ADAPTER_PARAMETERS = {
+    PyGAdapter: {"layerwise", "task", "edge_index_arg", "restrict", "copies_per_pass"},
+    PyGHeteroAdapter: {"layerwise", "node_type"},
+}
 
 
 class EdgeAttrExplainer(ExplainerAlgorithm):
@@ -224,14 +227,15 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     # -- the steps ----------------------------------------------------------------------------
 
     def _adapter(self, model: torch.nn.Module, x: Any, edge_index: Any, index: Optional[int], kwargs: dict) -> EdgeMaskAdapter:
-        shadowed = _ADAPTER_PARAMETERS & set(kwargs)
+        hetero = isinstance(x, dict) or isinstance(edge_index, dict)
+        shadowed = _ADAPTER_PARAMETERS[PyGHeteroAdapter if hetero else PyGAdapter] & set(kwargs)
         if shadowed:
             raise ValueError(
                 f"model keyword arguments {sorted(shadowed)} clash with edgeattr's adapter parameters; "
                 f"rename them in the model's forward"
             )
         layerwise = self._spec.layerwise
-        if isinstance(x, dict) or isinstance(edge_index, dict):
+        if hetero:
             return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, **kwargs)
         task = self.model_config.task_level.value
         return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, **kwargs)
