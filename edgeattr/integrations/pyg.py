@@ -307,7 +307,7 @@ class _AsLogits:
 
     def __init__(self, adapter: EdgeMaskAdapter, model_config: ModelConfig) -> None:
         self.adapter, self.config = adapter, model_config
-        self.num_nodes = getattr(adapter, "num_nodes", None)
+        self.num_nodes = adapter.num_nodes  # GNNExplainer scales its initial mask by it
 
     def check(self, mask: Tensor, **kwargs: Any) -> None:
         self.adapter.check(mask, **kwargs)
