@@ -1,6 +1,6 @@
 """Framework adapters: a model bound to its graph as a Captum forward_func of an edge mask.
 
-``PyGAdapter`` needs torch_geometric and ``DGLAdapter``, ``DGLBlockAdapter``,
+``PyGAdapter`` and ``PyGHeteroAdapter`` need torch_geometric and ``DGLAdapter``, ``DGLBlockAdapter``,
 ``DGLHeteroAdapter`` and ``EdgeWeightShim`` need dgl; each is imported on first use, so that either framework alone suffices.
 """
 
@@ -13,6 +13,7 @@ from edgeattr.adapters.base import EdgeMaskAdapter, GraphAdapter, Layer
 #: name -> (module of edgeattr.adapters, the framework package it needs)
 FRAMEWORK_NAMES: Dict[str, Tuple[str, str]] = {
     "PyGAdapter": ("pyg", "torch_geometric"),
+    "PyGHeteroAdapter": ("pyg_hetero", "torch_geometric"),
     "DGLAdapter": ("dgl", "dgl"),
     "DGLBlockAdapter": ("dgl_blocks", "dgl"),
     "DGLHeteroAdapter": ("dgl_hetero", "dgl"),

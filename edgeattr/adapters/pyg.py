@@ -3,7 +3,7 @@ r"""The PyTorch Geometric adapter: edge masks for unmodified PyG models."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any, ContextManager, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -116,12 +116,7 @@ class PyGAdapter(GraphAdapter):
     # -- the graph structure: an edge_index --------------------------------------------------
 
     def _check_model(self) -> None:
-        for module in self.model.modules():
-            why = UNSUPPORTED_LAYERS.get(type(module).__name__)
-            if why is None and isinstance(module, MessagePassing) and module.decomposed_layers > 1:
-                why = "decomposed_layers > 1 splits messages; set decomposed_layers=1"
-            if why is not None:
-                raise unsupported(self._name_of(module), module, why)
+        check_layers(self.model, self._name_of)
 
     def _find_structure(self, slots: List[Slot], edge_index_arg: Optional[Key]) -> Slot:
         for slot in slots:
@@ -199,14 +194,30 @@ class PyGAdapter(GraphAdapter):
     # -- intercepting message passing ------------------------------------------------------
 
     def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
-        return _MessageWeighting(call, session, self._name_of), nullcontext()
+        def weights_of(layer: int, edge_index: Tensor) -> Optional[Tensor]:
+            if edge_index is call.structure:
+                return session.weights(layer)
+            return session.weights(layer, edge_index[0], edge_index[1])
+
+        return MessageWeighting(session, self._name_of, weights_of), nullcontext()
 
 
-class _MessageWeighting(Handler):
-    """Weights each call's messages at PyG's propagate and message hooks."""
+#: Maps a call's layer index and the edge_index it propagates over to its message weights.
+WeightsOf = Callable[[int, Tensor], Optional[Tensor]]
 
-    def __init__(self, call: Call, session: MessageWeights, name_of: ModuleNames) -> None:
-        self.call, self.session, self._name = call, session, name_of
+
+class MessageWeighting(Handler):
+    """Weights each call's messages at PyG's propagate and message hooks.
+
+    Args:
+        session (MessageWeights): The pass's weights; it counts the calls.
+        name_of (ModuleNames): Names modules in error messages.
+        weights_of (Callable): The weights ``(M,)`` of the messages of call
+            ``layer`` over ``edge_index``; ``None`` while only counting.
+    """
+
+    def __init__(self, session: MessageWeights, name_of: ModuleNames, weights_of: WeightsOf) -> None:
+        self.session, self._name, self._weights_of = session, name_of, weights_of
         self.pending: Dict[int, List[Optional[Tensor]]] = {}
 
     def propagate_pre(self, module: torch.nn.Module, inputs: tuple) -> None:
@@ -216,11 +227,7 @@ class _MessageWeighting(Handler):
         if module.decomposed_layers > 1:
             raise unsupported(self._name(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
         layer = self.session.begin_call(self._name(module), module)
-        if edge_index is self.call.structure:
-            weights = self.session.weights(layer)
-        else:
-            weights = self.session.weights(layer, edge_index[0], edge_index[1])
-        self.pending.setdefault(id(module), []).append(weights)
+        self.pending.setdefault(id(module), []).append(self._weights_of(layer, edge_index))
 
     def message_post(self, module: torch.nn.Module, inputs: tuple, messages: Tensor) -> Optional[Tensor]:
         stack = self.pending[id(module)]
@@ -238,6 +245,16 @@ class _MessageWeighting(Handler):
     def propagate_post(self, module: torch.nn.Module, inputs: tuple, output: Any) -> None:
         if self.pending[id(module)].pop() is not None:
             raise unsupported(self._name(module), module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
+
+
+def check_layers(model: torch.nn.Module, name_of: ModuleNames) -> None:
+    r"""Raises :class:`UnsupportedLayerError` for a layer of ``model`` whose messages cannot be matched to edges."""
+    for module in model.modules():
+        why = UNSUPPORTED_LAYERS.get(type(module).__name__)
+        if why is None and isinstance(module, MessagePassing) and module.decomposed_layers > 1:
+            why = "decomposed_layers > 1 splits messages; set decomposed_layers=1"
+        if why is not None:
+            raise unsupported(name_of(module), module, why)
 
 
 def _looks_like_edge_index(value: Any) -> bool:

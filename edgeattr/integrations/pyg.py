@@ -1,0 +1,388 @@
+r"""edgeattr's methods as a PyG :class:`~torch_geometric.explain.ExplainerAlgorithm`.
+
+    >>> explainer = Explainer(model, algorithm=EdgeAttrExplainer('gradient_sign'),
+    ...                       explanation_type='model', edge_mask_type='object',
+    ...                       model_config=dict(mode='multiclass_classification',
+    ...                                         task_level='node', return_type='raw'))
+    >>> explanation = explainer(data.x, data.edge_index, index=10)
+    >>> explanation.edge_mask                  # (E,) in [0, 1], for PyG's metrics
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+import numbers
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+from torch_geometric.explain import Explanation, HeteroExplanation
+from torch_geometric.explain.algorithm import ExplainerAlgorithm
+from torch_geometric.explain.config import (
+    ExplainerConfig,
+    ModelConfig,
+    ModelMode,
+    ModelReturnType,
+    ModelTaskLevel,
+)
+
+from edgeattr.adapters.base import EdgeMaskAdapter
+from edgeattr.adapters.pyg import PyGAdapter
+from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
+from edgeattr.attribution import EdgeGradient, EdgeOcclusion, GNNExplainer, GradientSign, LayerwiseOcclusion
+
+#: Ways to map a signed attribution into [0, 1] for PyG's metrics (``None`` keeps it as it is).
+NORMALIZATIONS = ("positive", "abs", None)
+
+#: Keys of the per-layer values a layerwise explanation carries, shape ``[L, E]``.
+LAYER_KEYS = ("layer_masks", "layer_attribution")
+
+
+@dataclass(frozen=True)
+class _Method:
+    attribution: type
+    layerwise: bool
+    #: Whether its attributions already lie in [0, 1] (then never rescaled).
+    bounded: bool
+
+
+METHODS: Dict[str, _Method] = {
+    "edge_gradient": _Method(EdgeGradient, layerwise=False, bounded=False),
+    "gradient_sign": _Method(GradientSign, layerwise=False, bounded=True),
+    "edge_occlusion": _Method(EdgeOcclusion, layerwise=False, bounded=False),
+    "layerwise_gradient": _Method(EdgeGradient, layerwise=True, bounded=False),
+    "layerwise_occlusion": _Method(LayerwiseOcclusion, layerwise=True, bounded=False),
+    "gnnexplainer": _Method(GNNExplainer, layerwise=False, bounded=True),
+}
+
+#: Parameters of the attribution classes that the explainer itself fills in.
+_BOUND = {"self", "forward_func", "inputs", "target", "additional_forward_args"}
+
+#: Adapter parameters that a model keyword argument must not shadow, per adapter.
+_ADAPTER_PARAMETERS = {
+    PyGAdapter: {"layerwise", "task", "edge_index_arg", "restrict", "copies_per_pass"},
+    PyGHeteroAdapter: {"layerwise", "node_type"},
+}
+
+
+class EdgeAttrExplainer(ExplainerAlgorithm):
+    r"""edgeattr's edge attributions as a PyG explainer algorithm.
+
+    Use it as the ``algorithm`` of :class:`torch_geometric.explain.Explainer`
+    with ``edge_mask_type='object'`` and ``node_mask_type=None``, for node or
+    graph tasks of homogeneous models and of heterogeneous ones (e.g. built
+    with :func:`~torch_geometric.nn.to_hetero`, called with ``x_dict`` and
+    ``edge_index_dict``). It runs the method of the same name on a
+    :class:`~edgeattr.PyGAdapter` (:class:`~edgeattr.adapters.PyGHeteroAdapter`
+    for dicts) and returns an :class:`~torch_geometric.explain.Explanation`
+    (a :class:`~torch_geometric.explain.HeteroExplanation` with masks per edge
+    type) holding:
+
+    - ``edge_mask`` ``[E]``: the attribution mapped into :math:`[0, 1]` by
+      ``normalize``, for PyG's ``fidelity``, ``get_explanation_subgraph``
+      (edges with mask :math:`> 0`) and ``visualize_graph``;
+    - ``edge_attribution`` ``[E]``: the raw attribution, signed;
+    - layerwise methods also ``layer_masks`` and ``layer_attribution``
+      ``[L, E]``, one row per message-passing call in call order, normalized
+      and raw; ``edge_mask`` and ``edge_attribution`` are then their sums over
+      layers (for gradients, the input-level gradient). The explanation
+      subgraphs keep their columns of the kept edges.
+
+    Methods (the classes of :mod:`edgeattr.attribution`, at the all-ones mask):
+
+    ===========================  ===========================================  ==================
+    ``method``                   attribution                                  options
+    ===========================  ===========================================  ==================
+    ``'edge_gradient'``          :math:`g_e = \partial z / \partial w_e`      ``abs``
+    ``'gradient_sign'``          :math:`\mathbb{1}[g_e > \varepsilon]`        ``eps``
+    ``'edge_occlusion'``         :math:`z(\mathbf{1}) - z(w_e = 0)`           ``mode``, ``perturbations_per_eval``
+    ``'layerwise_gradient'``     :math:`\partial z / \partial W_{l,e}`        ``abs``
+    ``'layerwise_occlusion'``    :math:`z(\mathbf{1}) - z(W_{l,e} = 0)`       ``mode``, ``perturbations_per_eval``
+    ``'gnnexplainer'``           GNNExplainer's mask                          ``epochs``, ``lr``, ``edge_size``, ``edge_ent``, ``edge_reduction``
+    ===========================  ===========================================  ==================
+
+    The explained quantity :math:`z` is the model's output at the target
+    class of the explained node or graph, as the model returns it
+    (``return_type`` ``'raw'``: the logit, ``'probs'``: the probability,
+    ``'log_probs'``: its log), as PyG's ``CaptumExplainer`` explains it. The
+    target class is the predicted one (``explanation_type='model'``) or the
+    one given (``'phenomenon'``: ``target[index]``). For a single-output
+    binary classifier :math:`z = y` for class 1 and :math:`-y` for class 0.
+    A regression model (a single output per row) is explained by
+    :math:`z = y` itself, whatever the explanation type. GNNExplainer
+    minimises PyG's loss for the ``mode`` and ``return_type``: outputs are
+    mapped to logits first (:math:`\log p` for probabilities, :math:`\log p -
+    \log(1 - p)` for a binary probability); it does not support regression.
+
+    Normalization (``normalize``), applied to ``edge_mask`` and
+    ``layer_masks``; ``'gradient_sign'`` and ``'gnnexplainer'`` masks already
+    lie in :math:`[0, 1]` and are never rescaled:
+
+    - ``'positive'`` (default): :math:`\max(a, 0) / \max_e \max(a_e, 0)`, the
+      supporting evidence only, so that, as for GNNExplainer's masks, the
+      explanation subgraph is the edges that support the target and its
+      complement holds the opposing ones;
+    - ``'abs'``: :math:`|a| / \max_e |a_e|`, evidence of either sign;
+    - ``None``: the raw attribution (not a mask for ``fidelity``).
+
+    An all-zero attribution stays zero.
+
+    ``index`` is a single node id (node tasks) or graph id (graph tasks; may be
+    omitted for a single graph): an ``int`` or a one-element tensor, as
+    :class:`~torch_geometric.explain.Explainer` passes it. Several ids raise a
+    :class:`ValueError`: call the explainer once per id.
+
+    Args:
+        method (str): One of :data:`METHODS`.
+        normalize (str, optional): ``'positive'``, ``'abs'`` or ``None``.
+            (default: ``'positive'``)
+        **options: Options of the method's class, e.g. ``eps=0.1`` for
+            ``'gradient_sign'`` or ``epochs=200`` for ``'gnnexplainer'``.
+    """
+
+    def __init__(self, method: str, normalize: Optional[str] = "positive", **options: Any) -> None:
+        super().__init__()
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        self.method, self.normalize = method, normalize
+        self._spec = METHODS[method]
+        self._init_options, self._attribute_options = _route_options(method, self._spec.attribution, options)
+
+    # -- PyG's algorithm interface ----------------------------------------------------------
+
+    def connect(self, explainer_config: ExplainerConfig, model_config: ModelConfig) -> None:
+        r"""Connects the explainer and model configurations.
+
+        Raises:
+            ValueError: naming the setting this method does not support and the fix.
+        """
+        self._explainer_config = ExplainerConfig.cast(explainer_config)
+        self._model_config = ModelConfig.cast(model_config)
+        problem = self._unsupported()
+        if problem is not None:
+            raise ValueError(f"EdgeAttrExplainer({self.method!r}) does not support these settings: {problem}")
+
+    def supports(self) -> bool:
+        r"""Whether the connected settings are supported (the reason is logged when not)."""
+        problem = self._unsupported()
+        if problem is not None:
+            logging.error(f"EdgeAttrExplainer({self.method!r}): {problem}")
+        return problem is None
+
+    def _unsupported(self) -> Optional[str]:
+        explainer, model = self.explainer_config, self.model_config
+        if explainer.node_mask_type is not None:  # (PyG itself requires an edge or a node mask)
+            return "edgeattr attributes to edges only; set node_mask_type=None"
+        if model.task_level == ModelTaskLevel.edge:
+            return "edge-level (link prediction) tasks are not supported; explain a node or graph task"
+        if self.method == "gnnexplainer" and model.mode == ModelMode.regression:
+            return (
+                "edgeattr's GNNExplainer optimises the likelihood of a class; for regression use a gradient or "
+                "occlusion method, or PyG's own GNNExplainer"
+            )
+        return None
+
+    def forward(
+        self,
+        model: torch.nn.Module,
+        x: Union[Tensor, Dict[str, Tensor]],
+        edge_index: Union[Tensor, Dict[Tuple[str, str, str], Tensor]],
+        *,
+        target: Tensor,
+        index: Optional[Union[int, Tensor]] = None,
+        **kwargs: Any,
+    ) -> Union[Explanation, HeteroExplanation]:
+        r"""Explains one output row of ``model``.
+
+        Args:
+            model (torch.nn.Module): The model, unchanged (restored on return).
+            x (Tensor or dict): Node features ``[N, F]``, or a dict per node type.
+            edge_index (Tensor or dict): ``[2, E]``, or a dict per edge type.
+            target (Tensor): Class (or value) per output row, as
+                :class:`~torch_geometric.explain.Explainer` passes it.
+            index (int or Tensor, optional): The node or graph id to explain.
+            **kwargs: Further keyword arguments of the model call.
+
+        Returns:
+            :class:`~torch_geometric.explain.Explanation` (or
+            :class:`~torch_geometric.explain.HeteroExplanation`) with
+            ``edge_mask`` and ``edge_attribution`` ``[E]`` (per edge type), and
+            for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``.
+        """
+        adapter = self._adapter(model, x, edge_index, _single_index(index), kwargs)
+        raw = self._attribute(adapter, self._explained_class(target, adapter.index or 0))
+        values = self._values(raw)
+        if isinstance(adapter, PyGHeteroAdapter):
+            explanation = LayerwiseHeteroExplanation() if self._spec.layerwise else HeteroExplanation()
+            for key, value in values.items():
+                explanation.set_value_dict(key, adapter.split(value))
+            return explanation
+        return (LayerwiseExplanation if self._spec.layerwise else Explanation)(**values)
+
+    # -- the steps ----------------------------------------------------------------------------
+
+    def _adapter(self, model: torch.nn.Module, x: Any, edge_index: Any, index: Optional[int], kwargs: dict) -> EdgeMaskAdapter:
+        hetero = isinstance(x, dict) or isinstance(edge_index, dict)
+        shadowed = _ADAPTER_PARAMETERS[PyGHeteroAdapter if hetero else PyGAdapter] & set(kwargs)
+        if shadowed:
+            raise ValueError(
+                f"model keyword arguments {sorted(shadowed)} clash with edgeattr's adapter parameters; "
+                f"rename them in the model's forward"
+            )
+        layerwise = self._spec.layerwise
+        if hetero:
+            return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, **kwargs)
+        task = self.model_config.task_level.value
+        return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, **kwargs)
+
+    def _explained_class(self, target: Tensor, row: int) -> int:
+        """The class argument of the attribution methods for output row ``row``."""
+        if target is None:
+            raise ValueError("target is required: pass the class (or value) per output row, as PyG's Explainer does")
+        value = torch.as_tensor(target)[row]
+        if self.model_config.mode == ModelMode.regression:
+            if value.numel() != 1:
+                raise ValueError(
+                    f"the regression model returns {value.numel()} values per row; edgeattr explains one: "
+                    f"wrap the model to return the output to explain, e.g. out[:, [d]]"
+                )
+            return 1  # on a single output, class 1 explains z = y
+        if value.numel() != 1 or value.is_floating_point() and value != value.round():
+            raise ValueError(f"the target of row {row} must be one class label, got {value.tolist()}")
+        return int(value)
+
+    def _attribute(self, adapter: EdgeMaskAdapter, target: int) -> Tensor:
+        """The method's attribution of the adapter's output to every edge, ``(E,)`` or ``(L, E)``."""
+        forward_func: Any = adapter
+        if self.method == "gnnexplainer":
+            forward_func = _AsLogits(adapter, self.model_config)
+        attribution = self._spec.attribution(forward_func, **self._init_options)
+        return attribution.attribute(adapter.ones(), target=target, **self._attribute_options)[0].detach()
+
+    def _values(self, raw: Tensor) -> Dict[str, Tensor]:
+        """What the explanation holds, from the raw attribution."""
+        total = raw.sum(0) if self._spec.layerwise else raw
+        values = {"edge_mask": self._normalized(total), "edge_attribution": total}
+        if self._spec.layerwise:
+            values.update(layer_masks=self._normalized(raw), layer_attribution=raw)
+        return values
+
+    def _normalized(self, values: Tensor) -> Tensor:
+        if self._spec.bounded or self.normalize is None:
+            return values
+        return normalized(values, self.normalize)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.method!r}, normalize={self.normalize!r})"
+
+
+def normalized(values: Tensor, how: str) -> Tensor:
+    r"""Maps an attribution into :math:`[0, 1]`.
+
+    Args:
+        values (Tensor): Attribution of any shape.
+        how (str): ``'positive'``: :math:`\max(a, 0) / \max \max(a, 0)`;
+            ``'abs'``: :math:`|a| / \max |a|`.
+
+    Returns:
+        Tensor of the same shape; all zeros where no entry scores above 0.
+    """
+    scores = values.clamp(min=0) if how == "positive" else values.abs()
+    top = scores.max() if scores.numel() else scores.new_zeros(())
+    return scores / top if top > 0 else torch.zeros_like(scores)
+
+
+class _AsLogits:
+    """An adapter whose outputs are mapped to logits, so that GNNExplainer's cross-entropy is PyG's loss.
+
+    ``log_probs`` are logits already (the softmax of log-probabilities is the
+    probabilities); probabilities become their log, a single binary
+    probability its logit.
+    """
+
+    def __init__(self, adapter: EdgeMaskAdapter, model_config: ModelConfig) -> None:
+        self.adapter, self.config = adapter, model_config
+        self.num_nodes = adapter.num_nodes  # GNNExplainer scales its initial mask by it
+
+    def check(self, mask: Tensor, **kwargs: Any) -> None:
+        self.adapter.check(mask, **kwargs)
+
+    def __call__(self, mask: Tensor) -> Tensor:
+        out = self.adapter(mask)
+        if self.config.return_type != ModelReturnType.probs:
+            return out
+        if self.config.mode == ModelMode.binary_classification:
+            return out.log() - (1 - out).log()
+        return out.log()
+
+
+def _route_options(method: str, attribution: type, options: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Splits ``options`` into the class's constructor and ``attribute`` arguments."""
+    init = set(inspect.signature(attribution.__init__).parameters) - _BOUND
+    attribute = set(inspect.signature(attribution.attribute).parameters) - _BOUND
+    unknown = set(options) - init - attribute
+    if unknown:
+        raise TypeError(f"unknown options {sorted(unknown)} for method {method!r}; its options are {sorted(init | attribute)}")
+    return {k: v for k, v in options.items() if k in init}, {k: v for k, v in options.items() if k in attribute}
+
+
+def _single_index(index: Any) -> Optional[int]:
+    """One node or graph id from what PyG passes: ``None``, an int, or a tensor of ids."""
+    if index is None or isinstance(index, numbers.Integral) and not isinstance(index, bool):
+        return index
+    if isinstance(index, Tensor) and not index.is_floating_point() and index.dtype != torch.bool:
+        if index.numel() == 1:
+            return int(index)
+        raise ValueError(
+            f"EdgeAttrExplainer explains one node or graph per call, got index with {index.numel()} ids; "
+            f"call the explainer once per id, e.g. [explainer(x, edge_index, index=int(i)) for i in ids]"
+        )
+    raise TypeError(f"index must be an int or a tensor of one id, got {index!r}")
+
+
+class LayerwiseExplanation(Explanation):
+    r"""An :class:`~torch_geometric.explain.Explanation` with layer masks ``[L, E]``.
+
+    ``get_explanation_subgraph`` and ``get_complement_subgraph`` keep the
+    columns of :data:`LAYER_KEYS` that belong to the kept edges.
+    """
+
+    def _apply_masks(self, node_mask: Optional[Tensor] = None, edge_mask: Optional[Tensor] = None) -> "LayerwiseExplanation":
+        inner = copy.copy(self)
+        layers = {key: inner[key] for key in LAYER_KEYS if key in inner}
+        for key in layers:
+            del inner[key]
+        out = Explanation._apply_masks(inner, node_mask, edge_mask)
+        for key, value in layers.items():
+            out[key] = value if edge_mask is None else value[:, edge_mask]
+        return out
+
+
+class LayerwiseHeteroExplanation(HeteroExplanation):
+    r"""A :class:`~torch_geometric.explain.HeteroExplanation` with layer masks ``[L, E_t]`` per edge type.
+
+    ``get_explanation_subgraph`` and ``get_complement_subgraph`` keep the
+    columns of :data:`LAYER_KEYS` that belong to the kept edges.
+    """
+
+    def _apply_masks(self, node_mask_dict: Dict[Any, Tensor], edge_mask_dict: Dict[Any, Tensor]) -> "LayerwiseHeteroExplanation":
+        inner = copy.copy(self)
+        layers = {}
+        for store in inner.edge_stores:
+            for key in LAYER_KEYS:
+                if key in store:
+                    layers[store._key, key] = store[key]
+                    del store[key]
+        out = HeteroExplanation._apply_masks(inner, node_mask_dict, edge_mask_dict)
+        for (edge_type, key), value in layers.items():
+            kept = edge_mask_dict.get(edge_type)
+            out[edge_type][key] = value if kept is None else value[:, kept]
+        return out
+
+
+__all__ = ["EdgeAttrExplainer", "METHODS", "NORMALIZATIONS", "LayerwiseExplanation", "LayerwiseHeteroExplanation", "normalized"]

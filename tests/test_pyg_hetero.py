@@ -1,0 +1,325 @@
+"""PyGHeteroAdapter and EdgeAttrExplainer on to_hetero models, against PyG's own hetero mask machinery."""
+
+import pytest
+import torch
+from torch_geometric.explain import Explainer, HeteroExplanation
+from torch_geometric.explain.algorithm.utils import clear_masks, set_hetero_masks, set_masks
+from torch_geometric.nn import GCNConv, GINEConv, GraphConv, HeteroConv, MessagePassing, SAGEConv, global_mean_pool, to_hetero
+from zoo import assert_same_state, state_of
+
+from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, UnsupportedLayerError
+from edgeattr.adapters import PyGHeteroAdapter
+from edgeattr.integrations.pyg import EdgeAttrExplainer, LayerwiseHeteroExplanation, normalized
+
+F, CLASSES = 5, 3
+NODE_TYPE, NODE = "a", 0  # node a0 is reached by edges of every type
+EDGE_TYPES = [("a", "to", "b"), ("b", "to", "a"), ("a", "near", "a")]
+
+
+class Homogeneous(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = SAGEConv((F, F), F)
+        self.conv2 = GraphConv((F, F), CLASSES)
+
+    def forward(self, x, edge_index):
+        return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
+
+
+class NodeModel(torch.nn.Module):
+    """A to_hetero model whose output is the rows of node type 'a' (what PyG's Explainer needs)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.gnn = to_hetero(Homogeneous(), (["a", "b"], EDGE_TYPES)).double()
+
+    def forward(self, x_dict, edge_index_dict):
+        return self.gnn(x_dict, edge_index_dict)[NODE_TYPE]
+
+
+class GraphModel(NodeModel):
+    """The same, pooled over the nodes of both types: one row per graph."""
+
+    def forward(self, x_dict, edge_index_dict):
+        out = self.gnn(x_dict, edge_index_dict)
+        return sum(global_mean_pool(h, None) for h in out.values())
+
+
+class WithSelfLoops(torch.nn.Module):
+    """PyG's HeteroConv with a GCNConv, which adds self-loops, on the relation between 'a' nodes."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        convs = lambda out: {  # noqa: E731
+            EDGE_TYPES[0]: SAGEConv((F, F), out),
+            EDGE_TYPES[1]: SAGEConv((F, F), out),
+            EDGE_TYPES[2]: GCNConv(F, out),
+        }
+        self.conv1, self.conv2 = HeteroConv(convs(F)).double(), HeteroConv(convs(CLASSES)).double()
+
+    def forward(self, x_dict, edge_index_dict):
+        h = {t: v.relu() for t, v in self.conv1(x_dict, edge_index_dict).items()}
+        return self.conv2(h, edge_index_dict)[NODE_TYPE]
+
+
+def hetero_graph(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    sizes = {"a": 6, "b": 5}
+    x = {t: torch.randn(n, F, generator=g, dtype=torch.float64) for t, n in sizes.items()}
+    counts = {EDGE_TYPES[0]: 12, EDGE_TYPES[1]: 10, EDGE_TYPES[2]: 9}
+    edges = {}
+    for (src, rel, dst), count in counts.items():
+        s = torch.randint(0, sizes[src], (count,), generator=g)
+        d = torch.randint(0, sizes[dst], (count,), generator=g)
+        if src == dst:
+            d = torch.where(s == d, (d + 1) % sizes[dst], d)
+        edges[src, rel, dst] = torch.stack([s, d])
+    return x, edges
+
+
+def reference_gradient(model, x, edges, target, row, per_module=False):
+    """dz/dw through PyG's set_hetero_masks (one mask per edge type) or set_masks per relation module."""
+    ones = {t: torch.ones(e.size(1), dtype=torch.float64, requires_grad=True) for t, e in edges.items()}
+    if not per_module:
+        set_hetero_masks(model, ones, edges, apply_sigmoid=False)
+        try:
+            z = model(x, edges)[row, target]
+        finally:
+            clear_masks(model)
+        grads = torch.autograd.grad(z, list(ones.values()), allow_unused=True)
+        return torch.cat([torch.zeros_like(m) if g is None else g for m, g in zip(ones.values(), grads)])
+    # One mask per relation module, in call order: the layerwise gradient, (L, E).
+    calls = [(name, m) for name, m in model.named_modules() if isinstance(m, MessagePassing)]
+    masks, offsets, start = [], {}, 0
+    for t, e in edges.items():
+        offsets[t], start = start, start + e.size(1)
+    for name, module in calls:
+        edge_type = next(t for t in edges if name.endswith("__".join(t)))
+        mask = torch.ones(edges[edge_type].size(1), dtype=torch.float64, requires_grad=True)
+        set_masks(module, mask, edges[edge_type], apply_sigmoid=False)
+        masks.append((edge_type, mask))
+    try:
+        z = model(x, edges)[row, target]
+    finally:
+        clear_masks(model)
+    grads = torch.autograd.grad(z, [m for _, m in masks], allow_unused=True)  # layer 2 into 'b' cannot reach 'a'
+    out = torch.zeros(len(calls), start, dtype=torch.float64)
+    for layer, ((edge_type, mask), grad) in enumerate(zip(masks, grads)):
+        if grad is not None:
+            out[layer, offsets[edge_type] : offsets[edge_type] + mask.numel()] = grad
+    return out
+
+
+def test_edge_gradient_per_edge_type_equals_autograd_through_set_hetero_masks():
+    model = NodeModel().eval()
+    x, edges = hetero_graph()
+    adapter = PyGHeteroAdapter(model, x, edges, index=NODE)
+    target = int(model(x, edges)[NODE].argmax())
+    got = adapter.split(EdgeGradient(adapter).attribute(adapter.ones())[0])
+    expected = reference_gradient(model, x, edges, target, NODE)
+    assert list(got) == EDGE_TYPES
+    for edge_type, grad in got.items():
+        assert grad.shape == (edges[edge_type].size(1),)
+    assert all(g.abs().sum() > 0 for g in got.values())
+    torch.testing.assert_close(adapter.join(got), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_layerwise_gradient_equals_per_relation_module_masks():
+    model = NodeModel().eval()
+    x, edges = hetero_graph()
+    adapter = PyGHeteroAdapter(model, x, edges, index=NODE, layerwise=True)
+    assert [layer.name for layer in adapter.layers] == [f"gnn.conv{i}.{'__'.join(t)}" for i in (1, 2) for t in EDGE_TYPES]
+    target = int(model(x, edges)[NODE].argmax())
+    got = EdgeGradient(adapter).attribute(adapter.ones(), target=target)[0]
+    expected = reference_gradient(model, x, edges, target, NODE, per_module=True)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_messages_along_self_loops_a_layer_adds_keep_weight_one():
+    model = WithSelfLoops().eval()
+    x, edges = hetero_graph()
+    adapter = PyGHeteroAdapter(model, x, edges, index=NODE)
+    target = int(model(x, edges)[NODE].argmax())
+    got = EdgeGradient(adapter).attribute(adapter.ones(), target=target)[0]
+    expected = reference_gradient(model, x, edges, target, NODE)
+    assert adapter.split(expected)[EDGE_TYPES[2]].abs().sum() > 0
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["message", "remove"])
+def test_occlusion_equals_brute_force(mode):
+    model = NodeModel().eval()
+    x, edges = hetero_graph()
+    adapter = PyGHeteroAdapter(model, x, edges, index=NODE)
+    target = int(model(x, edges)[NODE].argmax())
+    got = adapter.split(EdgeOcclusion(adapter).attribute(adapter.ones(), target=target, mode=mode)[0])
+    base = model(x, edges)[NODE, target]
+    with torch.no_grad():
+        for edge_type, values in got.items():
+            for edge in range(values.numel()):
+                if mode == "remove":
+                    kept = {t: e if t != edge_type else torch.cat([e[:, :edge], e[:, edge + 1 :]], 1) for t, e in edges.items()}
+                    z = model(x, kept)[NODE, target]
+                else:
+                    masks = {t: torch.ones(e.size(1), dtype=torch.float64) for t, e in edges.items()}
+                    masks[edge_type][edge] = 0
+                    set_hetero_masks(model, masks, edges, apply_sigmoid=False)
+                    z = model(x, edges)[NODE, target]
+                    clear_masks(model)
+                torch.testing.assert_close(values[edge], base - z, rtol=1e-9, atol=1e-12)
+
+
+def test_explainer_returns_masks_per_edge_type_equal_to_the_flat_adapter_split():
+    model = NodeModel().train()
+    x, edges = hetero_graph()
+    before = state_of(model)
+    explainer = Explainer(
+        model,
+        algorithm=EdgeAttrExplainer("edge_gradient"),
+        explanation_type="model",
+        edge_mask_type="object",
+        model_config=dict(mode="multiclass_classification", task_level="node", return_type="raw"),
+    )
+    explanation = explainer(x, edges, index=NODE)
+    assert_same_state(before, state_of(model))
+    adapter = PyGHeteroAdapter(model, x, edges, index=NODE)
+    flat = EdgeGradient(adapter).attribute(adapter.ones())[0]
+    assert isinstance(explanation, HeteroExplanation)
+    for edge_type, expected in adapter.split(flat).items():
+        torch.testing.assert_close(explanation[edge_type].edge_attribution, expected, rtol=0, atol=0)
+    for edge_type, expected in adapter.split(normalized(flat, "positive")).items():
+        torch.testing.assert_close(explanation[edge_type].edge_mask, expected, rtol=0, atol=0)
+    subgraph = explanation.get_explanation_subgraph()
+    for edge_type in EDGE_TYPES:
+        kept = explanation[edge_type].edge_mask > 0
+        assert torch.equal(subgraph[edge_type].edge_index, edges[edge_type][:, kept])
+
+
+def test_layerwise_explanation_per_edge_type():
+    model = NodeModel().eval()
+    x, edges = hetero_graph()
+    explainer = Explainer(
+        model,
+        algorithm=EdgeAttrExplainer("layerwise_gradient", normalize=None),
+        explanation_type="model",
+        edge_mask_type="object",
+        model_config=dict(mode="multiclass_classification", task_level="node", return_type="raw"),
+    )
+    explanation = explainer(x, edges, index=NODE)
+    assert isinstance(explanation, LayerwiseHeteroExplanation)
+    target = int(model(x, edges)[NODE].argmax())
+    expected = reference_gradient(model, x, edges, target, NODE, per_module=True)
+    adapter = PyGHeteroAdapter(model, x, edges, index=NODE)
+    for edge_type, layers in adapter.split(expected).items():
+        assert explanation[edge_type].layer_masks.shape == (6, edges[edge_type].size(1))
+        torch.testing.assert_close(explanation[edge_type].layer_attribution, layers, rtol=1e-9, atol=1e-12)
+    subgraph = explanation.get_explanation_subgraph()
+    for edge_type in EDGE_TYPES:
+        kept = explanation[edge_type].edge_mask > 0
+        assert torch.equal(subgraph[edge_type].layer_masks, explanation[edge_type].layer_masks[:, kept])
+
+
+def test_visualize_graph_draws_a_heterogeneous_explanation(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image
+
+    model = NodeModel().eval()
+    x, edges = hetero_graph()
+    explainer = Explainer(
+        model,
+        algorithm=EdgeAttrExplainer("edge_occlusion"),
+        explanation_type="model",
+        edge_mask_type="object",
+        model_config=dict(mode="multiclass_classification", task_level="node", return_type="raw"),
+    )
+    path = tmp_path / "hetero.png"
+    explainer(x, edges, index=NODE).visualize_graph(str(path))
+    image = matplotlib.image.imread(str(path))
+    assert path.stat().st_size > 2000 and image[..., :3].std() > 0.01
+
+
+def test_graph_task_and_gnnexplainer_on_a_heterogeneous_model():
+    model = GraphModel().eval()
+    x, edges = hetero_graph()
+    explainer = Explainer(
+        model,
+        algorithm=EdgeAttrExplainer("gnnexplainer", epochs=5),
+        explanation_type="model",
+        edge_mask_type="object",
+        model_config=dict(mode="multiclass_classification", task_level="graph", return_type="raw"),
+    )
+    torch.manual_seed(0)
+    explanation = explainer(x, edges)
+    adapter = PyGHeteroAdapter(model, x, edges)
+    torch.manual_seed(0)
+    flat = GNNExplainer(adapter, epochs=5).attribute(adapter.ones(), target=int(model(x, edges)[0].argmax()))[0]
+    assert flat.gt(0).any()
+    for edge_type, expected in adapter.split(flat).items():
+        torch.testing.assert_close(explanation[edge_type].edge_mask, expected, rtol=0, atol=0)
+
+
+def test_bad_heterogeneous_inputs_raise_clear_errors():
+    model = NodeModel().eval()
+    x, edges = hetero_graph()
+    shared = dict(edges)
+    shared[EDGE_TYPES[1]] = shared[EDGE_TYPES[0]]
+    with pytest.raises(ValueError, match="share one edge_index"):
+        PyGHeteroAdapter(model, x, shared, index=NODE)
+    with pytest.raises(ValueError, match="x_dict lacks"):
+        PyGHeteroAdapter(model, {"a": x["a"]}, edges, index=NODE)
+    with pytest.raises(ValueError, match="pass index="):
+        PyGHeteroAdapter(model, x, edges)
+    with pytest.raises(TypeError, match="x_dict"):
+        PyGHeteroAdapter(model, x["a"], edges, index=NODE)
+
+
+class Rebuilt(torch.nn.Module):
+    """A model that propagates over a copy of an edge_index it made itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = GraphConv((F, F), CLASSES).double()
+
+    def forward(self, x_dict, edge_index_dict):
+        return self.conv((x_dict["b"], x_dict["a"]), edge_index_dict[EDGE_TYPES[1]].clone())
+
+
+def test_a_call_over_an_unknown_edge_index_is_refused():
+    x, edges = hetero_graph()
+    with pytest.raises(UnsupportedLayerError, match="cannot be matched to an edge type"):
+        adapter = PyGHeteroAdapter(Rebuilt(), x, edges, index=NODE)
+        EdgeGradient(adapter).attribute(adapter.ones())
+
+
+class WithEdgeFeatures(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = GINEConv(torch.nn.Linear(F, CLASSES), edge_dim=2)
+
+    def forward(self, x, edge_index, edge_attr):
+        return self.conv(x, edge_index, edge_attr)
+
+
+def test_removing_an_edge_also_removes_its_edge_features():
+    torch.manual_seed(2)
+    gnn = to_hetero(WithEdgeFeatures(), (["a", "b"], EDGE_TYPES)).double().eval()
+    x, edges = hetero_graph()
+    g = torch.Generator().manual_seed(5)
+    attrs = {t: torch.randn(e.size(1), 2, generator=g, dtype=torch.float64) for t, e in edges.items()}
+    adapter = PyGHeteroAdapter(gnn, x, edges, index=NODE, node_type=NODE_TYPE, edge_attr=attrs)
+    target = int(gnn(x, edges, attrs)[NODE_TYPE][NODE].argmax())
+    got = adapter.split(EdgeOcclusion(adapter).attribute(adapter.ones(), target=target, mode="remove")[0])
+    base = gnn(x, edges, attrs)[NODE_TYPE][NODE, target]
+    edge_type = EDGE_TYPES[1]
+    with torch.no_grad():
+        for edge in range(edges[edge_type].size(1)):
+            keep = torch.arange(edges[edge_type].size(1)) != edge
+            cut = {**edges, edge_type: edges[edge_type][:, keep]}
+            cut_attrs = {**attrs, edge_type: attrs[edge_type][keep]}
+            z = gnn(x, cut, cut_attrs)[NODE_TYPE][NODE, target]
+            torch.testing.assert_close(got[edge_type][edge], base - z, rtol=1e-9, atol=1e-12)
+    assert got[edge_type].abs().sum() > 0
