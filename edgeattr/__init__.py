@@ -17,6 +17,8 @@ from edgeattr.attribution import (
     LayerwiseOcclusion,
 )
 from edgeattr.errors import UnsupportedLayerError
+from edgeattr.explaining import explain
+from edgeattr.explanation import EdgeExplanation
 from edgeattr.metrics import cosine_similarity, sign_flips
 
 __version__ = "0.1.0"
@@ -31,6 +33,8 @@ __all__ = [
     "LayerwiseOcclusion",
     "GNNExplainer",
     "UnsupportedLayerError",
+    "explain",
+    "EdgeExplanation",
     "cosine_similarity",
     "sign_flips",
 ]

@@ -2,77 +2,132 @@ r"""Drawing an edge attribution around its target."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import torch
 from torch import Tensor
+
+Pair = Tuple[int, int]
 
 
 def plot_edge_attribution(
     edge_index: Tensor,
     attribution: Tensor,
-    target: int,
+    target: Optional[int],
     path: str,
     node_colors: Optional[Sequence[str]] = None,
     title: str = "",
     seed: int = 0,
+    edges: Optional[Tensor] = None,
+    panel_titles: Optional[Sequence[str]] = None,
 ) -> None:
-    r"""Writes a figure of the edges with non-zero attribution around ``target``.
+    r"""Writes a figure of the edges around ``target`` coloured by signed attribution.
 
-    Edges are coloured by signed attribution on a diverging colour map centred
-    at 0 (green supports the explained class, magenta opposes it), with a colour bar;
-    an undirected pair is drawn once, with the attribution of larger magnitude.
-    The target node is drawn larger, with a black ring.
+    Edges are coloured on the diverging map PiYG with limits
+    :math:`\pm \max_e |a_e|` (green supports the explained class, magenta
+    opposes it), with a colour bar; drawn edges of attribution 0 stay thin and
+    grey. The graph is drawn undirected: of the two directions ``u -> v`` and
+    ``v -> u`` of a pair (and any parallel edges), the one of larger magnitude
+    is shown (the first in edge order on a tie). The larger magnitude rather
+    than the sum keeps each method's own scale (a gradient-sign mask stays
+    0/1, a GNNExplainer mask in [0, 1]) and never lets two directions of
+    opposite sign cancel into an edge that looks irrelevant. Self-loops are
+    not drawn. The target node
+    is drawn larger, with a black ring. Several attribution rows (layers) are
+    drawn as panels side by side, on one layout and one colour scale.
 
     Args:
         edge_index (Tensor): Edges ``(2, E)``.
-        attribution (Tensor): One value per edge, ``(E,)``.
-        target (int): The explained node.
+        attribution (Tensor): One value per edge, ``(E,)``, or one row per
+            panel, ``(L, E)``.
+        target (int, optional): The explained node; ``None`` marks no node (a graph task).
         path (str): Output file (PNG, PDF or SVG, by suffix).
         node_colors (Sequence[str], optional): Fill colour of every node.
         title (str, optional): Figure title.
         seed (int, optional): Seed of the layout. (default: ``0``)
+        edges (Tensor, optional): Ids of the edges to draw, e.g. the
+            computation subgraph of ``target``. Default: the edges with a
+            non-zero attribution in some row.
+        panel_titles (Sequence[str], optional): One title per row of ``attribution``.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import networkx as nx
+    from matplotlib.lines import Line2D
 
-    if attribution.dim() != 1 or attribution.numel() != edge_index.size(1):
-        raise ValueError(
-            f"attribution must have shape ({edge_index.size(1)},), one value per edge; got {tuple(attribution.shape)}"
-        )
-    values = attribution.detach().double().cpu()
-    shown = {}
-    for (u, v), value in zip(edge_index.t().tolist(), values.tolist()):
-        if value == 0:
-            continue
-        key = (min(u, v), max(u, v))
-        if key not in shown or abs(value) > abs(shown[key]):
-            shown[key] = value
+    rows = _attribution_rows(edge_index, attribution)
+    if panel_titles is not None and len(panel_titles) != rows.size(0):
+        raise ValueError(f"panel_titles holds {len(panel_titles)} titles for {rows.size(0)} rows of attribution")
+    if edges is None:
+        edges = (rows != 0).any(0).nonzero().view(-1)
+    pairs = _undirected_pairs(edge_index, edges)
     graph = nx.Graph()
-    graph.add_node(target)
-    graph.add_edges_from(shown)
-    edges = list(graph.edges())
-    weights = [shown[(min(u, v), max(u, v))] for u, v in edges]
-    limit = max((abs(w) for w in weights), default=1.0) or 1.0
+    if target is not None:
+        graph.add_node(target)
+    graph.add_edges_from(pairs)
+    layout = nx.spring_layout(graph, seed=seed, k=1.5 / max(1, graph.number_of_nodes()) ** 0.5)
+    shown = [_shown_values(rows[row], pairs) for row in range(rows.size(0))]
+    limit = max((abs(v) for values in shown for v in values.values()), default=0.0) or 1.0
 
-    figure, axis = plt.subplots(figsize=(7, 6))
-    layout = nx.spring_layout(graph, seed=seed)
-    nodes = list(graph.nodes())
-    fills = [node_colors[n] if node_colors is not None else "lightgrey" for n in nodes]
-    sizes = [420 if n == target else 160 for n in nodes]
+    panels = len(shown)
+    figure, axes = plt.subplots(1, panels, figsize=(5.6 * panels + 1.0, 5.4), squeeze=False, layout="constrained")
     edge_map = plt.get_cmap("PiYG")
-    nx.draw_networkx_edges(graph, layout, edgelist=edges, edge_color=weights, edge_cmap=edge_map, edge_vmin=-limit, edge_vmax=limit, width=2.5, ax=axis)
-    nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_color=fills, node_size=sizes, edgecolors="dimgray", ax=axis)
-    nx.draw_networkx_nodes(graph, layout, nodelist=[target], node_color=[fills[nodes.index(target)]], node_size=520, edgecolors="black", linewidths=2.5, ax=axis)
+    nodes = list(graph.nodes())
+    small = len(nodes) > 60
+    fills = [node_colors[n] if node_colors is not None else "lightgrey" for n in nodes]
+    for axis, values, name in zip(axes[0], shown, panel_titles or [""] * panels):
+        nx.draw_networkx_edges(graph, layout, edgelist=list(pairs), edge_color="lightgrey", width=0.8, ax=axis)
+        coloured = sorted((pair for pair in pairs if values[pair] != 0), key=lambda pair: abs(values[pair]))
+        nx.draw_networkx_edges(
+            graph, layout, edgelist=coloured, edge_color=[values[pair] for pair in coloured], edge_cmap=edge_map,
+            edge_vmin=-limit, edge_vmax=limit, width=3.0, ax=axis,
+        )
+        nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_color=fills, node_size=40 if small else 150, edgecolors="dimgray", linewidths=0.8, ax=axis)
+        if target is not None:
+            nx.draw_networkx_nodes(graph, layout, nodelist=[target], node_color=[fills[nodes.index(target)]], node_size=480, edgecolors="black", linewidths=2.5, ax=axis)
+        if not small:
+            nx.draw_networkx_labels(graph, layout, font_size=7, ax=axis)
+        axis.set_title(name)
+        axis.set_axis_off()
+    if target is not None:
+        marker = Line2D([], [], marker="o", linestyle="", markersize=13, markerfacecolor="lightgrey", markeredgecolor="black", markeredgewidth=2.5)
+        figure.legend([marker], [f"target node {target}"], loc="outside lower left", frameon=False)
     scale = plt.cm.ScalarMappable(cmap=edge_map, norm=plt.Normalize(-limit, limit))
-    figure.colorbar(scale, ax=axis, label="edge attribution (signed)")
-    axis.set_title(title or f"edge attribution for node {target}")
-    axis.set_axis_off()
-    figure.tight_layout()
+    figure.colorbar(scale, ax=list(axes[0]), label="edge attribution (signed)", shrink=0.85)
+    figure.suptitle(title or (f"edge attribution for node {target}" if target is not None else "edge attribution"))
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def _attribution_rows(edge_index: Tensor, attribution: Tensor) -> Tensor:
+    """The attribution as ``(rows, E)`` doubles on the CPU, after checking its shape."""
+    if attribution.dim() not in (1, 2) or attribution.size(-1) != edge_index.size(1):
+        raise ValueError(
+            f"attribution must have shape ({edge_index.size(1)},) or (L, {edge_index.size(1)}), "
+            f"one value per edge; got {tuple(attribution.shape)}"
+        )
+    return attribution.detach().double().cpu().reshape(-1, edge_index.size(1))
+
+
+def _undirected_pairs(edge_index: Tensor, edges: Tensor) -> Dict[Pair, List[int]]:
+    """Each unordered node pair among ``edges`` with its edge ids, in edge order (self-loops dropped)."""
+    pairs: Dict[Pair, List[int]] = {}
+    edges = torch.as_tensor(edges).view(-1).sort().values
+    for e, (u, v) in zip(edges.tolist(), edge_index[:, edges].t().tolist()):
+        if u != v:
+            pairs.setdefault((min(u, v), max(u, v)), []).append(e)
+    return pairs
+
+
+def _shown_values(values: Tensor, pairs: Dict[Pair, List[int]]) -> Dict[Pair, float]:
+    """Per pair, the value of its edge of largest magnitude (the first on a tie)."""
+    shown = {}
+    for pair, ids in pairs.items():
+        candidates = values[ids].tolist()
+        shown[pair] = max(candidates, key=abs)
+    return shown
 
 
 __all__ = ["plot_edge_attribution"]

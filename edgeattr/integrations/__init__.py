@@ -1,0 +1,1 @@
+"""Integrations with PyG's Explainer and DGL's explainer calls."""
