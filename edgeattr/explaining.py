@@ -98,12 +98,10 @@ def explain(
         )
     explained = int(resolve_target(adapter, adapter.ones(), target)[0])
     attribution = chosen.attribute(adapter, target=explained, **options)[0].detach()
-    layers = adapter
     if chosen.layerwise:
         layer_masks, edge_mask = attribution, attribution.sum(0)
     elif layerwise:
-        layers = adapter_of(True)
-        layer_masks = replace(chosen, layerwise=True).attribute(layers, target=explained, **options)[0].detach()
+        layer_masks = replace(chosen, layerwise=True).attribute(adapter_of(True), target=explained, **options)[0].detach()
         edge_mask = attribution
     else:
         layer_masks, edge_mask = None, attribution
@@ -118,7 +116,7 @@ def explain(
         task=adapter.task,
         num_nodes=adapter.num_nodes,
         computation_edges=adapter.edge_ids[adapter.message_edges],
-        layer_names=[layer.name for layer in layers.layers] if layer_masks is not None else [],
+        layer_names=[layer.name for layer in adapter.layers],
     )
 
 

@@ -2,13 +2,14 @@ r"""An edge explanation of one prediction, with ways to rank, cut, convert and d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, NamedTuple, Optional
 
 import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
+    import matplotlib.figure
     import networkx
     from torch_geometric.explain import Explanation
 
@@ -70,7 +71,8 @@ class EdgeExplanation:
             reach the explained output (the computation subgraph); the
             attribution of every other edge is 0.
         layer_names (list[str]): Name of the module making each message-passing
-            call, one per row of ``layer_masks`` (empty when not layerwise).
+            call, in call order (one per row of ``layer_masks``); their number
+            is the hops the explained output depends on.
     """
 
     edge_mask: Tensor
@@ -83,7 +85,7 @@ class EdgeExplanation:
     task: str
     num_nodes: int
     computation_edges: Tensor
-    layer_names: List[str] = field(default_factory=list)
+    layer_names: List[str]
 
     @property
     def num_edges(self) -> int:
@@ -184,7 +186,7 @@ class EdgeExplanation:
             **extra,
         )
 
-    def plot(self, path: str, layers: bool = True, node_colors: Optional[List[str]] = None, seed: int = 0) -> None:
+    def plot(self, path: str, layers: bool = True, node_colors: Optional[List[str]] = None, seed: int = 0) -> "matplotlib.figure.Figure":
         r"""Draws the computation subgraph coloured by signed attribution (see :func:`edgeattr.plotting.plot_edge_attribution`).
 
         Args:
@@ -193,12 +195,15 @@ class EdgeExplanation:
                 layer; else one panel of ``edge_mask``. (default: ``True``)
             node_colors (list[str], optional): Fill colour of every node.
             seed (int, optional): Seed of the layout. (default: ``0``)
+
+        Returns:
+            matplotlib.figure.Figure: The figure written (closed).
         """
         from edgeattr.plotting import plot_edge_attribution
 
         per_layer = layers and self.layer_masks is not None
         what = f"{self.method}, class {self.target}, " + (f"node {self.index}" if self.task == "node" else f"graph {self.index}")
-        plot_edge_attribution(
+        return plot_edge_attribution(
             self.edge_index,
             self.layer_masks if per_layer else self.edge_mask,
             self.index if self.task == "node" else None,

@@ -2,10 +2,13 @@ r"""Drawing an edge attribution around its target."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 
 Pair = Tuple[int, int]
 
@@ -20,7 +23,7 @@ def plot_edge_attribution(
     seed: int = 0,
     edges: Optional[Tensor] = None,
     panel_titles: Optional[Sequence[str]] = None,
-) -> None:
+) -> "matplotlib.figure.Figure":
     r"""Writes a figure of the edges around ``target`` coloured by signed attribution.
 
     Edges are coloured on the diverging map PiYG with limits
@@ -49,6 +52,10 @@ def plot_edge_attribution(
             computation subgraph of ``target``. Default: the edges with a
             non-zero attribution in some row.
         panel_titles (Sequence[str], optional): One title per row of ``attribution``.
+
+    Returns:
+        matplotlib.figure.Figure: The figure written (closed), one axes per
+        panel and then the colour bar's.
     """
     import matplotlib
 
@@ -99,6 +106,7 @@ def plot_edge_attribution(
     figure.suptitle(title or (f"edge attribution for node {target}" if target is not None else "edge attribution"))
     figure.savefig(path, dpi=120)
     plt.close(figure)
+    return figure
 
 
 def _attribution_rows(edge_index: Tensor, attribution: Tensor) -> Tensor:
