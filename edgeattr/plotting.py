@@ -81,16 +81,22 @@ def plot_edge_attribution(
     panels = len(shown)
     figure, axes = plt.subplots(1, panels, figsize=(5.6 * panels + 1.0, 5.4), squeeze=False, layout="constrained")
     edge_map = plt.get_cmap("PiYG")
+    norm = plt.Normalize(-limit, limit)
     nodes = list(graph.nodes())
     small = len(nodes) > 60
     fills = [node_colors[n] if node_colors is not None else "lightgrey" for n in nodes]
     for axis, values, name in zip(axes[0], shown, panel_titles or [""] * panels):
         nx.draw_networkx_edges(graph, layout, edgelist=list(pairs), edge_color="lightgrey", width=0.8, ax=axis)
         coloured = sorted((pair for pair in pairs if values[pair] != 0), key=lambda pair: abs(values[pair]))
-        nx.draw_networkx_edges(
-            graph, layout, edgelist=coloured, edge_color=[values[pair] for pair in coloured], edge_cmap=edge_map,
-            edge_vmin=-limit, edge_vmax=limit, width=3.0, ax=axis,
-        )
+        if coloured:
+            shown_values = [values[pair] for pair in coloured]
+            lines = nx.draw_networkx_edges(
+                graph, layout, edgelist=coloured, edge_color=shown_values, edge_cmap=edge_map,
+                edge_vmin=-limit, edge_vmax=limit, width=3.0, ax=axis,
+            )
+            lines.set_array(shown_values)  # keep the values, not only their colours, on the figure
+            lines.set_cmap(edge_map)
+            lines.set_norm(norm)
         nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_color=fills, node_size=40 if small else 150, edgecolors="dimgray", linewidths=0.8, ax=axis)
         if target is not None:
             nx.draw_networkx_nodes(graph, layout, nodelist=[target], node_color=[fills[nodes.index(target)]], node_size=480, edgecolors="black", linewidths=2.5, ax=axis)
@@ -101,7 +107,7 @@ def plot_edge_attribution(
     if target is not None:
         marker = Line2D([], [], marker="o", linestyle="", markersize=13, markerfacecolor="lightgrey", markeredgecolor="black", markeredgewidth=2.5)
         figure.legend([marker], [f"target node {target}"], loc="outside lower left", frameon=False)
-    scale = plt.cm.ScalarMappable(cmap=edge_map, norm=plt.Normalize(-limit, limit))
+    scale = plt.cm.ScalarMappable(cmap=edge_map, norm=norm)
     figure.colorbar(scale, ax=list(axes[0]), label="edge attribution (signed)", shrink=0.85)
     figure.suptitle(title or (f"edge attribution for node {target}" if target is not None else "edge attribution"))
     figure.savefig(path, dpi=120)
