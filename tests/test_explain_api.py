@@ -27,7 +27,7 @@ EXPECTED = {
     "edge_occlusion": (EdgeOcclusion, False, {"mode": "remove"}),
     "layerwise_gradient": (EdgeGradient, True, {}),
     "layerwise_occlusion": (LayerwiseOcclusion, True, {}),
-    "gnnexplainer": (GNNExplainer, False, {"epochs": 15, "lr": 0.1}),
+    "gnnexplainer": (GNNExplainer, False, {"epochs": 5, "lr": 0.1}),
 }
 
 

@@ -37,8 +37,9 @@ class DGLExplainer:
         model (torch.nn.Module): The model, ``model(graph, feat, **kwargs)``, unchanged.
         num_hops (int, optional): Hops of the returned subgraph. Default: the
             model's number of message-passing calls, the subgraph every
-            attributed edge lies in. A smaller value drops attributed edges
-            (with a warning).
+            message-carrying edge lies in. Attributed edges outside the
+            subgraph (with a smaller value, or occlusion with
+            ``mode='remove'`` under degree normalisation) are dropped with a warning.
         method (str, optional): A name of :data:`edgeattr.methods.METHODS`.
             For the layerwise methods the mask is the sum over layers; use
             :func:`edgeattr.explain` for the layers. (default: ``'gradient_sign'``)
@@ -93,8 +94,9 @@ class DGLExplainer:
         dropped = int((explanation.edge_mask[outside] != 0).sum())
         if dropped:
             warnings.warn(
-                f"{dropped} edges with non-zero attribution lie outside the {hops}-hop subgraph of node {node_id}; "
-                f"pass num_hops=None to return the model's whole receptive field",
+                f"{dropped} edges with non-zero attribution lie outside the {hops}-hop in-subgraph of node {node_id} "
+                f"and are not returned (edges beyond num_hops, or, with mode='remove', edges that set a degree the "
+                f"model normalises by); edgeattr.explain returns the attribution of every edge",
                 stacklevel=2,
             )
         return new_center, sg, explanation.edge_mask[sg_edges]
