@@ -179,7 +179,7 @@ class EdgeExplanation:
         return Explanation(
             edge_index=self.edge_index,
             edge_mask=self.edge_mask,
-            target=torch.tensor([self.target]),
+            target=torch.tensor([self.target], device=self.edge_mask.device),
             prediction=self.prediction,
             index=self.index,
             num_nodes=self.num_nodes,

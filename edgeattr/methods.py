@@ -5,16 +5,16 @@ explainer in :mod:`edgeattr.integrations.dgl`, PyG's ``Explainer``
 integration) resolves it here, so that a name means the same computation
 everywhere:
 
-=======================  =======================  =========  ==========================================
-name                     class                    layerwise  attribution of edge :math:`e` (layer :math:`l`)
-=======================  =======================  =========  ==========================================
-``edge_gradient``        :class:`EdgeGradient`    no         :math:`g_e = \partial z / \partial w_e`
-``gradient_sign``        :class:`GradientSign`    no         :math:`P_e = \mathbb{1}[g_e > \varepsilon]`
-``edge_occlusion``       :class:`EdgeOcclusion`   no         :math:`O_e = z(\mathbf{1}) - z(w_e = 0)`
-``layerwise_gradient``   :class:`EdgeGradient`    yes        :math:`G_{l,e} = \partial z / \partial W_{l,e}`
-``layerwise_occlusion``  :class:`LayerwiseOcclusion` yes     :math:`O_{l,e} = z(\mathbf{1}) - z(W_{l,e} = 0)`
-``gnnexplainer``         :class:`GNNExplainer`    no         the learned mask :math:`\sigma(\theta)`
-=======================  =======================  =========  ==========================================
+=======================  ================================  =========  ===================================================
+name                     class                             layerwise  attribution of edge :math:`e` (layer :math:`l`)
+=======================  ================================  =========  ===================================================
+``edge_gradient``        :class:`EdgeGradient`             no         :math:`g_e = \partial z / \partial w_e`
+``gradient_sign``        :class:`GradientSign`             no         :math:`P_e = \mathbb{1}[g_e > \varepsilon]`
+``edge_occlusion``       :class:`EdgeOcclusion`            no         :math:`O_e = z(\mathbf{1}) - z(w_e = 0)`
+``layerwise_gradient``   :class:`EdgeGradient`             yes        :math:`G_{l,e} = \partial z / \partial W_{l,e}`
+``layerwise_occlusion``  :class:`LayerwiseOcclusion`       yes        :math:`O_{l,e} = z(\mathbf{1}) - z(W_{l,e} = 0)`
+``gnnexplainer``         :class:`GNNExplainer`             no         the learned mask :math:`\sigma(\theta)`
+=======================  ================================  =========  ===================================================
 
 A layerwise method runs on a layerwise adapter and gives one row per
 message-passing call, ``(1, L, E)``.

@@ -65,6 +65,7 @@ def plot_edge_attribution(
     from matplotlib.lines import Line2D
 
     rows = _attribution_rows(edge_index, attribution)
+    edge_index = edge_index.cpu()
     if panel_titles is not None and len(panel_titles) != rows.size(0):
         raise ValueError(f"panel_titles holds {len(panel_titles)} titles for {rows.size(0)} rows of attribution")
     if edges is None:
@@ -128,7 +129,7 @@ def _attribution_rows(edge_index: Tensor, attribution: Tensor) -> Tensor:
 def _undirected_pairs(edge_index: Tensor, edges: Tensor) -> Dict[Pair, List[int]]:
     """Each unordered node pair among ``edges`` with its edge ids, in edge order (self-loops dropped)."""
     pairs: Dict[Pair, List[int]] = {}
-    edges = torch.as_tensor(edges).view(-1).sort().values
+    edges = torch.as_tensor(edges).cpu().view(-1).sort().values
     for e, (u, v) in zip(edges.tolist(), edge_index[:, edges].t().tolist()):
         if u != v:
             pairs.setdefault((min(u, v), max(u, v)), []).append(e)
