@@ -20,6 +20,8 @@ from edgeattr.attribution import (
     Walk,
 )
 from edgeattr.errors import UnsupportedLayerError
+from edgeattr.explaining import explain
+from edgeattr.explanation import EdgeExplanation
 from edgeattr.metrics import cosine_similarity, sign_flips
 
 __version__ = "0.1.0"
@@ -37,6 +39,8 @@ __all__ = [
     "AMPAve",
     "Walk",
     "UnsupportedLayerError",
+    "explain",
+    "EdgeExplanation",
     "cosine_similarity",
     "sign_flips",
 ]

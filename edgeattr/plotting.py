@@ -2,9 +2,13 @@ r"""Drawing edge attributions around their target."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 
 #: Diverging colour map of every edge panel: green supports the explained class, magenta opposes it.
 EDGE_COLOUR_MAP = "PiYG"
@@ -15,68 +19,98 @@ Pair = Tuple[int, int]
 def plot_edge_attribution(
     edge_index: Tensor,
     attribution: Tensor,
-    target: int,
+    target: Optional[int],
     path: str,
     node_colors: Optional[Sequence[str]] = None,
     title: str = "",
     seed: int = 0,
-) -> None:
-    r"""Writes a figure of the edges with non-zero attribution around ``target``.
+    edges: Optional[Tensor] = None,
+    panel_titles: Optional[Sequence[str]] = None,
+) -> "matplotlib.figure.Figure":
+    r"""Writes a figure of the edges around ``target`` coloured by signed attribution.
 
-    Edges are coloured by signed attribution on a diverging colour map centred
-    at 0 (green supports the explained class, magenta opposes it), with a colour bar;
-    an undirected pair is drawn once, with the attribution of larger magnitude.
-    The target node is drawn larger, with a black ring.
+    Several attribution rows (layers) are drawn as panels side by side, on
+    one layout and one colour scale :math:`\pm \max |a|` with one colour bar;
+    see :func:`edge_attribution_figure` for how edges and nodes are drawn.
 
     Args:
         edge_index (Tensor): Edges ``(2, E)``.
-        attribution (Tensor): One value per edge, ``(E,)``.
-        target (int): The explained node.
+        attribution (Tensor): One value per edge, ``(E,)``, or one row per
+            panel, ``(L, E)``.
+        target (int, optional): The explained node; ``None`` marks no node (a graph task).
         path (str): Output file (PNG, PDF or SVG, by suffix).
         node_colors (Sequence[str], optional): Fill colour of every node.
         title (str, optional): Figure title.
         seed (int, optional): Seed of the layout. (default: ``0``)
+        edges (Tensor, optional): Ids of the edges to draw, e.g. the
+            computation subgraph of ``target``. Default: the edges with a
+            non-zero attribution in some row.
+        panel_titles (Sequence[str], optional): One title per row of ``attribution``.
+
+    Returns:
+        matplotlib.figure.Figure: The figure written (closed), one axes per
+        panel and then the colour bar's.
     """
     import matplotlib.pyplot as plt
 
-    title = title or f"edge attribution for node {target}"
-    figure = edge_attribution_figure(edge_index, {title: attribution}, target, node_colors=node_colors, seed=seed, panel_size=(7, 6))
+    rows = _attribution_rows(edge_index, attribution)
+    if panel_titles is not None and len(panel_titles) != rows.size(0):
+        raise ValueError(f"panel_titles holds {len(panel_titles)} titles for {rows.size(0)} rows of attribution")
+    names = list(panel_titles) if panel_titles is not None else [" " * i for i in range(rows.size(0))]
+    figure = edge_attribution_figure(
+        edge_index, dict(zip(names, rows)), target, node_colors=node_colors, edges=edges, seed=seed, title=title, shared_scale=True
+    )
     figure.savefig(path, dpi=120)
     plt.close(figure)
+    return figure
 
 
 def edge_attribution_figure(
     edge_index: Tensor,
     panels: Mapping[str, Tensor],
-    target: int,
+    target: Optional[int],
     node_colors: Optional[Sequence[str]] = None,
+    edges: Optional[Tensor] = None,
     limits: Optional[Mapping[str, float]] = None,
     colorbar_labels: Optional[Mapping[str, str]] = None,
     seed: int = 0,
-    panel_size: Tuple[float, float] = (5, 4.5),
-) -> Any:
+    title: str = "",
+    shared_scale: bool = False,
+) -> "matplotlib.figure.Figure":
     r"""A figure with one panel per attribution, all drawn on the same layout around ``target``.
 
-    The graph drawn is every undirected pair with a non-zero value in some
-    panel; each panel draws all of them in light grey and colours its own
-    non-zero pairs on the diverging map :data:`EDGE_COLOUR_MAP`, from
-    :math:`-\ell` to :math:`\ell`, with a colour bar. An undirected pair takes
-    the value of larger magnitude of its two directions.
+    Edges are coloured on the diverging map :data:`EDGE_COLOUR_MAP` from
+    :math:`-\ell` to :math:`\ell` (green supports the explained class,
+    magenta opposes it), with a colour bar; drawn edges of attribution 0 stay
+    thin and grey. The graph is drawn undirected: of the two directions
+    ``u -> v`` and ``v -> u`` of a pair (and any parallel edges), the one of
+    larger magnitude is shown (the first in edge order on a tie). The larger
+    magnitude rather than the sum keeps each method's own scale (a
+    gradient-sign mask stays 0/1, a GNNExplainer mask in [0, 1]) and never
+    lets two directions of opposite sign cancel into an edge that looks
+    irrelevant. Self-loops are not drawn. The target node is drawn larger,
+    with a black ring.
 
     Args:
         edge_index (Tensor): Edges ``(2, E)``.
         panels (Mapping[str, Tensor]): Panel title -> one value per edge, ``(E,)``.
-        target (int): The explained node, drawn larger, with a black ring.
+        target (int, optional): The explained node; ``None`` marks no node.
         node_colors (Sequence[str], optional): Fill colour of every node.
+        edges (Tensor, optional): Ids of the edges to draw. Default: the edges
+            with a non-zero value in some panel.
         limits (Mapping[str, float], optional): Panel title -> :math:`\ell`;
-            default the panel's largest magnitude.
+            default the largest magnitude shown (of all panels if ``shared_scale``).
         colorbar_labels (Mapping[str, str], optional): Panel title -> colour
             bar label; default ``'edge attribution (signed)'``.
         seed (int, optional): Seed of the layout. (default: ``0``)
-        panel_size (tuple, optional): Inches per panel. (default: ``(5, 4.5)``)
+        title (str, optional): Figure title.
+        shared_scale (bool, optional): One scale and one colour bar for all
+            panels (layers of one attribution), else one per panel (different
+            methods). (default: ``False``)
 
     Returns:
-        matplotlib.figure.Figure: The figure; save and close it, e.g. with
+        matplotlib.figure.Figure: The figure, one axes per panel and then the
+        colour bars'; save and close it, e.g. with
         :meth:`~edgeattr.experiments.outputs.ResultFolder.save_figure`.
     """
     import matplotlib
@@ -84,53 +118,96 @@ def edge_attribution_figure(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import networkx as nx
+    from matplotlib.lines import Line2D
 
     if not panels:
         raise ValueError("panels is empty: pass at least one title -> attribution")
-    values = {title: _undirected_values(edge_index, attribution) for title, attribution in panels.items()}
+    rows = {name: _panel_values(edge_index, name, values) for name, values in panels.items()}
+    edge_index = edge_index.cpu()
+    if edges is None:
+        edges = torch.stack(list(rows.values())).ne(0).any(0).nonzero().view(-1)
+    pairs = _undirected_pairs(edge_index, edges)
     graph = nx.Graph()
-    graph.add_node(target)
-    for shown in values.values():
-        graph.add_edges_from(shown)
-    layout = nx.spring_layout(graph, seed=seed)
-    nodes = list(graph.nodes())
-    fills = [node_colors[n] if node_colors is not None else "lightgrey" for n in nodes]
-    sizes = [420 if n == target else 160 for n in nodes]
-    edge_map = plt.get_cmap(EDGE_COLOUR_MAP)
+    if target is not None:
+        graph.add_node(target)
+    graph.add_edges_from(pairs)
+    layout = nx.spring_layout(graph, seed=seed, k=1.5 / max(1, graph.number_of_nodes()) ** 0.5)
+    shown = {name: _shown_values(values, pairs) for name, values in rows.items()}
+    largest = {name: max((abs(v) for v in values.values()), default=0.0) for name, values in shown.items()}
+    common = max(largest.values()) or 1.0
 
-    width, height = panel_size
-    figure, axes = plt.subplots(1, len(values), figsize=(width * len(values), height), squeeze=False)
-    for axis, (title, shown) in zip(axes[0], values.items()):
-        edges = [pair for pair in (_pair(u, v) for u, v in graph.edges()) if pair in shown]
-        weights = [shown[pair] for pair in edges]
-        limit = (limits or {}).get(title) or max((abs(w) for w in weights), default=1.0) or 1.0
-        nx.draw_networkx_edges(graph, layout, edge_color="lightgrey", width=1.0, ax=axis)
-        nx.draw_networkx_edges(graph, layout, edgelist=edges, edge_color=weights, edge_cmap=edge_map, edge_vmin=-limit, edge_vmax=limit, width=2.5, ax=axis)
-        nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_color=fills, node_size=sizes, edgecolors="dimgray", ax=axis)
-        nx.draw_networkx_nodes(graph, layout, nodelist=[target], node_color=[fills[nodes.index(target)]], node_size=520, edgecolors="black", linewidths=2.5, ax=axis)
-        scale = plt.cm.ScalarMappable(cmap=edge_map, norm=plt.Normalize(-limit, limit))
-        figure.colorbar(scale, ax=axis, label=(colorbar_labels or {}).get(title, "edge attribution (signed)"))
-        axis.set_title(title)
+    figure, axes = plt.subplots(1, len(shown), figsize=(5.6 * len(shown) + 1.0, 5.4), squeeze=False, layout="constrained")
+    edge_map = plt.get_cmap(EDGE_COLOUR_MAP)
+    nodes = list(graph.nodes())
+    small = len(nodes) > 60
+    fills = [node_colors[n] if node_colors is not None else "lightgrey" for n in nodes]
+    for axis, (name, values) in zip(axes[0], shown.items()):
+        limit = (limits or {}).get(name) or (common if shared_scale else largest[name] or 1.0)
+        norm = plt.Normalize(-limit, limit)
+        nx.draw_networkx_edges(graph, layout, edgelist=list(pairs), edge_color="lightgrey", width=0.8, ax=axis)
+        coloured = sorted((pair for pair in pairs if values[pair] != 0), key=lambda pair: abs(values[pair]))
+        if coloured:
+            shown_values = [values[pair] for pair in coloured]
+            lines = nx.draw_networkx_edges(
+                graph, layout, edgelist=coloured, edge_color=shown_values, edge_cmap=edge_map,
+                edge_vmin=-limit, edge_vmax=limit, width=3.0, ax=axis,
+            )
+            lines.set_array(shown_values)  # keep the values, not only their colours, on the figure
+            lines.set_cmap(edge_map)
+            lines.set_norm(norm)
+        nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_color=fills, node_size=40 if small else 150, edgecolors="dimgray", linewidths=0.8, ax=axis)
+        if target is not None:
+            nx.draw_networkx_nodes(graph, layout, nodelist=[target], node_color=[fills[nodes.index(target)]], node_size=480, edgecolors="black", linewidths=2.5, ax=axis)
+        if not small:
+            nx.draw_networkx_labels(graph, layout, font_size=7, ax=axis)
+        axis.set_title(name.strip())
         axis.set_axis_off()
-    figure.tight_layout()
+        if not shared_scale:
+            label = (colorbar_labels or {}).get(name, "edge attribution (signed)")
+            figure.colorbar(plt.cm.ScalarMappable(cmap=edge_map, norm=norm), ax=axis, label=label, shrink=0.85)
+    if shared_scale:
+        scale = plt.cm.ScalarMappable(cmap=edge_map, norm=plt.Normalize(-common, common))
+        figure.colorbar(scale, ax=list(axes[0]), label="edge attribution (signed)", shrink=0.85)
+    if target is not None:
+        marker = Line2D([], [], marker="o", linestyle="", markersize=13, markerfacecolor="lightgrey", markeredgecolor="black", markeredgewidth=2.5)
+        figure.legend([marker], [f"target node {target}"], loc="outside lower left", frameon=False)
+    figure.suptitle(title or (f"edge attribution for node {target}" if target is not None else "edge attribution"))
     return figure
 
 
-def _pair(u: int, v: int) -> Pair:
-    return (min(u, v), max(u, v))
-
-
-def _undirected_values(edge_index: Tensor, attribution: Tensor) -> Dict[Pair, float]:
-    r"""Undirected pair -> the non-zero value of larger magnitude among its directions."""
-    if attribution.dim() != 1 or attribution.numel() != edge_index.size(1):
+def _attribution_rows(edge_index: Tensor, attribution: Tensor) -> Tensor:
+    """The attribution as ``(rows, E)``, after checking its shape."""
+    if attribution.dim() not in (1, 2) or attribution.size(-1) != edge_index.size(1):
         raise ValueError(
-            f"attribution must have shape ({edge_index.size(1)},), one value per edge; got {tuple(attribution.shape)}"
+            f"attribution must have shape ({edge_index.size(1)},) or (L, {edge_index.size(1)}), "
+            f"one value per edge; got {tuple(attribution.shape)}"
         )
-    shown: Dict[Pair, float] = {}
-    for (u, v), value in zip(edge_index.t().tolist(), attribution.detach().double().cpu().tolist()):
-        key = _pair(u, v)
-        if value != 0 and (key not in shown or abs(value) > abs(shown[key])):
-            shown[key] = value
+    return attribution.reshape(-1, edge_index.size(1))
+
+
+def _panel_values(edge_index: Tensor, name: str, values: Tensor) -> Tensor:
+    """One panel's values as doubles on the CPU, after checking their shape."""
+    if values.dim() != 1 or values.numel() != edge_index.size(1):
+        raise ValueError(f"panel {name.strip()!r} must have shape ({edge_index.size(1)},), one value per edge; got {tuple(values.shape)}")
+    return values.detach().double().cpu()
+
+
+def _undirected_pairs(edge_index: Tensor, edges: Tensor) -> Dict[Pair, List[int]]:
+    """Each unordered node pair among ``edges`` with its edge ids, in edge order (self-loops dropped)."""
+    pairs: Dict[Pair, List[int]] = {}
+    edges = torch.as_tensor(edges).cpu().view(-1).sort().values
+    for e, (u, v) in zip(edges.tolist(), edge_index[:, edges].t().tolist()):
+        if u != v:
+            pairs.setdefault((min(u, v), max(u, v)), []).append(e)
+    return pairs
+
+
+def _shown_values(values: Tensor, pairs: Dict[Pair, List[int]]) -> Dict[Pair, float]:
+    """Per pair, the value of its edge of largest magnitude (the first on a tie)."""
+    shown = {}
+    for pair, ids in pairs.items():
+        candidates = values[ids].tolist()
+        shown[pair] = max(candidates, key=abs)
     return shown
 
 

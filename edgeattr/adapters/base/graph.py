@@ -200,6 +200,11 @@ class GraphAdapter(EdgeMaskAdapter):
     # -- the computation graph ------------------------------------------------------------
 
     @property
+    def edge_index(self) -> Tensor:
+        r"""The user's edges in mask order, ``(2, E)``: columns of ``edge_index`` (PyG), edge ids (DGL)."""
+        return torch.stack([self._src, self._dst])
+
+    @property
     def column_targets(self) -> Tensor:
         return self.segments.edge_segment
 

@@ -1,0 +1,118 @@
+r"""The explanation methods by name: one table from a name to an attribution class and its options.
+
+Every entry point that takes a method name (:func:`edgeattr.explain`, the DGL
+explainer in :mod:`edgeattr.integrations.dgl`, PyG's ``Explainer``
+integration) resolves it here, so that a name means the same computation
+everywhere:
+
+=======================  ================================  =========  ===================================================
+name                     class                             layerwise  attribution of edge :math:`e` (layer :math:`l`)
+=======================  ================================  =========  ===================================================
+``edge_gradient``        :class:`EdgeGradient`             no         :math:`g_e = \partial z / \partial w_e`
+``gradient_sign``        :class:`GradientSign`             no         :math:`P_e = \mathbb{1}[g_e > \varepsilon]`
+``edge_occlusion``       :class:`EdgeOcclusion`            no         :math:`O_e = z(\mathbf{1}) - z(w_e = 0)`
+``layerwise_gradient``   :class:`EdgeGradient`             yes        :math:`G_{l,e} = \partial z / \partial W_{l,e}`
+``layerwise_occlusion``  :class:`LayerwiseOcclusion`       yes        :math:`O_{l,e} = z(\mathbf{1}) - z(W_{l,e} = 0)`
+``gnnexplainer``         :class:`GNNExplainer`             no         the learned mask :math:`\sigma(\theta)`
+=======================  ================================  =========  ===================================================
+
+A layerwise method runs on a layerwise adapter and gives one row per
+message-passing call, ``(1, L, E)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Tuple, Type
+
+from captum.attr import Attribution
+from torch import Tensor
+
+from edgeattr.attribution import EdgeGradient, EdgeOcclusion, GNNExplainer, GradientSign, LayerwiseOcclusion
+from edgeattr.attribution._common import TargetType
+
+
+@dataclass(frozen=True)
+class Method:
+    r"""An explanation method: an attribution class, the kind of adapter it needs, and its options.
+
+    Args:
+        attribution (type): The Captum-style attribution class.
+        layerwise (bool): Whether it runs on a layerwise adapter (masks ``(B, L, E)``).
+        options (Mapping[str, Any]): Options the name implies, passed to the
+            class's constructor or ``attribute`` (the caller's options override them).
+    """
+
+    attribution: Type[Attribution]
+    layerwise: bool
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def split_options(self, options: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        r"""Splits options into the class's constructor and ``attribute`` keyword arguments.
+
+        Raises:
+            TypeError: for an option neither takes, naming the options there are.
+        """
+        init = _keywords(self.attribution.__init__)
+        call = _keywords(self.attribution.attribute)
+        constructor, attribute = {}, {}
+        for name, value in {**self.options, **options}.items():
+            if name in init:
+                constructor[name] = value
+            elif name in call:
+                attribute[name] = value
+            else:
+                raise TypeError(
+                    f"{self.attribution.__name__} has no option {name!r}; its options are {sorted(init | call)}"
+                )
+        return constructor, attribute
+
+    def attribute(self, adapter: Callable, target: TargetType = None, **options: Any) -> Tensor:
+        r"""The method's attribution at the all-ones mask of ``adapter``.
+
+        Args:
+            adapter (EdgeMaskAdapter): An adapter, layerwise iff :attr:`layerwise`.
+            target (int or Tensor, optional): The explained class; ``None`` is
+                the class predicted with every edge at weight 1.
+            **options: Options of the class's constructor or ``attribute``
+                (e.g. ``eps`` of :class:`GradientSign`, ``epochs`` of
+                :class:`GNNExplainer`, ``mode`` of :class:`EdgeOcclusion`).
+
+        Returns:
+            Tensor: Shape ``(1, E)``, or ``(1, L, E)`` for a layerwise adapter.
+        """
+        constructor, attribute = self.split_options(options)
+        return self.attribution(adapter, **constructor).attribute(adapter.ones(), target=target, **attribute)
+
+
+def _keywords(function: Callable) -> set:
+    """Names of the keyword arguments of a method, past ``self`` and its first input."""
+    function = inspect.unwrap(function)
+    parameters = list(inspect.signature(function).parameters.values())[2:]
+    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"target", "additional_forward_args"}
+
+
+#: Method name -> method. The names are shared by every entry point that takes one.
+METHODS: Dict[str, Method] = {
+    "edge_gradient": Method(EdgeGradient, layerwise=False),
+    "gradient_sign": Method(GradientSign, layerwise=False),
+    "edge_occlusion": Method(EdgeOcclusion, layerwise=False),
+    "layerwise_gradient": Method(EdgeGradient, layerwise=True),
+    "layerwise_occlusion": Method(LayerwiseOcclusion, layerwise=True),
+    "gnnexplainer": Method(GNNExplainer, layerwise=False),
+}
+
+
+def method_named(name: str) -> Method:
+    r"""The method called ``name`` in :data:`METHODS`.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
+    return METHODS[name]
+
+
+__all__ = ["Method", "METHODS", "method_named"]
