@@ -42,11 +42,14 @@ class Method:
         layerwise (bool): Whether it runs on a layerwise adapter (masks ``(B, L, E)``).
         options (Mapping[str, Any]): Options the name implies, passed to the
             class's constructor or ``attribute`` (the caller's options override them).
+        bounded (bool): Whether its attributions already lie in :math:`[0, 1]`
+            (a mask, never rescaled for PyG's metrics).
     """
 
     attribution: Type[Attribution]
     layerwise: bool
     options: Mapping[str, Any] = field(default_factory=dict)
+    bounded: bool = False
 
     def split_options(self, options: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         r"""Splits options into the class's constructor and ``attribute`` keyword arguments.
@@ -96,11 +99,11 @@ def _keywords(function: Callable) -> set:
 #: Method name -> method. The names are shared by every entry point that takes one.
 METHODS: Dict[str, Method] = {
     "edge_gradient": Method(EdgeGradient, layerwise=False),
-    "gradient_sign": Method(GradientSign, layerwise=False),
+    "gradient_sign": Method(GradientSign, layerwise=False, bounded=True),
     "edge_occlusion": Method(EdgeOcclusion, layerwise=False),
     "layerwise_gradient": Method(EdgeGradient, layerwise=True),
     "layerwise_occlusion": Method(LayerwiseOcclusion, layerwise=True),
-    "gnnexplainer": Method(GNNExplainer, layerwise=False),
+    "gnnexplainer": Method(GNNExplainer, layerwise=False, bounded=True),
 }
 
 

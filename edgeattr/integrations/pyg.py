@@ -11,10 +11,8 @@ r"""edgeattr's methods as a PyG :class:`~torch_geometric.explain.ExplainerAlgori
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 import numbers
-from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
@@ -32,7 +30,7 @@ from torch_geometric.explain.config import (
 from edgeattr.adapters.base import EdgeMaskAdapter
 from edgeattr.adapters.pyg import PyGAdapter
 from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
-from edgeattr.attribution import EdgeGradient, EdgeOcclusion, GNNExplainer, GradientSign, LayerwiseOcclusion
+from edgeattr.methods import METHODS, method_named
 
 #: Ways to map a signed attribution into [0, 1] for PyG's metrics (``None`` keeps it as it is).
 NORMALIZATIONS = ("positive", "abs", None)
@@ -40,26 +38,6 @@ NORMALIZATIONS = ("positive", "abs", None)
 #: Keys of the per-layer values a layerwise explanation carries, shape ``[L, E]``.
 LAYER_KEYS = ("layer_masks", "layer_attribution")
 
-
-@dataclass(frozen=True)
-class _Method:
-    attribution: type
-    layerwise: bool
-    #: Whether its attributions already lie in [0, 1] (then never rescaled).
-    bounded: bool
-
-
-METHODS: Dict[str, _Method] = {
-    "edge_gradient": _Method(EdgeGradient, layerwise=False, bounded=False),
-    "gradient_sign": _Method(GradientSign, layerwise=False, bounded=True),
-    "edge_occlusion": _Method(EdgeOcclusion, layerwise=False, bounded=False),
-    "layerwise_gradient": _Method(EdgeGradient, layerwise=True, bounded=False),
-    "layerwise_occlusion": _Method(LayerwiseOcclusion, layerwise=True, bounded=False),
-    "gnnexplainer": _Method(GNNExplainer, layerwise=False, bounded=True),
-}
-
-#: Parameters of the attribution classes that the explainer itself fills in.
-_BOUND = {"self", "forward_func", "inputs", "target", "additional_forward_args"}
 
 #: Adapter parameters that a model keyword argument must not shadow, per adapter.
 _ADAPTER_PARAMETERS = {
@@ -136,7 +114,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     :class:`ValueError`: call the explainer once per id.
 
     Args:
-        method (str): One of :data:`METHODS`.
+        method (str): One of :data:`edgeattr.methods.METHODS`.
         normalize (str, optional): ``'positive'``, ``'abs'`` or ``None``.
             (default: ``'positive'``)
         **options: Options of the method's class, e.g. ``eps=0.1`` for
@@ -145,13 +123,11 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
 
     def __init__(self, method: str, normalize: Optional[str] = "positive", **options: Any) -> None:
         super().__init__()
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.method, self.normalize = method, normalize
-        self._spec = METHODS[method]
-        self._init_options, self._attribute_options = _route_options(method, self._spec.attribution, options)
+        self._spec = method_named(method)
+        self._init_options, self._attribute_options = self._spec.split_options(options)
 
     # -- PyG's algorithm interface ----------------------------------------------------------
 
@@ -319,16 +295,6 @@ class _AsLogits:
         if self.config.mode == ModelMode.binary_classification:
             return out.log() - (1 - out).log()
         return out.log()
-
-
-def _route_options(method: str, attribution: type, options: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """Splits ``options`` into the class's constructor and ``attribute`` arguments."""
-    init = set(inspect.signature(attribution.__init__).parameters) - _BOUND
-    attribute = set(inspect.signature(attribution.attribute).parameters) - _BOUND
-    unknown = set(options) - init - attribute
-    if unknown:
-        raise TypeError(f"unknown options {sorted(unknown)} for method {method!r}; its options are {sorted(init | attribute)}")
-    return {k: v for k, v in options.items() if k in init}, {k: v for k, v in options.items() if k in attribute}
 
 
 def _single_index(index: Any) -> Optional[int]:
