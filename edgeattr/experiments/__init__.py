@@ -10,4 +10,8 @@ returns the headline numbers).
 from typing import Dict
 
 #: ``edgeattr reproduce`` name -> module implementing the experiment.
-EXPERIMENTS: Dict[str, str] = {}
+EXPERIMENTS: Dict[str, str] = {
+    "input-level": "edgeattr.experiments.input_level",
+    "layerwise": "edgeattr.experiments.layerwise",
+    "sign-flips": "edgeattr.experiments.sign_flips",
+}
