@@ -304,7 +304,7 @@ def plot_grid(summary: Sequence[Dict[str, Any]], columns: Dict[str, str], ylabel
     return figure
 
 
-def add_grid_arguments(parser: argparse.ArgumentParser, explained: int = 3, depths: Sequence[int] = (1, 2, 3)) -> None:
+def add_grid_arguments(parser: argparse.ArgumentParser, explained: int = 2, depths: Sequence[int] = (1, 2, 3)) -> None:
     r"""The grid's command-line flags, with defaults for a 2-core CPU (the paper's sizes in the help)."""
     parser.add_argument("--datasets", nargs="*", default=[*NODE_DATASETS, *GRAPH_DATASETS],
                         help="datasets (default: all seven; Graph-SST2 cannot be obtained offline)")

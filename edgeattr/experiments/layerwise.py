@@ -70,7 +70,7 @@ def linear_measure(item: ExplainedItem) -> Optional[Dict[str, float]]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     r"""The grid's flags and those of the linear check."""
     add_grid_arguments(parser)
-    parser.add_argument("--sgc-depths", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="depths of the linear SGC check on Cora (default: 1 2 3 4 5)")
+    parser.add_argument("--sgc-depths", nargs="*", type=int, default=[1, 2, 3, 4, 5], help="depths of the linear SGC check on Cora (default: 1 2 3 4 5)")
     parser.add_argument("--sgc-explained", type=int, default=3, help="explained Cora test nodes of the linear check, 0 for all (default: 3; paper: 0)")
     parser.add_argument("--sgc-dataset", default="Cora", help="dataset of the linear check (default: Cora)")
 
