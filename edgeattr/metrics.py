@@ -66,6 +66,7 @@ def sign_flips(
     target: TargetType = None,
     steps: int = 21,
     per_eval: int = 1024,
+    edges: Optional[Tensor] = None,
 ) -> SignFlips:
     r"""How often each edge's gradient changes sign as its weight sweeps :math:`[0, 1]`.
 
@@ -83,6 +84,9 @@ def sign_flips(
         target (int, optional): Class explained; ``None`` as in the methods.
         steps (int, optional): Points of the sweep. (default: ``21``)
         per_eval (int, optional): Swept masks per forward pass. (default: ``1024``)
+        edges (Tensor, optional): Edge ids (columns of the mask) to examine,
+            e.g. a sample of a large computation graph; default: every edge
+            whose messages reach the target.
 
     Returns:
         :class:`SignFlips`, with ``entries`` as flat indices into ``mask[0]``.
@@ -96,7 +100,10 @@ def sign_flips(
     target_t = resolve_target(forward_func, mask, target)
     view = mask_view(forward_func, mask.detach())
     flat = view.masks[0].reshape(-1)
-    examined = flat_entries(view.masks[0].shape, view.carriers)
+    carriers = view.carriers
+    if edges is not None:
+        carriers = carriers[torch.isin(view.columns[carriers], edges.to(view.columns.device))]
+    examined = flat_entries(view.masks[0].shape, carriers)
     sweep_entries = examined.repeat_interleave(steps)
     sweep_weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device).repeat(examined.numel())
     grads = []
@@ -119,7 +126,7 @@ def sign_flips(
     before, after = carried[:, :-1], carried[:, 1:]
     flips = ((before != after) & (before != 0)).sum(1)
     rate = float((flips > 0).double().mean()) if examined.numel() else 0.0
-    entries = flat_entries(mask[0].shape, view.columns[view.carriers])
+    entries = flat_entries(mask[0].shape, view.columns[carriers])
     return SignFlips(rate, flips, entries, gradients)
 
 

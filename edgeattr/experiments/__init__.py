@@ -13,4 +13,7 @@ from typing import Dict
 EXPERIMENTS: Dict[str, str] = {
     "negative-evidence": "edgeattr.experiments.negative_evidence",
     "infection": "edgeattr.experiments.infection",
+    "input-level": "edgeattr.experiments.input_level",
+    "layerwise": "edgeattr.experiments.layerwise",
+    "sign-flips": "edgeattr.experiments.sign_flips",
 }

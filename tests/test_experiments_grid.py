@@ -1,0 +1,142 @@
+"""The real-data grid experiments end to end at a tiny size, their datasets and models."""
+
+import csv
+import json
+import os
+import shutil
+
+import pytest
+import torch
+from torch_geometric.nn import GATv2Conv, GINEConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import to_undirected
+
+from edgeattr import PyGAdapter
+from edgeattr.cli import main
+from edgeattr.experiments.datasets import dataset_task, load_dataset
+from edgeattr.experiments.models import GraphClassifier, build_model
+from edgeattr.metrics import sign_flips
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+#: Only the two small datasets the tests need: a node task and a graph task.
+NEEDED = (os.path.join("WebKB", "cornell"), os.path.join("TUDataset", "MUTAG"))
+TINY = ["--datasets", "Cornell", "MUTAG", "--depths", "1", "--explained", "2", "--node-epochs", "5", "--graph-epochs", "2", "--cache-dir", ""]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    source = os.environ.get("EDGEATTR_DATA", SHARED_DATA)
+    if not os.path.isdir(source):
+        pytest.fail(f"the raw datasets are missing: expected them in {os.path.abspath(source)} (or set EDGEATTR_DATA)")
+    copy = tmp_path_factory.mktemp("data")
+    for folder in NEEDED:
+        shutil.copytree(os.path.join(source, folder, "raw"), copy / folder / "raw")
+    return str(copy)
+
+
+def read_csv(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def reproduce(name, root, out, *extra):
+    assert main(["reproduce", name, "--root", root, "--out", str(out), *TINY, *extra]) == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_datasets_load_from_a_copied_root_with_their_splits(root):
+    cornell = load_dataset("cornell", root)
+    assert (cornell.name, cornell.task, cornell.graph.num_nodes, cornell.num_classes) == ("Cornell", "node", 183, 5)
+    assert cornell.graph.train_mask.dim() == 1 and int(cornell.graph.train_mask.sum()) == 87 and int(cornell.graph.test_mask.sum()) == 37
+    mutag = load_dataset("MUTAG", root, seed=3)
+    assert (mutag.task, mutag.edge_dim, len(mutag.train), len(mutag.val), len(mutag.test)) == ("graph", 4, 112, 37, 39)
+    again = load_dataset("MUTAG", root, seed=3)
+    assert all(torch.equal(a.edge_index, b.edge_index) for a, b in zip(mutag.test, again.test))
+    assert dataset_task("Citeseer") == "node" and dataset_task("proteins") == "graph"
+    with pytest.raises(ValueError, match="Graph-SST2 cannot be obtained offline"):
+        load_dataset("Graph-SST2", root)
+    with pytest.raises(ValueError, match="unknown dataset 'Pubmed'"):
+        load_dataset("Pubmed", root)
+
+
+def test_models_follow_the_paper():
+    gat = build_model("GAT", 8, 3, 2)
+    assert [type(c) for c in gat.convs] == [GATv2Conv, GATv2Conv] and gat.convs[0].heads == 4 and gat.dropout.p == 0.5
+    graph = build_model("GIN", 7, 2, 3, task="graph", edge_dim=4)
+    assert isinstance(graph, GraphClassifier) and all(isinstance(c, GINEConv) for c in graph.gnn.convs)
+    torch.manual_seed(0)
+    x, edge_index, edge_attr = torch.randn(6, 7), to_undirected(torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 5]])), None
+    batch = torch.tensor([0, 0, 0, 1, 1, 1])
+    edge_attr = torch.randn(edge_index.size(1), 4)
+    graph.eval()
+    out = graph(x, edge_index, edge_attr=edge_attr, batch=batch)
+    assert out.shape == (2, 1)
+    nodes = graph.gnn(x, edge_index, edge_attr=edge_attr, batch=batch)
+    torch.testing.assert_close(out, torch.stack([nodes[:3].mean(0), nodes[3:].mean(0)]))
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model("MLP", 7, 2, 1)
+
+
+def test_sgc_is_the_linear_propagation_of_its_layers():
+    torch.manual_seed(0)
+    sgc = build_model("SGC", 5, 3, 2).double().eval()
+    x, edge_index = torch.randn(6, 5, dtype=torch.float64), to_undirected(torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 5]]))
+    index, weight = gcn_norm(edge_index, num_nodes=6, add_self_loops=True, dtype=torch.float64)
+    a_hat = torch.zeros(6, 6, dtype=torch.float64).index_put_((index[1], index[0]), weight, accumulate=True)
+    h = x
+    for conv in sgc.convs:
+        h = a_hat @ h @ conv.lin.weight.T + conv.lin.bias
+    torch.testing.assert_close(sgc(x, edge_index), h)
+
+
+def test_sign_flips_on_a_sample_of_edges_match_the_full_sweep():
+    torch.manual_seed(0)
+    model = build_model("GCN", 4, 3, 2).eval()
+    x, edge_index = torch.randn(7, 4), to_undirected(torch.tensor([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6]]))
+    adapter = PyGAdapter(model, x, edge_index, index=2)
+    full = sign_flips(adapter, adapter.ones())
+    chosen = full.entries[::2]
+    sample = sign_flips(adapter, adapter.ones(), edges=chosen)
+    assert torch.equal(sample.entries, chosen)
+    torch.testing.assert_close(sample.gradients, full.gradients[::2])
+    assert torch.equal(sample.flips, full.flips[::2])
+
+
+def test_input_level_end_to_end(root, tmp_path):
+    result = reproduce("input-level", root, tmp_path)
+    rows = read_csv(tmp_path / "input_level.csv")
+    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "gnnexplainer", "grad", "occlusion", "random", "full", "positive_edges"]
+    assert {r["dataset"] for r in rows} == {"Cornell", "MUTAG"} and (tmp_path / "input_level.png").stat().st_size > 0
+    for row in rows:
+        assert 0 < float(row["grad"]) <= 1 + 1e-6 and float(row["full"]) > 0 and float(row["random"]) > 0
+        if row["architecture"] in ("GCN", "GAT"):  # one layer: z is linear in each w_e, so occlusion = gradient
+            assert float(row["occlusion"]) == pytest.approx(float(row["grad"]), abs=1e-5)
+    assert len(result["models"]) == 6 and len(read_csv(tmp_path / "summary.csv")) == len(result["cells"])
+
+
+def test_layerwise_end_to_end_with_the_exact_linear_check(root, tmp_path):
+    result = reproduce("layerwise", root, tmp_path, "--architectures", "GCN", "GIN", "--sgc-dataset", "Cornell", "--sgc-depths", "1", "3", "--sgc-explained", "2")
+    rows = read_csv(tmp_path / "layerwise.csv")
+    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "grad", "gnnexplainer", "random"]
+    for row in rows:
+        if row["architecture"] == "GCN":  # one linear message-passing layer
+            assert float(row["grad"]) == pytest.approx(1.0, abs=1e-6)
+    linear = read_csv(tmp_path / "sgc.csv")
+    assert {int(r["depth"]) for r in linear} == {1, 3}
+    for row in linear:
+        assert float(row["layerwise_grad_vs_occlusion"]) == pytest.approx(1.0, abs=1e-6)
+        assert float(row["max_abs_gap"]) < 1e-6
+        assert 0 < float(row["gnnexplainer_vs_p"]) <= 1
+    assert [entry["depth"] for entry in result["sgc"]] == [1, 3]
+    assert (tmp_path / "layerwise.png").stat().st_size > 0 and (tmp_path / "sgc.png").stat().st_size > 0
+
+
+def test_sign_flips_end_to_end(root, tmp_path):
+    result = reproduce("sign-flips", root, tmp_path, "--max-edges", "16")
+    rows = read_csv(tmp_path / "sign_flips.csv")
+    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "flip_rate", "examined_edges", "flipped_edges"]
+    for row in rows:
+        assert 0 <= int(row["flipped_edges"]) <= int(row["examined_edges"]) <= 16
+        if row["architecture"] in ("GCN", "GAT") and row["dataset"] == "Cornell":  # linear in each w_e: no flips
+            assert float(row["flip_rate"]) == 0.0
+    assert (tmp_path / "sign_flips.png").stat().st_size > 0 and result["steps"] == 21
