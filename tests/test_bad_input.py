@@ -44,8 +44,9 @@ class MLP(torch.nn.Module):
 
 
 def nan_features():
+    """NaN in a feature of the explained node's in-neighbour, which the explanation reads."""
     x = X.clone()
-    x[2, 1] = float("nan")
+    x[int(EDGE_INDEX[0, EDGE_INDEX[1] == NODE][0]), 1] = float("nan")
     return x
 
 

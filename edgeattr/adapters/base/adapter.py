@@ -12,8 +12,9 @@ from torch import Tensor
 from edgeattr.adapters.base.messages import Layer
 from edgeattr.errors import UnsupportedLayerError
 
-#: Upper bound on ``copies * (nodes + edges)`` of one batched forward pass.
-DEFAULT_ELEMENTS_PER_PASS = 2_000_000
+#: Upper bound on the input elements (node and edge feature values, at least one per
+#: node and edge) of one batched forward pass: 2**24, 128 MiB in float64.
+DEFAULT_ELEMENTS_PER_PASS = 1 << 24
 
 
 def check_mask(

@@ -110,7 +110,6 @@ class GraphAdapter(EdgeMaskAdapter):
         self.layers, self._loop_policies = self._layers(restrict)
         self.num_layers = len(self.layers)
         self._bind_segments(self._segments(self.targets, restrict))
-        self._check_finite()
 
     # -- what a framework adapter provides -------------------------------------------------
 
@@ -258,7 +257,19 @@ class GraphAdapter(EdgeMaskAdapter):
         self.segments = segments
         self.edge_ids = segments.edges
         self.message_edges = segments.carriers
-        self._units = [_Unit(self, segments, first, last) for first, last in segments.bounds(DEFAULT_ELEMENTS_PER_PASS)]
+        node_size, edge_size = self._element_sizes()
+        self._units = [
+            _Unit(self, segments, first, last, node_size, edge_size)
+            for first, last in segments.bounds(DEFAULT_ELEMENTS_PER_PASS, node_size, edge_size)
+        ]
+
+    def _element_sizes(self) -> Tuple[int, int]:
+        """Input values per node and per edge (feature widths, at least 1), which bound a pass's memory."""
+        sizes = {NODE: 0, EDGE: 0}
+        for slot in self._slots:
+            if slot.kind in sizes and slot.value.size(0):
+                sizes[slot.kind] += slot.value[0].numel()
+        return max(1, sizes[NODE]), max(1, sizes[EDGE])
 
     def _layers(self, restrict: bool) -> Tuple[List[Layer], Optional[List[Optional[str]]]]:
         """The message-passing calls and their self-loop policies, found once per model and argument layout.
@@ -296,26 +307,22 @@ class GraphAdapter(EdgeMaskAdapter):
                 return None
         return (type(self), self.task, tuple(map(id, self.model.modules())), tuple(layout))
 
-    def _check_finite(self) -> None:
-        """Raises if the features the explanation reads (those of the computation graph) hold NaN or inf."""
-        for slot in self._slots:
-            if slot.kind not in (NODE, EDGE) or not slot.value.is_floating_point():
-                continue
-            rows = self.segments.nodes if slot.kind == NODE else self.edge_ids
-            if not torch.isfinite(slot.value[torch.unique(rows)]).all():
-                raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
-
     def _restricted_values(self, segments: Segments) -> Dict[Key, Any]:
-        """The model's arguments on the union of ``segments``."""
+        """The model's arguments on the union of ``segments``.
+
+        Raises:
+            ValueError: if the node or edge features read there (those the
+                explanation depends on) hold NaN or inf.
+        """
         values: Dict[Key, Any] = {}
         for slot in self._slots:
             value = slot.value
             if slot.kind == STRUCTURE:
                 value = self._restrict_structure(value, segments)
-            elif slot.kind == NODE:
-                value = value[segments.nodes]
-            elif slot.kind == EDGE:
-                value = value[segments.edges]
+            elif slot.kind in (NODE, EDGE):
+                value = value[segments.nodes if slot.kind == NODE else segments.edges]
+                if value.is_floating_point() and not torch.isfinite(value).all():
+                    raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
             elif slot.kind == BATCH:
                 if self.task == "graph":
                     value = segments.node_segment.to(value.dtype)
@@ -450,13 +457,14 @@ class _Unit:
         adapter (GraphAdapter): The adapter.
         segments (Segments): All targets' segments.
         first, last (int): The unit's targets, ``first .. last - 1``.
+        node_size, edge_size (int): Input values per node and per edge.
     """
 
-    def __init__(self, adapter: GraphAdapter, segments: Segments, first: int, last: int) -> None:
+    def __init__(self, adapter: GraphAdapter, segments: Segments, first: int, last: int, node_size: int = 1, edge_size: int = 1) -> None:
         self.columns = segments.edge_range(first, last)
         self.segments = segments.select(first, last)
         self.num_targets = last - first
-        self.size = self.segments.nodes.numel() + self.segments.edges.numel()
+        self.size = self.segments.nodes.numel() * node_size + self.segments.edges.numel() * edge_size
         self.values = adapter._restricted_values(self.segments)
         self.cache: Optional[Tuple[int, Call]] = None
 

@@ -48,10 +48,11 @@ class Segments:
         r"""The positions in ``edges`` of segments ``first .. last - 1``."""
         return _range(self.edge_segment, first, last)
 
-    def bounds(self, budget: int) -> List[Tuple[int, int]]:
-        r"""Consecutive groups ``(first, last)`` of segments of about ``budget`` nodes plus edges each."""
+    def bounds(self, budget: int, node_size: int = 1, edge_size: int = 1) -> List[Tuple[int, int]]:
+        r"""Consecutive groups ``(first, last)`` of segments of about ``budget`` elements each,
+        a node counting ``node_size`` and an edge ``edge_size``."""
         total = self.num_segments
-        sizes = torch.bincount(self.node_segment, minlength=total) + torch.bincount(self.edge_segment, minlength=total)
+        sizes = torch.bincount(self.node_segment, minlength=total) * node_size + torch.bincount(self.edge_segment, minlength=total) * edge_size
         start = torch.cumsum(sizes, 0) - sizes
         _, counts = torch.unique_consecutive(torch.div(start, budget, rounding_mode="floor"), return_counts=True)
         ends = torch.cumsum(counts, 0).tolist()
@@ -116,8 +117,12 @@ class Neighbourhoods:
         those into nodes within ``hops - 1`` carry messages that reach it, and
         the others set the in- and out-degrees of nodes whose messages do,
         which degree normalisation reads (PyG's GCN uses in-degrees, DGL's
-        GraphConv the out-degree of the source). All targets are expanded
-        together, without a loop over targets or edges.
+        GraphConv the out-degree of the source). The far ends of those edges,
+        nodes beyond ``hops``, count only through these degrees, so they are
+        merged into one node per segment (the first of them): every degree
+        within ``hops`` is kept, and the features of one node are computed
+        instead of theirs. All targets are expanded together, without a loop
+        over targets or edges.
 
         Args:
             targets (Tensor): Target node ids, ``(T,)``; segment ``t`` is ``targets[t]``'s.
@@ -135,8 +140,9 @@ class Neighbourhoods:
         num_edges = max(1, self.src.numel())
         edge_keys = torch.unique(torch.cat([in_segment * num_edges + in_edge, out_segment * num_edges + out_edge]))
         edge_segment, edges = edge_keys // num_edges, edge_keys % num_edges
-        src_keys = edge_segment * n + self.src[edges]
-        dst_keys = edge_segment * n + self.dst[edges]
+        src_keys, dst_keys = _merge_outside(
+            edge_segment * n + self.src[edges], edge_segment * n + self.dst[edges], reached, edge_segment, targets.numel()
+        )
         node_keys = torch.unique(torch.cat([reached, src_keys, dst_keys]))
         carriers = _contains(inner, dst_keys).nonzero().view(-1)
         return Segments(
@@ -202,6 +208,16 @@ def _expand(keys: Tensor, num_nodes: int, order: Tensor, start: Tensor, count: T
     first = torch.repeat_interleave(start[node], counts, output_size=total)
     within = torch.arange(total, device=keys.device) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts, output_size=total)
     return torch.repeat_interleave(segment, counts, output_size=total), order[first + within]
+
+
+def _merge_outside(src_keys: Tensor, dst_keys: Tensor, reached: Tensor, segment: Tensor, num_segments: int) -> Tuple[Tensor, Tensor]:
+    """The endpoints with every node outside ``reached`` replaced by the first such node of its segment."""
+    src_out, dst_out = ~_contains(reached, src_keys), ~_contains(reached, dst_keys)
+    if not (src_out.any() or dst_out.any()):
+        return src_keys, dst_keys
+    first = torch.full((num_segments,), torch.iinfo(src_keys.dtype).max, dtype=src_keys.dtype, device=src_keys.device)
+    first = first.scatter_reduce(0, torch.cat([segment[src_out], segment[dst_out]]), torch.cat([src_keys[src_out], dst_keys[dst_out]]), reduce="amin")
+    return torch.where(src_out, first[segment], src_keys), torch.where(dst_out, first[segment], dst_keys)
 
 
 def _contains(sorted_keys: Tensor, queries: Tensor) -> Tensor:
