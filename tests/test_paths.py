@@ -1,8 +1,6 @@
 """The walk searches against brute-force enumeration of every walk and against the per-node reference."""
 
 import itertools
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,9 +8,7 @@ from torch_geometric.nn import GraphSAGE
 from zoo import random_graph
 
 from edgeattr import AMPAve, BestWalk, PyGAdapter
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.reference_paths import reference_walk  # noqa: E402
+from edgeattr.benchmarks.reference_paths import reference_walk
 
 
 def sage(in_channels, hidden, layers, classes, seed=0, dtype=torch.float64):

@@ -24,9 +24,10 @@ from edgeattr.benchmarks.report import Row, environment, write
 CASES: Dict[str, Tuple[str, dict, dict]] = {
     "edge-gradient": ("modern", dict(count=50), dict(count=5)),
     "gnnexplainer": ("modern", dict(count=5), dict(count=1)),
-    "occlusion": ("modern", dict(sampled=100), dict(sampled=10)),
-    "every-node": ("modern", dict(chunk=32, limit=2708), dict(chunk=32, limit=64)),
+    "occlusion": ("modern", dict(sampled=100, count=10), dict(sampled=10, count=1)),
+    "every-node": ("modern", dict(chunk=16, sample=136), dict(chunk=16, sample=16)),
     "large-graph": ("modern", dict(num_nodes=100_000, num_edges=1_000_000, chunk=512, sampled=50), dict(num_nodes=2_000, num_edges=20_000, chunk=512, sampled=5)),
+    "walk-search": ("modern", dict(num_nodes=1000, targets=20, epochs=20), dict(num_nodes=300, targets=2, epochs=1)),
     "dgl": ("dgl", dict(count=50, explainer_count=5, sampled=100), dict(count=5, explainer_count=1, sampled=10)),
 }
 
@@ -41,6 +42,8 @@ def run_case(name: str, root: str, sizes: dict) -> List[Row]:
 
     if name == "large-graph":
         return pyg_cases.large_graph(**sizes)
+    if name == "walk-search":
+        return pyg_cases.walk_search(**sizes)
     work = pyg_cases.cora_gcn(root)
     run: Callable[..., List[Row]] = {
         "edge-gradient": pyg_cases.edge_gradient_vs_saliency,

@@ -10,7 +10,7 @@ them against it.
 
 Usage::
 
-    from benchmarks.reference_paths import reference_walk
+    from edgeattr.benchmarks.reference_paths import reference_walk
     nodes, score = reference_walk(model, data.x, data.edge_index, index=10, target=3, method="best")
 """
 
