@@ -5,11 +5,10 @@ import json
 
 import pytest
 import torch
+from raw_datasets import WEBKB_CLASSES, WEBKB_NODES, write_tudataset, write_webkb
 from torch_geometric.nn import GATv2Conv, GINEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_undirected
-
-from raw_datasets import WEBKB_CLASSES, WEBKB_NODES, write_tudataset, write_webkb
 
 from edgeattr import PyGAdapter
 from edgeattr.cli import main

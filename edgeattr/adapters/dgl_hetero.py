@@ -2,14 +2,14 @@ r"""Edge masks for DGL models on heterographs, with masks keyed by canonical edg
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import dgl
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, prepared
-from edgeattr.adapters.base.adapter import run_in_passes
+from edgeattr.adapters.base import Layer, MessageWeights, prepared
+from edgeattr.adapters.base.hetero import HeteroAdapter
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
@@ -17,7 +17,7 @@ from edgeattr.errors import UnsupportedLayerError
 EdgeType = Tuple[str, str, str]
 
 
-class DGLHeteroAdapter(EdgeMaskAdapter):
+class DGLHeteroAdapter(HeteroAdapter):
     r"""Edge masks for a DGL model on a heterograph (e.g. built from ``HeteroGraphConv``).
 
     The mask is one tensor over all edges, edge type after edge type in the
@@ -54,14 +54,8 @@ class DGLHeteroAdapter(EdgeMaskAdapter):
         if not isinstance(graph, dgl.DGLGraph):
             raise TypeError(f"DGLHeteroAdapter takes the model's DGLGraph first, got {type(graph).__name__}")
         self.graph = graph
-        self.edge_types: List[EdgeType] = list(graph.canonical_etypes)
-        counts = [graph.num_edges(etype) for etype in self.edge_types]
-        self._offsets = dict(zip(self.edge_types, torch.tensor([0] + counts).cumsum(0).tolist()))
-        self._counts = dict(zip(self.edge_types, counts))
-        self.num_edges = sum(counts)
+        self._set_edge_types({etype: graph.num_edges(etype) for etype in graph.canonical_etypes}, graph.device)
         self.num_nodes = graph.num_nodes()
-        self.edge_ids = torch.arange(self.num_edges, device=graph.device)
-        self.message_edges = self.edge_ids
         self.index, self.ntype = index, ntype
         self._args, self._kwargs = model_args, model_kwargs
         self.layers = self._discover()
@@ -70,20 +64,6 @@ class DGLHeteroAdapter(EdgeMaskAdapter):
     @property
     def device(self) -> torch.device:
         return self.graph.device
-
-    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
-        return run_in_passes(sub_mask, 1, keep, self._run)
-
-    def split(self, values: Tensor) -> Dict[EdgeType, Tensor]:
-        r"""Keys the last dimension of ``values`` ``(..., E)`` by canonical edge type."""
-        return {etype: values[..., self._offsets[etype] : self._offsets[etype] + self._counts[etype]] for etype in self.edge_types}
-
-    def join(self, values: Dict[EdgeType, Tensor]) -> Tensor:
-        r"""The inverse of :meth:`split`: one tensor ``(..., E)`` from per-type tensors."""
-        missing = set(self.edge_types) - set(values)
-        if missing:
-            raise ValueError(f"values are missing edge types {sorted(missing)}")
-        return torch.cat([values[etype] for etype in self.edge_types], -1)
 
     def _discover(self) -> List[Layer]:
         return discover_layers(lambda session: self._call(self.graph, session), self.device, "the heterograph")

@@ -7,8 +7,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, align_messages, prepared
-from edgeattr.adapters.base.adapter import run_in_passes
+from edgeattr.adapters.base import Layer, MessageWeights, align_messages, prepared
+from edgeattr.adapters.base.hetero import HeteroAdapter
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.pyg import MessageWeighting, check_layers
 from edgeattr.errors import UnsupportedLayerError
@@ -16,7 +16,7 @@ from edgeattr.errors import UnsupportedLayerError
 EdgeType = Tuple[str, str, str]
 
 
-class PyGHeteroAdapter(EdgeMaskAdapter):
+class PyGHeteroAdapter(HeteroAdapter):
     r"""Edge masks for a heterogeneous PyG model, as a Captum ``forward_func``.
 
     The model is called as ``model(x_dict, edge_index_dict, *model_args,
@@ -77,16 +77,9 @@ class PyGHeteroAdapter(EdgeMaskAdapter):
         check_layers(model, self._name_of)
         self.x_dict = _checked_features(x_dict)
         self.edge_index_dict = _checked_edges(edge_index_dict, self.x_dict)
-        self.edge_types: List[EdgeType] = list(self.edge_index_dict)
-        counts = [self.edge_index_dict[t].size(1) for t in self.edge_types]
-        starts = torch.tensor([0] + counts).cumsum(0).tolist()
-        self._offsets = dict(zip(self.edge_types, starts))
-        self._counts = dict(zip(self.edge_types, counts))
+        self._set_edge_types({t: edge_index.size(1) for t, edge_index in self.edge_index_dict.items()}, self.device)
         self._type_of = {id(self.edge_index_dict[t]): t for t in self.edge_types}
-        self.num_edges = starts[-1]
         self.num_nodes = sum(x.size(0) for x in self.x_dict.values())
-        self.edge_ids = torch.arange(self.num_edges, device=self.device)
-        self.message_edges = self.edge_ids
         self.index, self.node_type = index, node_type
         self._args, self._kwargs = model_args, model_kwargs
         self.layers: List[Layer] = discover_layers(
@@ -100,20 +93,6 @@ class PyGHeteroAdapter(EdgeMaskAdapter):
 
     def _input_tensors(self) -> Iterable[Tensor]:
         return self.x_dict.values()
-
-    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
-        return run_in_passes(sub_mask, 1, keep, self._run)
-
-    def split(self, values: Tensor) -> Dict[EdgeType, Tensor]:
-        r"""Keys the last dimension of ``values`` ``(..., E)`` by edge type: ``{edge type: (..., E_t)}``."""
-        return {t: values[..., self._offsets[t] : self._offsets[t] + self._counts[t]] for t in self.edge_types}
-
-    def join(self, values: Dict[EdgeType, Tensor]) -> Tensor:
-        r"""The inverse of :meth:`split`: one tensor ``(..., E)`` from per-type tensors ``(..., E_t)``."""
-        missing = set(self.edge_types) - set(values)
-        if missing:
-            raise ValueError(f"values are missing edge types {sorted(missing)}")
-        return torch.cat([values[t] for t in self.edge_types], -1)
 
     def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
         edge_index_dict, kwargs = self.edge_index_dict, self._kwargs

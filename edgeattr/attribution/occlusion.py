@@ -10,11 +10,11 @@ from captum.log import log_usage
 from torch import Tensor
 
 from edgeattr.attribution._common import (
+    MaskView,
     TargetType,
     TensorOrTuple,
     check_forward_mask,
     explained_output,
-    MaskView,
     flat_entries,
     mask_view,
     pack,
