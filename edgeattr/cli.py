@@ -37,6 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo.add_argument("--nodes", type=int, default=20, help="white nodes to explain (default: 20)")
     demo.add_argument("--graph-size", type=int, default=2000, help="nodes of the graph (default: 2000)")
     demo.add_argument("--seed", type=int, default=0, help="seed of graph, training and GNNExplainer (default: 0)")
+    _add_explain(commands)
     _add_reproduce(commands)
     _add_bench(commands)
     args = parser.parse_args(argv)
@@ -45,7 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from edgeattr.experiments.demo import run_demo
 
         run_demo(out_dir=args.out, num_nodes=args.graph_size, explained=args.nodes, seed=args.seed)
-    elif args.command == "reproduce":
+    elif args.command in ("reproduce", "explain"):
         args.run(args)
     elif args.command == "bench":
         from edgeattr.benchmarks.run import run_suite
@@ -69,6 +70,23 @@ def _add_bench(commands: "argparse._SubParsersAction") -> None:
         ),
     )
     add_arguments(bench)
+
+
+def _add_explain(commands: "argparse._SubParsersAction") -> None:
+    from edgeattr.experiments import explain_command
+
+    explain = commands.add_parser(
+        "explain",
+        help="explain one prediction of a GNN trained on a dataset, and draw it",
+        description=(
+            "Loads a dataset through PyG from --root, trains the model (or loads it from the cache of "
+            "trained models), explains one node (--node) or test graph (--graph) with --method, prints the "
+            "five edges of largest attribution and writes the figure to --out. Example: edgeattr explain "
+            "--dataset cora --model gcn --node 10 --method gradient_sign --out fig.png"
+        ),
+    )
+    explain_command.add_arguments(explain)
+    explain.set_defaults(run=explain_command.run)
 
 
 def _add_reproduce(commands: "argparse._SubParsersAction") -> None:

@@ -134,3 +134,17 @@ def test_sign_flips_end_to_end(root, tmp_path):
         if row["architecture"] in ("GCN", "GAT") and row["dataset"] == "Cornell":  # linear in each w_e: no flips
             assert float(row["flip_rate"]) == 0.0
     assert (tmp_path / "sign_flips.png").stat().st_size > 0 and result["steps"] == 21
+
+
+def test_explain_command_trains_explains_and_draws(root, tmp_path, capsys):
+    figure = tmp_path / "node.png"
+    assert main(["explain", "--dataset", "cornell", "--model", "gcn", "--node", "7", "--method", "edge_gradient",
+                 "--root", root, "--epochs", "3", "--cache-dir", "", "--out", str(figure)]) == 0
+    printed = capsys.readouterr().out
+    assert "Cornell, GCN with 2 layers" in printed and printed.count("  edge ") == 5 and figure.stat().st_size > 10_000
+    graph_figure = tmp_path / "graph.png"
+    assert main(["explain", "--dataset", "mutag", "--model", "gin", "--graph", "0", "--layerwise", "--root", root,
+                 "--epochs", "1", "--cache-dir", "", "--out", str(graph_figure)]) == 0
+    assert "test graph 0" in capsys.readouterr().out and graph_figure.stat().st_size > 10_000
+    with pytest.raises(SystemExit, match="node task: pass --node"):
+        main(["explain", "--dataset", "cornell", "--graph", "0", "--root", root, "--cache-dir", "", "--out", str(figure)])

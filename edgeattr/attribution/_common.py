@@ -170,7 +170,7 @@ def sparse_gradient(adapter: Any, target: TargetType) -> Tensor:
         size: Tuple[int, ...] = (adapter.num_targets, adapter.num_layers, adapter.num_edges)
     else:
         indices, values, size = torch.stack([rows, columns]), grad[0], (adapter.num_targets, adapter.num_edges)
-    return torch.sparse_coo_tensor(indices, values, size, is_coalesced=True)
+    return torch.sparse_coo_tensor(indices, values, size, is_coalesced=True, check_invariants=False)
 
 
 @dataclass

@@ -142,7 +142,7 @@ class GradientSign(GradientAttribution):
             Tensor: Sparse COO of 0/1 values, shape ``(T, E)`` or ``(T, L, E)``.
         """
         grad = sparse_gradient(self.forward_func, target)
-        return torch.sparse_coo_tensor(grad.indices(), (grad.values() > self.eps).to(grad.dtype), grad.shape, is_coalesced=True)
+        return torch.sparse_coo_tensor(grad.indices(), (grad.values() > self.eps).to(grad.dtype), grad.shape, is_coalesced=True, check_invariants=False)
 
 
 __all__ = ["EdgeGradient", "GradientSign"]

@@ -73,10 +73,8 @@ def markdown(rows: List[Row], header: str) -> str:
         ratio = f"{row.speedup:.1f}x faster" if row.goal_max is None else f"{row.ours / row.theirs:.2f}x the baseline"
         met = {True: "met", False: "not met", None: "-"}[row.met]
         per = "" if row.unit == "all" else f" / {row.unit}"
-        lines.append(
-            f"| {row.item} | {row.what} | {_seconds(row.ours)}{per} | {row.against} | {_seconds(row.theirs)}{per} | "
-            f"{ratio} | {row.goal_text()} | {met} | {row.notes} |"
-        )
+        cells = [row.item, row.what, f"{_seconds(row.ours)}{per}", row.against, f"{_seconds(row.theirs)}{per}", ratio, row.goal_text(), met, row.notes]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

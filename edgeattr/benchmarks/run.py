@@ -85,12 +85,23 @@ def run_suite(root: str, markdown_path: str, json_path: str, quick: bool = False
             subprocess.run(command, check=True, env={**os.environ, "DGLBACKEND": "pytorch"})
             with open(out) as handle:
                 rows.extend(Row(**row) for row in json.load(handle))
-    header = (
-        "| measured on | " + environment() + f" | {time.strftime('%Y-%m-%d')} | {'quick sizes' if quick else 'full sizes'} |\n|---|---|---|---|"
-    )
+    header = report_header(quick, time.perf_counter() - began)
     write(rows, markdown_path, json_path, header)
     log(f"[{time.perf_counter() - began:6.0f} s] wrote {markdown_path} and {json_path}")
     return rows
+
+
+def report_header(quick: bool, seconds: float) -> str:
+    r"""The text above the benchmark table: how it was measured, where, and how long the suite took."""
+    return (
+        "# Benchmarks\n\n"
+        "Written by `make bench` (`edgeattr bench`). Each row times edgeattr and its baseline on the same work in "
+        "one process, one after the other (medians of repeated runs; baselines too slow to run in full are timed on "
+        "a sample and extrapolated, as the row says), checks that their values agree, and gives the ratio and "
+        "whether the goal is met. Absolute times depend on the machine; the ratios are the result.\n\n"
+        f"Measured on: {environment()}; {time.strftime('%Y-%m-%d')}; {'quick sizes' if quick else 'full sizes'}; "
+        f"suite wall time {seconds:.0f} s."
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:

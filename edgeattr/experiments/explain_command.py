@@ -1,0 +1,65 @@
+r"""``edgeattr explain``: train (or load) a model on a dataset and draw one explanation."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Dict
+
+import torch
+
+from edgeattr.explaining import explain
+from edgeattr.experiments.datasets import load_dataset
+from edgeattr.experiments.grid import GridConfig, trained_model
+from edgeattr.methods import METHODS
+
+#: ``--model`` name -> architecture of :func:`~edgeattr.experiments.models.build_model`.
+ARCHITECTURES = {"gcn": "GCN", "gat": "GAT", "gin": "GIN", "sgc": "SGC"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    r"""The flags of ``edgeattr explain``."""
+    parser.add_argument("--dataset", required=True, help="cora, citeseer, cornell, texas, wisconsin (node tasks), mutag, proteins (graph tasks)")
+    parser.add_argument("--model", default="gcn", choices=sorted(ARCHITECTURES), help="architecture, hidden 32 (default: gcn)")
+    parser.add_argument("--layers", type=int, default=2, help="message-passing layers (default: 2)")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--node", type=int, help="node to explain (node tasks)")
+    target.add_argument("--graph", type=int, help="test graph to explain, by position among the test graphs (graph tasks)")
+    parser.add_argument("--method", default="gradient_sign", choices=sorted(METHODS), help="explanation method (default: gradient_sign)")
+    parser.add_argument("--layerwise", action="store_true", help="also explain each layer: one panel per layer in the figure")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 200 for node, 30 for graph tasks)")
+    parser.add_argument("--out", default="explanation.png", help="figure to write (default: explanation.png)")
+    parser.add_argument("--root", default="data", help="dataset folder, as PyG's dataset classes take it (default: data)")
+    parser.add_argument("--cache-dir", default=None, help="trained-model cache ('' disables; default: $EDGEATTR_CACHE or ~/.cache/edgeattr/models)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the training (default: 0)")
+
+
+def run(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""Trains or loads the model, explains the node or test graph, prints the top edges and writes the figure.
+
+    Returns:
+        dict: The explained class, the prediction and the five edges of largest attribution.
+    """
+    data = load_dataset(args.dataset, args.root, seed=args.seed)
+    if (args.node is None) != (data.task == "graph"):
+        flag = "--node" if data.task == "node" else "--graph"
+        raise SystemExit(f"{data.name} is a {data.task} task: pass {flag}")
+    epochs = {"node_epochs": args.epochs, "graph_epochs": args.epochs} if args.epochs is not None else {}
+    config = GridConfig(datasets=(data.name,), architectures=(ARCHITECTURES[args.model],), depths=(args.layers,),
+                        seed=args.seed, root=args.root, cache_dir=args.cache_dir, **epochs)
+    model, metrics = trained_model(data, ARCHITECTURES[args.model], args.layers, config)
+    if data.task == "node":
+        graph, index, extra = data.graph, args.node, {}
+    else:
+        graph, index = data.test[args.graph], 0
+        extra = {"batch": torch.zeros(graph.num_nodes, dtype=torch.long)}
+        if data.edge_dim:
+            extra["edge_attr"] = graph.edge_attr
+    explanation = explain(model, graph.x, graph.edge_index, method=args.method, index=index, layerwise=args.layerwise, **extra)
+    explanation.plot(args.out)
+    edges = [(int(e), tuple(graph.edge_index[:, e].tolist()), float(explanation.edge_mask[e])) for e in explanation.topk(5).indices.tolist()]
+    print(f"{data.name}, {args.model.upper()} with {args.layers} layers (test accuracy {metrics['test_accuracy']:.3f}); "
+          f"{'node ' + str(args.node) if data.task == 'node' else 'test graph ' + str(args.graph)}: class {explanation.target}")
+    for edge, (src, dst), value in edges:
+        print(f"  edge {edge} ({src} -> {dst}): {value:+.4g}")
+    print(f"wrote {args.out}")
+    return {"target": explanation.target, "top_edges": edges}
