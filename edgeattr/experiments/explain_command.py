@@ -7,9 +7,9 @@ from typing import Any, Dict
 
 import torch
 
-from edgeattr.explaining import explain
 from edgeattr.experiments.datasets import load_dataset
 from edgeattr.experiments.grid import GridConfig, trained_model
+from edgeattr.explaining import explain
 from edgeattr.methods import METHODS
 
 #: ``--model`` name -> architecture of :func:`~edgeattr.experiments.models.build_model`.
