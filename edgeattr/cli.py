@@ -46,17 +46,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         from edgeattr.experiments.demo import run_demo
 
         run_demo(out_dir=args.out, num_nodes=args.graph_size, explained=args.nodes, seed=args.seed)
-    elif args.command in ("reproduce", "explain"):
+    else:
         args.run(args)
-    elif args.command == "bench":
-        from edgeattr.benchmarks.run import run_suite
-
-        run_suite(args.root, args.markdown, args.json, args.quick, args.cases, args.dgl_python)
     return 0
 
 
 def _add_bench(commands: "argparse._SubParsersAction") -> None:
-    from edgeattr.benchmarks.run import add_arguments
+    from edgeattr.benchmarks.run import add_arguments, run
 
     bench = commands.add_parser(
         "bench",
@@ -70,6 +66,7 @@ def _add_bench(commands: "argparse._SubParsersAction") -> None:
         ),
     )
     add_arguments(bench)
+    bench.set_defaults(run=run)
 
 
 def _add_explain(commands: "argparse._SubParsersAction") -> None:

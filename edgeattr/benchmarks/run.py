@@ -116,8 +116,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         with open(args.case_out, "w") as handle:
             json.dump([asdict(row) for row in rows], handle)
         return 0
-    run_suite(args.root, args.markdown, args.json, args.quick, args.cases, args.dgl_python)
+    run(args)
     return 0
+
+
+def run(args: argparse.Namespace) -> List[Row]:
+    r"""Runs the suite with the flags of :func:`add_arguments` (``edgeattr bench``)."""
+    return run_suite(args.root, args.markdown, args.json, args.quick, args.cases, args.dgl_python)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
