@@ -7,7 +7,7 @@ export DGLBACKEND := pytorch
 DATA ?= data
 SHARED_DATA ?= ../shared/data
 
-.PHONY: demo test test-modern test-dgl bench clean
+.PHONY: demo test test-modern test-dgl bench docs clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/edgeattr demo
@@ -24,18 +24,23 @@ bench: $(VENV)/.installed $(VENV_DGL)/.installed
 	@if [ ! -d $(DATA)/Cora ] && [ -d $(SHARED_DATA)/Planetoid/Cora ]; then mkdir -p $(DATA) && cp -r $(SHARED_DATA)/Planetoid/Cora $(DATA)/; fi
 	$(VENV)/bin/edgeattr bench --root $(DATA) --dgl-python $(VENV_DGL)/bin/python
 
-$(VENV)/.installed: requirements/modern.txt pyproject.toml
+# The site, warnings as errors: open docs/_build/html/index.html.
+docs: $(VENV)/.installed
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# The documentation tools go into both lanes: the suite builds the site in each.
+$(VENV)/.installed: requirements/modern.txt requirements/docs.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements/modern.txt
+	$(VENV)/bin/pip install -q -r requirements/modern.txt -r requirements/docs.txt
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-$(VENV_DGL)/.installed: requirements/dgl.txt requirements/dgl-nodeps.txt pyproject.toml
+$(VENV_DGL)/.installed: requirements/dgl.txt requirements/dgl-nodeps.txt requirements/docs.txt pyproject.toml
 	test -x $(VENV_DGL)/bin/python || $(PYTHON) -m venv $(VENV_DGL)
-	$(VENV_DGL)/bin/pip install -q -r requirements/dgl.txt
+	$(VENV_DGL)/bin/pip install -q -r requirements/dgl.txt -r requirements/docs.txt
 	$(VENV_DGL)/bin/pip install -q --no-deps -r requirements/dgl-nodeps.txt
 	$(VENV_DGL)/bin/pip install -q --no-deps -e .
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV_DGL) outputs .pytest_cache $(DATA)
+	rm -rf $(VENV) $(VENV_DGL) outputs .pytest_cache $(DATA) docs/_build
