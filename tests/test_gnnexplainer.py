@@ -35,6 +35,35 @@ def test_same_seed_gives_pyg_gnnexplainers_mask(name):
     assert ours.max() > 0 and ours.min() == 0
 
 
+@pytest.mark.parametrize("kind", ["model", "phenomenon"])
+def test_regression_with_the_same_seed_gives_pyg_gnnexplainers_mask(kind):
+    # The GCN's three outputs per node are taken as three regressed values.
+    x, edge_index, _ = random_graph()
+    model = model_of("GCN")
+    adapter = PyGAdapter(model, x, edge_index, index=10)
+    values = torch.randn(x.size(0), 3, dtype=x.dtype, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(5)
+    ours = GNNExplainer(adapter, epochs=30, regression=True).attribute(adapter.ones(), target=values[10] if kind == "phenomenon" else None)[0]
+    torch.manual_seed(5)
+    explainer = Explainer(
+        model,
+        algorithm=PyGGNNExplainer(epochs=30),
+        explanation_type=kind,
+        edge_mask_type="object",
+        model_config=dict(mode="regression", task_level="node", return_type="raw"),
+    )
+    theirs = explainer(x, edge_index, index=10, target=values if kind == "phenomenon" else None).edge_mask
+    torch.testing.assert_close(ours, theirs.double(), rtol=1e-6, atol=1e-7)
+    assert ours.max() > 0 and ours.min() == 0
+
+
+def test_regression_target_of_the_wrong_size_is_refused():
+    x, edge_index, _ = random_graph()
+    adapter = PyGAdapter(model_of("GCN"), x, edge_index, index=10)
+    with pytest.raises(ValueError, match="3 output values"):
+        GNNExplainer(adapter, epochs=1, regression=True).attribute(adapter.ones(), target=torch.zeros(2))
+
+
 def test_masks_of_a_batch_are_optimised_independently():
     x, edge_index, _ = random_graph()
     adapter = PyGAdapter(model_of("GCNConv"), x, edge_index, index=10)

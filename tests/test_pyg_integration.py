@@ -219,8 +219,21 @@ def test_regression_explains_the_output_itself():
         mask[edge] = 0
         dropped = reference_output(model, args, {}, args[1], index, mask)[0]
         torch.testing.assert_close(explanation.edge_mask[edge], base - dropped, rtol=1e-9, atol=1e-12)
-    with pytest.raises(ValueError, match="regression"):
-        explainer_for(model, "gnnexplainer", mode="regression")
+
+
+@pytest.mark.parametrize("kind", ["model", "phenomenon"])
+def test_regression_gnnexplainer_keeps_the_target_row(kind):
+    # PyG passes the model's output (kind 'model') or the given values as the target row to keep.
+    model, args, _, index, _ = case("node")
+    values = torch.randn(args[0].size(0), 3, dtype=args[0].dtype, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    explanation = explainer_for(model, "gnnexplainer", mode="regression", kind=kind)(*args, index=index, target=values if kind == "phenomenon" else None)
+    adapter = PyGAdapter(model, *args, index=index)
+    torch.manual_seed(0)
+    kept = values[index] if kind == "phenomenon" else model(*args)[index].detach()
+    expected = GNNExplainer(adapter, regression=True, **options("gnnexplainer")).attribute(adapter.ones(), target=kept)[0]
+    torch.testing.assert_close(explanation.edge_mask, expected, rtol=1e-6, atol=1e-9)
+    assert explanation.edge_mask.max() > 0
 
 
 def test_regression_with_several_outputs_is_refused():

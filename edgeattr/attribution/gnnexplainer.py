@@ -39,7 +39,10 @@ class GNNExplainer(GradientAttribution):
     :math:`H` (the hard mask) holds the entries with a non-zero gradient at
     the first step, exactly as ``torch_geometric.explain.algorithm.GNNExplainer``
     does for an edge mask of type ``'object'`` (for a single-logit output the
-    first term is the binary cross-entropy with the target class). Masks of a
+    first term is the binary cross-entropy with the target class). For a
+    regression model (``regression=True``) the first term is PyG's mean squared
+    error between the masked output and the values to keep,
+    :math:`\operatorname{mean}_c \big(f(w \odot M)_c - y_c\big)^2`. Masks of a
     batch are optimised independently, in one forward pass per epoch; a
     layerwise adapter gives a layerwise GNNExplainer.
 
@@ -51,6 +54,8 @@ class GNNExplainer(GradientAttribution):
         edge_ent (float, optional): Weight of the entropy penalty. (default: ``1.0``)
         edge_reduction (str, optional): ``'sum'`` or ``'mean'`` of the size
             penalty. (default: ``'sum'``)
+        regression (bool, optional): Keep output values instead of a class's
+            likelihood; ``target`` then gives the values. (default: ``False``)
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class GNNExplainer(GradientAttribution):
         edge_size: float = 0.005,
         edge_ent: float = 1.0,
         edge_reduction: str = "sum",
+        regression: bool = False,
     ) -> None:
         GradientAttribution.__init__(self, forward_func)
         if epochs < 1:
@@ -69,6 +75,7 @@ class GNNExplainer(GradientAttribution):
             raise ValueError(f"edge_reduction must be 'sum' or 'mean', got {edge_reduction!r}")
         self.epochs, self.lr = epochs, lr
         self.edge_size, self.edge_ent, self.edge_reduction = edge_size, edge_ent, edge_reduction
+        self.regression = regression
 
     @log_usage()
     def attribute(
@@ -84,6 +91,8 @@ class GNNExplainer(GradientAttribution):
                 The learned mask multiplies them.
             target (int, list or Tensor, optional): Class explained per mask;
                 ``None`` is the class predicted with all edges at weight 1.
+                With ``regression=True``: the output values to keep, ``(C,)``
+                or ``(B, C)``; ``None`` keeps the model's output at ``inputs``.
             additional_forward_args: Must be ``None``; the adapter binds the graph.
 
         Returns:
@@ -92,8 +101,8 @@ class GNNExplainer(GradientAttribution):
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
         check_forward_mask(self.forward_func, mask)
-        targets = resolve_target(self.forward_func, mask, target)
         mask = mask.detach()
+        targets = self._kept_values(mask, target) if self.regression else resolve_target(self.forward_func, mask, target)
         num_nodes = getattr(self.forward_func, "num_nodes", mask.size(-1))
         std = torch.nn.init.calculate_gain("relu") * math.sqrt(2.0 / (2 * num_nodes))
         with torch.enable_grad():
@@ -115,10 +124,25 @@ class GNNExplainer(GradientAttribution):
                 optimizer.step()
         return pack(torch.where(hard, logits.detach().sigmoid(), torch.zeros_like(mask)), is_tuple)
 
-    @staticmethod
-    def _prediction_loss(output: Tensor, targets: Tensor) -> Tensor:
-        """Negative log-likelihood of each mask's target, summed over masks."""
+    def _kept_values(self, mask: Tensor, target: Any) -> Tensor:
+        """The regression outputs each mask's optimisation keeps, ``(B, C)``."""
+        with torch.no_grad():
+            output = flat_output(self.forward_func(mask))
+        if target is None:
+            return output
+        values = torch.as_tensor(target, dtype=output.dtype, device=output.device)
+        if values.numel() not in (output.size(1), output.numel()):
+            raise ValueError(
+                f"a regression target holds the {output.size(1)} output values to keep, per mask or for all "
+                f"{output.size(0)} masks; got shape {tuple(values.shape)}"
+            )
+        return values.reshape(-1, output.size(1)).expand_as(output)
+
+    def _prediction_loss(self, output: Tensor, targets: Tensor) -> Tensor:
+        """Each mask's prediction loss (negative log-likelihood, or squared error for regression), summed over masks."""
         logits = flat_output(output)
+        if self.regression:
+            return (logits - targets).pow(2).mean(1).sum()
         if logits.size(1) == 1:
             return F.binary_cross_entropy_with_logits(logits[:, 0], targets.to(logits.dtype), reduction="sum")
         return F.cross_entropy(logits, targets, reduction="sum")

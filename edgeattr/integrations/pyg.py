@@ -93,7 +93,9 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     :math:`z = y` itself, whatever the explanation type. GNNExplainer
     minimises PyG's loss for the ``mode`` and ``return_type``: outputs are
     mapped to logits first (:math:`\log p` for probabilities, :math:`\log p -
-    \log(1 - p)` for a binary probability); it does not support regression.
+    \log(1 - p)` for a binary probability); for regression it is the mean
+    squared error to the target row (the model's own output for
+    ``explanation_type='model'``), which may hold several values.
 
     Normalization (``normalize``), applied to ``edge_mask`` and
     ``layer_masks``; ``'gradient_sign'`` and ``'gnnexplainer'`` masks already
@@ -156,11 +158,6 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             return "edgeattr attributes to edges only; set node_mask_type=None"
         if model.task_level == ModelTaskLevel.edge:
             return "edge-level (link prediction) tasks are not supported; explain a node or graph task"
-        if self.method == "gnnexplainer" and model.mode == ModelMode.regression:
-            return (
-                "edgeattr's GNNExplainer optimises the likelihood of a class; for regression use a gradient or "
-                "occlusion method, or PyG's own GNNExplainer"
-            )
         return None
 
     def forward(
@@ -191,7 +188,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``.
         """
         adapter = self._adapter(model, x, edge_index, _single_index(index), kwargs)
-        raw = self._attribute(adapter, self._explained_class(target, adapter.index or 0))
+        raw = self._attribute(adapter, self._explained_target(target, adapter.index or 0))
         values = self._values(raw)
         if isinstance(adapter, PyGHeteroAdapter):
             explanation = LayerwiseHeteroExplanation() if self._spec.layerwise else HeteroExplanation()
@@ -216,11 +213,13 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
         task = self.model_config.task_level.value
         return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, **kwargs)
 
-    def _explained_class(self, target: Tensor, row: int) -> int:
-        """The class argument of the attribution methods for output row ``row``."""
+    def _explained_target(self, target: Tensor, row: int) -> Union[int, Tensor]:
+        """The target argument of the attribution method for output row ``row``: a class, or GNNExplainer's regression values."""
         if target is None:
             raise ValueError("target is required: pass the class (or value) per output row, as PyG's Explainer does")
         value = torch.as_tensor(target)[row]
+        if self._regression_gnnexplainer:
+            return value
         if self.model_config.mode == ModelMode.regression:
             if value.numel() != 1:
                 raise ValueError(
@@ -232,12 +231,18 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             raise ValueError(f"the target of row {row} must be one class label, got {value.tolist()}")
         return int(value)
 
-    def _attribute(self, adapter: EdgeMaskAdapter, target: int) -> Tensor:
+    @property
+    def _regression_gnnexplainer(self) -> bool:
+        return self.method == "gnnexplainer" and self.model_config.mode == ModelMode.regression
+
+    def _attribute(self, adapter: EdgeMaskAdapter, target: Union[int, Tensor]) -> Tensor:
         """The method's attribution of the adapter's output to every edge, ``(E,)`` or ``(L, E)``."""
         forward_func: Any = adapter
+        options = self._init_options
         if self.method == "gnnexplainer":
             forward_func = _AsLogits(adapter, self.model_config)
-        attribution = self._spec.attribution(forward_func, **self._init_options)
+            options = {**options, "regression": self._regression_gnnexplainer}
+        attribution = self._spec.attribution(forward_func, **options)
         return attribution.attribute(adapter.ones(), target=target, **self._attribute_options)[0].detach()
 
     def _values(self, raw: Tensor) -> Dict[str, Tensor]:
