@@ -46,3 +46,21 @@ def test_result_folder_writes_csv_and_json(tmp_path):
     with open(folder.write_json("summary.json", {"b": 1, "a": [1, 2]})) as handle:
         assert json.load(handle) == {"a": [1, 2], "b": 1}
     assert list(progress(iter(range(3)), "count", total=3)) == [0, 1, 2]
+
+
+def test_grid_figure_extends_its_axes_down_to_negative_bands_only():
+    import matplotlib.pyplot as plt
+
+    from edgeattr.experiments.grid import plot_grid
+
+    def cells(low):
+        return [
+            {"dataset": d, "architecture": "GCN", "depth": depth, "cos_mean": 0.5, "cos_std": 0.5 - low if d == "B" else 0.1}
+            for d in ("A", "B")
+            for depth in (1, 2)
+        ]
+
+    for low, expected in [(0.2, 0.0), (-0.4, -0.42), (-3.0, -1.02)]:
+        figure = plot_grid(cells(low), {"cos": "cosine"}, "cos", "title")
+        assert [round(axis.get_ylim()[0], 6) for axis in figure.axes] == [expected, expected]
+        plt.close(figure)

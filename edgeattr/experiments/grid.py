@@ -263,7 +263,9 @@ def plot_grid(summary: Sequence[Dict[str, Any]], columns: Dict[str, str], ylabel
             (mean over items, with a band of one standard deviation).
         ylabel (str): Label of the y axes.
         title (str): Figure title.
-        ylim (tuple, optional): Limits of the y axes; ``None`` lets matplotlib choose.
+        ylim (tuple, optional): Limits of the y axes, the lower one moved down
+            (to at most -1) where a band dips below it, so that negative cosines
+            show; ``None`` lets matplotlib choose.
 
     Returns:
         matplotlib.figure.Figure
@@ -273,6 +275,9 @@ def plot_grid(summary: Sequence[Dict[str, Any]], columns: Dict[str, str], ylabel
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if ylim is not None:
+        lowest = min(row[f"{column}_mean"] - row[f"{column}_std"] for row in summary for column in columns)
+        ylim = (min(ylim[0], max(lowest, -1.0) - 0.02), ylim[1])
     datasets = list(dict.fromkeys(row["dataset"] for row in summary))
     architectures = list(dict.fromkeys(row["architecture"] for row in summary))
     figure, axes = plt.subplots(len(architectures), len(datasets), figsize=(2.3 * len(datasets) + 1, 2.0 * len(architectures) + 0.8),

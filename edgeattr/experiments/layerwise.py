@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         folder.write_csv("layerwise.csv", rows)
         folder.write_csv("summary.csv", summary)
         folder.write_csv("models.csv", models)
-        folder.save_figure("layerwise.png", plot_grid(summary, COMPARED, "cos to layerwise occlusion", "Layerwise explanations: cosine similarity to layerwise occlusion"))
+        folder.save_figure("layerwise.png", plot_grid(summary, COMPARED, "cos to layerwise\nocclusion", "Layerwise explanations: cosine similarity to layerwise occlusion"))
         result.update(cells=summary, models=models)
     if args.sgc_depths:
         linear = dataclasses.replace(config, datasets=(args.sgc_dataset,), architectures=("SGC",), depths=tuple(args.sgc_depths), explained=args.sgc_explained)
