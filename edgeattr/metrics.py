@@ -65,7 +65,7 @@ def sign_flips(
     mask: Tensor,
     target: TargetType = None,
     steps: int = 21,
-    per_eval: int = 1024,
+    per_eval: Optional[int] = None,
     edges: Optional[Tensor] = None,
 ) -> SignFlips:
     r"""How often each edge's gradient changes sign as its weight sweeps :math:`[0, 1]`.
@@ -83,7 +83,9 @@ def sign_flips(
         mask (Tensor): One mask, shape ``(1, E)`` or ``(1, L, E)``.
         target (int, optional): Class explained; ``None`` as in the methods.
         steps (int, optional): Points of the sweep. (default: ``21``)
-        per_eval (int, optional): Swept masks per forward pass. (default: ``1024``)
+        per_eval (int, optional): Swept masks per forward and backward pass.
+            Default: the adapter's ``copies_per_pass``, which bounds the memory
+            autograd keeps for one backward pass; 1024 for a plain function.
         edges (Tensor, optional): Edge ids (columns of the mask) to examine,
             e.g. a sample of a large computation graph; default: every edge
             whose messages reach the target.
@@ -95,6 +97,8 @@ def sign_flips(
         raise ValueError(f"sign_flips takes one mask of shape (1, E) or (1, L, E), got {tuple(mask.shape)}")
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
+    if per_eval is not None and per_eval < 1:
+        raise ValueError(f"per_eval must be a positive integer, got {per_eval}")
     if getattr(forward_func, "num_targets", 1) != 1:
         raise ValueError("sign_flips sweeps one target's edges: build the adapter with a single index")
     target_t = resolve_target(forward_func, mask, target)
@@ -106,6 +110,7 @@ def sign_flips(
     examined = flat_entries(view.masks[0].shape, carriers)
     sweep_entries = examined.repeat_interleave(steps)
     sweep_weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device).repeat(examined.numel())
+    per_eval = per_eval or getattr(forward_func, "copies_per_pass", 1024)
     grads = []
     chunks = zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)) if examined.numel() else []
     for idx, weight in chunks:

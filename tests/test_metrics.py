@@ -57,3 +57,24 @@ def test_gcn_gradients_can_flip():
     result = sign_flips(adapter, adapter.ones(), steps=11)
     assert result.gradients.shape == (2 * adapter.message_edges.numel(), 11)
     assert 0.0 <= result.rate <= 1.0
+
+
+def test_sign_flips_backpropagates_one_forward_pass_of_the_adapter_at_a_time():
+    # Autograd keeps every pass of a backward alive: a sweep larger than copies_per_pass must not run as one.
+    x, edge_index, _ = random_graph()
+    model = model_of("GCNConv")
+    adapter = PyGAdapter(model, x, edge_index, index=10, copies_per_pass=4)
+    sizes = []
+    run = adapter.forward_subgraph
+
+    def recorded(mask):
+        sizes.append(mask.size(0))
+        return run(mask)
+
+    adapter.forward_subgraph = recorded
+    chunked = sign_flips(adapter, adapter.ones(), steps=7)
+    assert max(sizes) == 4 and sum(sizes) == 7 * chunked.entries.numel()
+    whole = sign_flips(PyGAdapter(model, x, edge_index, index=10), adapter.ones(), steps=7, per_eval=1024)
+    torch.testing.assert_close(chunked.gradients, whole.gradients, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="per_eval"):
+        sign_flips(adapter, adapter.ones(), per_eval=0)
