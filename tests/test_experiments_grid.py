@@ -109,7 +109,7 @@ def test_input_level_end_to_end(root, tmp_path):
 
 
 def test_layerwise_end_to_end_with_the_exact_linear_check(root, tmp_path):
-    result = reproduce("layerwise", root, tmp_path, "--architectures", "GCN", "GIN", "--sgc-dataset", "Cornell", "--sgc-depths", "1", "3", "--sgc-explained", "2")
+    result = reproduce("layerwise", root, tmp_path, "--architectures", "GCN", "GIN", "--sgc-dataset", "Cornell", "--sgc-depths", "1", "3", "--sgc-explained", "2", "--sgc-max-edges", "6")
     rows = read_csv(tmp_path / "layerwise.csv")
     assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "grad", "gnnexplainer", "random"]
     for row in rows:
@@ -121,6 +121,7 @@ def test_layerwise_end_to_end_with_the_exact_linear_check(root, tmp_path):
         assert float(row["layerwise_grad_vs_occlusion"]) == pytest.approx(1.0, abs=1e-6)
         assert float(row["max_abs_gap"]) < 1e-6
         assert 0 < float(row["gnnexplainer_vs_p"]) <= 1
+        assert 0 < int(row["examined_edges"]) <= 6
     assert [entry["depth"] for entry in result["sgc"]] == [1, 3]
     assert (tmp_path / "layerwise.png").stat().st_size > 0 and (tmp_path / "sgc.png").stat().st_size > 0
 

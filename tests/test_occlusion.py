@@ -33,6 +33,9 @@ def test_message_occlusion_equals_a_loop_zeroing_one_message(name):
         got = EdgeOcclusion(adapter).attribute(adapter.ones(), perturbations_per_eval=per_eval)[0]
         torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
     assert expected.abs().sum() > 0
+    sample = expected.nonzero().view(-1)[::2]
+    got = EdgeOcclusion(adapter).attribute(adapter.ones(), edges=sample)[0]
+    torch.testing.assert_close(got, torch.zeros_like(expected).index_copy(0, sample, expected[sample]), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -66,6 +69,11 @@ def test_layerwise_message_occlusion_equals_a_loop_over_layers_and_edges(name):
     adapter = PyGAdapter(model, x, edge_index, index=NODE, layerwise=True)
     got = LayerwiseOcclusion(adapter).attribute(adapter.ones())[0]
     torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+    sample = expected.abs().sum(0).nonzero().view(-1)[::2]  # occlude some edges only, in both layers
+    chosen = torch.isin(torch.arange(E), sample)
+    got = LayerwiseOcclusion(adapter).attribute(adapter.ones(), edges=sample)[0]
+    torch.testing.assert_close(got[:, chosen], expected[:, chosen], rtol=1e-9, atol=1e-12)
+    assert (got[:, ~chosen] == 0).all() and (expected[:, ~chosen] != 0).any()
 
 
 @pytest.mark.parametrize("name", ["GCNConv", "SAGEConv-mean", "GATConv"])

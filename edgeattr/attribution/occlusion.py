@@ -61,6 +61,7 @@ class EdgeOcclusion(PerturbationAttribution):
         mode: str = "message",
         perturbations_per_eval: Optional[int] = None,
         additional_forward_args: Any = None,
+        edges: Optional[Tensor] = None,
     ) -> TensorOrTuple:
         r"""
         Args:
@@ -73,6 +74,9 @@ class EdgeOcclusion(PerturbationAttribution):
                 ``forward_func``. Default: as many as fit about four million
                 mask entries (the adapter still chunks its forward passes).
             additional_forward_args: Must be ``None``; the adapter binds the graph.
+            edges (Tensor, optional): Edge ids (columns of the mask) to occlude,
+                in every layer; the other entries are returned as 0. Default:
+                every edge. For a sample of a large computation graph.
 
         Returns:
             Tensor or tuple[Tensor]: :math:`O`, same shape and structure as ``inputs``.
@@ -88,7 +92,7 @@ class EdgeOcclusion(PerturbationAttribution):
         num_targets = view.num_targets
         with torch.no_grad():
             result = torch.stack([
-                self._occlude(view, index, targets[index * num_targets : (index + 1) * num_targets], mode, per_eval)
+                self._occlude(view, index, targets[index * num_targets : (index + 1) * num_targets], mode, per_eval, edges)
                 for index in range(view.masks.size(0))
             ])
         return pack(view.scatter(result), is_tuple)
@@ -102,7 +106,7 @@ class EdgeOcclusion(PerturbationAttribution):
             if not ((mask == 0) | (mask == 1)).all():
                 raise ValueError("mode='remove' takes 0/1 masks (0 = edge deleted); use mode='message' for weighted masks")
 
-    def _occlude(self, view: MaskView, index: int, targets: Tensor, mode: str, per_eval: int) -> Tensor:
+    def _occlude(self, view: MaskView, index: int, targets: Tensor, mode: str, per_eval: int, edges: Optional[Tensor]) -> Tensor:
         """Occlusion of every entry of the mask ``view.masks[index]``, same shape.
 
         Each target's entries are occluded in turn, one entry of every target
@@ -114,6 +118,8 @@ class EdgeOcclusion(PerturbationAttribution):
         shape = view.masks.shape[1:]
         flat = view.masks[index].reshape(-1)
         columns = view.carriers if mode == "message" else torch.arange(shape[-1], device=flat.device)
+        if edges is not None:
+            columns = columns[torch.isin(view.columns[columns], edges.to(columns.device))]
         entries = flat_entries(shape, columns)
         entries = entries[flat[entries] != 0]
         owner = view.column_targets[entries % shape[-1]]
@@ -167,12 +173,13 @@ class LayerwiseOcclusion(EdgeOcclusion):
         mode: str = "message",
         perturbations_per_eval: Optional[int] = None,
         additional_forward_args: Any = None,
+        edges: Optional[Tensor] = None,
     ) -> TensorOrTuple:
         r"""
         Args:
             inputs (Tensor or tuple[Tensor]): Layerwise masks ``(B, L, E)``;
                 usually ``forward_func.ones()``.
-            target, mode, perturbations_per_eval, additional_forward_args:
+            target, mode, perturbations_per_eval, additional_forward_args, edges:
                 As in :meth:`EdgeOcclusion.attribute`.
 
         Returns:
@@ -182,7 +189,7 @@ class LayerwiseOcclusion(EdgeOcclusion):
         if mask.dim() != 3:
             raise ValueError(f"LayerwiseOcclusion takes layerwise masks of shape (B, L, E), got {tuple(mask.shape)}")
         return EdgeOcclusion.attribute.__wrapped__(
-            self, inputs, target, mode, perturbations_per_eval, additional_forward_args
+            self, inputs, target, mode, perturbations_per_eval, additional_forward_args, edges
         )
 
 
