@@ -139,6 +139,15 @@ class ExplainedItem:
 Measure = Callable[[ExplainedItem], Optional[Dict[str, float]]]
 
 
+def sampled_edges(adapter: PyGAdapter, max_edges: int) -> Tensor:
+    r"""Ids of the edges whose messages reach the adapter's target: at most ``max_edges`` of them,
+    drawn with torch's default generator (so seeded with the grid), or all for ``max_edges = 0``."""
+    carriers = adapter.edge_ids[adapter.message_edges]
+    if max_edges and carriers.numel() > max_edges:
+        carriers = carriers[torch.randperm(carriers.numel())[:max_edges]]
+    return carriers
+
+
 def trained_model(data: LoadedDataset, architecture: str, depth: int, config: GridConfig) -> Tuple[torch.nn.Module, Dict[str, float]]:
     r"""The model of one grid cell, trained with the paper's recipe or loaded from the cache.
 
@@ -330,5 +339,5 @@ def grid_config(args: argparse.Namespace) -> GridConfig:
     )
 
 
-__all__ = ["GridConfig", "ExplainedItem", "Measure", "run_grid", "summarize", "plot_grid", "trained_model",
+__all__ = ["GridConfig", "ExplainedItem", "Measure", "sampled_edges", "run_grid", "summarize", "plot_grid", "trained_model",
            "explained_items", "add_grid_arguments", "grid_config"]

@@ -26,7 +26,7 @@ from typing import Any, Dict, Optional
 import torch
 
 from edgeattr import EdgeGradient, GNNExplainer, LayerwiseOcclusion, cosine_similarity
-from edgeattr.experiments.grid import ExplainedItem, add_grid_arguments, grid_config, plot_grid, run_grid, summarize
+from edgeattr.experiments.grid import ExplainedItem, add_grid_arguments, grid_config, plot_grid, run_grid, sampled_edges, summarize
 from edgeattr.experiments.outputs import ResultFolder
 
 #: Column -> legend label of the grid.
@@ -59,9 +59,7 @@ def linear_measure(item: ExplainedItem, max_edges: int = 128) -> Optional[Dict[s
     message-carrying edges (0: all), and the input-level cosine of GNNExplainer to P."""
     exact = item.in_double()
     layerwise = exact.adapter(layerwise=True)
-    carriers = layerwise.edge_ids[layerwise.message_edges]
-    if max_edges and carriers.numel() > max_edges:
-        carriers = carriers[torch.randperm(carriers.numel())[:max_edges]]
+    carriers = sampled_edges(layerwise, max_edges)
     gradient = EdgeGradient(layerwise).attribute(layerwise.ones())[..., carriers]
     occlusion = LayerwiseOcclusion(layerwise).attribute(layerwise.ones(), edges=carriers)[..., carriers]
     adapter = exact.adapter()

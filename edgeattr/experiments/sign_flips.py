@@ -16,9 +16,7 @@ import argparse
 import functools
 from typing import Any, Dict, Optional
 
-import torch
-
-from edgeattr.experiments.grid import ExplainedItem, add_grid_arguments, grid_config, plot_grid, run_grid, summarize
+from edgeattr.experiments.grid import ExplainedItem, add_grid_arguments, grid_config, plot_grid, run_grid, sampled_edges, summarize
 from edgeattr.experiments.outputs import ResultFolder
 from edgeattr.metrics import sign_flips
 
@@ -29,10 +27,7 @@ def measure(item: ExplainedItem, steps: int = 21, max_edges: int = 64) -> Option
     r"""The sign-flip rate of ``item`` over at most ``max_edges`` sampled message-carrying edges;
     ``None`` where no examined edge has a non-zero gradient."""
     adapter = item.adapter()
-    carriers = adapter.edge_ids[adapter.message_edges]
-    if max_edges and carriers.numel() > max_edges:
-        carriers = carriers[torch.randperm(carriers.numel())[:max_edges]]
-    result = sign_flips(adapter, adapter.ones(), steps=steps, edges=carriers)
+    result = sign_flips(adapter, adapter.ones(), steps=steps, edges=sampled_edges(adapter, max_edges))
     nonzero = result.gradients[:, -1] != 0
     if not nonzero.any():
         return None
