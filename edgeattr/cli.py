@@ -51,11 +51,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def _add_bench(commands: "argparse._SubParsersAction") -> None:
-    from edgeattr.benchmarks.run import add_arguments, run
+def _add_module_command(commands: "argparse._SubParsersAction", name: str, module_name: str, help: str, description: str) -> None:
+    """A subcommand whose flags and run come from a module's ``add_arguments(parser)`` and ``run(args)``."""
+    module = importlib.import_module(module_name)
+    parser = commands.add_parser(name, help=help, description=description)
+    module.add_arguments(parser)
+    parser.set_defaults(run=module.run)
 
-    bench = commands.add_parser(
+
+def _add_bench(commands: "argparse._SubParsersAction") -> None:
+    _add_module_command(
+        commands,
         "bench",
+        "edgeattr.benchmarks.run",
         help="measure edgeattr against PyG's, Captum's and DGL's explainers (ratios, side by side)",
         description=(
             "Runs the benchmark suite: each case times edgeattr and a baseline on the same work in one "
@@ -65,15 +73,13 @@ def _add_bench(commands: "argparse._SubParsersAction") -> None:
             "seconds that every case runs."
         ),
     )
-    add_arguments(bench)
-    bench.set_defaults(run=run)
 
 
 def _add_explain(commands: "argparse._SubParsersAction") -> None:
-    from edgeattr.experiments import explain_command
-
-    explain = commands.add_parser(
+    _add_module_command(
+        commands,
         "explain",
+        "edgeattr.experiments.explain_command",
         help="explain one prediction of a GNN trained on a dataset, and draw it",
         description=(
             "Loads a dataset through PyG from --root, trains the model (or loads it from the cache of "
@@ -82,8 +88,6 @@ def _add_explain(commands: "argparse._SubParsersAction") -> None:
             "--dataset cora --model gcn --node 10 --method gradient_sign --out fig.png"
         ),
     )
-    explain_command.add_arguments(explain)
-    explain.set_defaults(run=explain_command.run)
 
 
 def _add_reproduce(commands: "argparse._SubParsersAction") -> None:
