@@ -141,12 +141,16 @@ class Readout(torch.nn.Module):
             return self.head(dgl.mean_nodes(g, "h"))
 
 
-def test_graph_task_on_a_batched_graph():
-    graphs = [dgl_graph(seed=s, num_nodes=n, num_edges=14)[0] for s, n in ((1, 6), (2, 8), (3, 7))]
-    bg = dgl.batch(graphs)
+def batched_readout():
+    """Three small graphs in one dgl.batch, float64 features, and a seeded Readout model."""
+    bg = dgl.batch([dgl_graph(seed=s, num_nodes=n, num_edges=14)[0] for s, n in ((1, 6), (2, 8), (3, 7))])
     x = torch.randn(bg.num_nodes(), FEATURES, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    model = Readout().double().eval()
+    return bg, x, Readout().double().eval()
+
+
+def test_graph_task_on_a_batched_graph():
+    bg, x, model = batched_readout()
     adapter = DGLAdapter(model, bg, x, index=1)
     assert adapter.task == "graph"
     out = model(bg, x)
@@ -452,11 +456,7 @@ def test_many_node_targets_give_the_rows_of_single_targets(name):
 
 
 def test_many_graph_targets_are_pooled_separately():
-    graphs = [dgl_graph(seed=s, num_nodes=n, num_edges=14)[0] for s, n in ((1, 6), (2, 8), (3, 7))]
-    bg = dgl.batch(graphs)
-    x = torch.randn(bg.num_nodes(), FEATURES, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    torch.manual_seed(0)
-    model = Readout().double().eval()
+    bg, x, model = batched_readout()
     adapter = DGLAdapter(model, bg, x, index=torch.tensor([2, 0]))
     torch.testing.assert_close(adapter(adapter.ones()), model(bg, x)[[2, 0]], rtol=0, atol=1e-12)
     got = EdgeGradient(adapter).attribute(adapter.ones())

@@ -112,6 +112,17 @@ def reference_gradient(model, x, edges, target, row, per_module=False):
     return out
 
 
+def explainer_of(model, algorithm, task_level="node"):
+    """PyG's Explainer of a multiclass model's raw outputs, with an object-level edge mask."""
+    return Explainer(
+        model,
+        algorithm=algorithm,
+        explanation_type="model",
+        edge_mask_type="object",
+        model_config=dict(mode="multiclass_classification", task_level=task_level, return_type="raw"),
+    )
+
+
 def test_edge_gradient_per_edge_type_equals_autograd_through_set_hetero_masks():
     model = NodeModel().eval()
     x, edges = hetero_graph()
@@ -175,13 +186,7 @@ def test_explainer_returns_masks_per_edge_type_equal_to_the_flat_adapter_split()
     model = NodeModel().train()
     x, edges = hetero_graph()
     before = state_of(model)
-    explainer = Explainer(
-        model,
-        algorithm=EdgeAttrExplainer("edge_gradient"),
-        explanation_type="model",
-        edge_mask_type="object",
-        model_config=dict(mode="multiclass_classification", task_level="node", return_type="raw"),
-    )
+    explainer = explainer_of(model, EdgeAttrExplainer("edge_gradient"))
     explanation = explainer(x, edges, index=NODE)
     assert_same_state(before, state_of(model))
     adapter = PyGHeteroAdapter(model, x, edges, index=NODE)
@@ -200,13 +205,7 @@ def test_explainer_returns_masks_per_edge_type_equal_to_the_flat_adapter_split()
 def test_layerwise_explanation_per_edge_type():
     model = NodeModel().eval()
     x, edges = hetero_graph()
-    explainer = Explainer(
-        model,
-        algorithm=EdgeAttrExplainer("layerwise_gradient", normalize=None),
-        explanation_type="model",
-        edge_mask_type="object",
-        model_config=dict(mode="multiclass_classification", task_level="node", return_type="raw"),
-    )
+    explainer = explainer_of(model, EdgeAttrExplainer("layerwise_gradient", normalize=None))
     explanation = explainer(x, edges, index=NODE)
     assert isinstance(explanation, LayerwiseHeteroExplanation)
     target = int(model(x, edges)[NODE].argmax())
@@ -229,13 +228,7 @@ def test_visualize_graph_draws_a_heterogeneous_explanation(tmp_path):
 
     model = NodeModel().eval()
     x, edges = hetero_graph()
-    explainer = Explainer(
-        model,
-        algorithm=EdgeAttrExplainer("edge_occlusion"),
-        explanation_type="model",
-        edge_mask_type="object",
-        model_config=dict(mode="multiclass_classification", task_level="node", return_type="raw"),
-    )
+    explainer = explainer_of(model, EdgeAttrExplainer("edge_occlusion"))
     path = tmp_path / "hetero.png"
     explainer(x, edges, index=NODE).visualize_graph(str(path))
     image = matplotlib.image.imread(str(path))
@@ -245,13 +238,7 @@ def test_visualize_graph_draws_a_heterogeneous_explanation(tmp_path):
 def test_graph_task_and_gnnexplainer_on_a_heterogeneous_model():
     model = GraphModel().eval()
     x, edges = hetero_graph()
-    explainer = Explainer(
-        model,
-        algorithm=EdgeAttrExplainer("gnnexplainer", epochs=5),
-        explanation_type="model",
-        edge_mask_type="object",
-        model_config=dict(mode="multiclass_classification", task_level="graph", return_type="raw"),
-    )
+    explainer = explainer_of(model, EdgeAttrExplainer("gnnexplainer", epochs=5), task_level="graph")
     torch.manual_seed(0)
     explanation = explainer(x, edges)
     adapter = PyGHeteroAdapter(model, x, edges)
