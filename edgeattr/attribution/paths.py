@@ -18,7 +18,7 @@ over edges.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 import torch
 from captum.attr import GradientAttribution
@@ -191,9 +191,6 @@ class _ComputationGraph:
 
 class _WalkSearch(GradientAttribution):
     r"""What both searches share: the layer states, one backward pass per layer, and the walk."""
-
-    def __init__(self, forward_func: Callable) -> None:
-        GradientAttribution.__init__(self, forward_func)
 
     @log_usage()
     def attribute(
