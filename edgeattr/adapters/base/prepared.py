@@ -1,26 +1,29 @@
 r"""The state a model is explained in, shared by explanations running in several threads.
 
-While any thread explains a model, the model is in eval mode, the caches of
-its ``cached=True`` layers are set aside, and one set of dispatching hooks is
-installed on its modules. Each hook hands the call to the handler of the
-thread it runs in (and does nothing in other threads), so that no thread
-ever adds or removes a hook while another iterates over them. The first
-thread to enter sets this up; the last to leave undoes all of it, also when
-a forward raised.
+While any thread explains a model, each of its modules is in eval mode, the
+caches of its ``cached=True`` layers are set aside, and one set of
+dispatching hooks is installed on it. Each hook hands the call to the
+handler of the thread it runs in (and does nothing in other threads), so
+that no thread ever adds or removes a hook while another iterates over them.
+The set-up is counted per module, not per model: two models that share a
+layer, explained at once, install its hooks once and restore its flags once.
+The first explanation to reach a module sets it up; the last to leave undoes
+it, also when a forward raised.
 """
 
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 
 from edgeattr.adapters.base.caches import bypass_caches
+from edgeattr.adapters.base.checkpoints import checkpoints_run_directly
 
 _lock = threading.Lock()
-#: id(model) -> (explanations running on it, how to restore it)
+#: id(module) -> (explanations running through it, how to restore it)
 _running: Dict[int, Tuple[int, Callable[[], None]]] = {}
 _local = threading.local()
 
@@ -117,28 +120,68 @@ def _propagate_post(module: torch.nn.Module, inputs: tuple, output: Any) -> None
     return None if handler is None else handler.propagate_post(module, inputs, output)
 
 
-def _install(model: torch.nn.Module) -> Callable[[], None]:
-    """Sets the model up for explanations; returns how to undo it."""
-    flags = [(module, module.training) for module in model.modules()]
-    caches = bypass_caches(model.modules())
-    handles = []
-    for module in model.modules():
-        handles.append(module.register_forward_pre_hook(_forward_pre, with_kwargs=True))
-        handles.append(module.register_forward_hook(_forward_post, with_kwargs=True))
-        if hasattr(module, "register_message_forward_hook"):  # a PyG MessagePassing layer
-            handles.append(module.register_propagate_forward_pre_hook(_propagate_pre))
-            handles.append(module.register_message_forward_hook(_message_post))
-            handles.append(module.register_propagate_forward_hook(_propagate_post))
-    model.eval()
+def _install(module: torch.nn.Module) -> Callable[[], None]:
+    """Sets one module up for explanations; returns how to undo it."""
+    training = module.training
+    caches = bypass_caches([module])
+    handles = [
+        module.register_forward_pre_hook(_forward_pre, with_kwargs=True),
+        module.register_forward_hook(_forward_post, with_kwargs=True),
+    ]
+    if hasattr(module, "register_message_forward_hook"):  # a PyG MessagePassing layer
+        handles.append(module.register_propagate_forward_pre_hook(_propagate_pre))
+        handles.append(module.register_message_forward_hook(_message_post))
+        handles.append(module.register_propagate_forward_hook(_propagate_post))
+    module.training = False
 
     def restore() -> None:
         for handle in handles:
             handle.remove()
-        for module, training in flags:
-            module.training = training
+        module.training = training
         caches.remove()
 
     return restore
+
+
+def _enter(modules: List[torch.nn.Module]) -> None:
+    with _lock:
+        for entered, module in enumerate(modules):
+            count, restore = _running.get(id(module), (0, None))
+            try:
+                _running[id(module)] = (count + 1, _install(module) if count == 0 else restore)
+            except BaseException:
+                _leave_locked(modules[:entered])
+                raise
+
+
+def _leave(modules: List[torch.nn.Module]) -> None:
+    with _lock:
+        _leave_locked(modules)
+
+
+def _leave_locked(modules: List[torch.nn.Module]) -> None:
+    for module in modules:
+        count, restore = _running.pop(id(module))
+        if count > 1:
+            _running[id(module)] = (count - 1, restore)
+        else:
+            restore()
+
+
+@contextmanager
+def observing(handler: Handler) -> Iterator[None]:
+    r"""Adds ``handler`` after the explanation's own handler in this thread's passes run in the body.
+
+    For a method that reads what flows through the model's modules (the walk
+    search keeps each layer's input) without hooks of its own, which would
+    run in every thread.
+    """
+    observers = getattr(_local, "observers", [])
+    _local.observers = observers + [handler]
+    try:
+        yield
+    finally:
+        _local.observers = observers
 
 
 @contextmanager
@@ -147,23 +190,17 @@ def prepared(model: torch.nn.Module, handler: Optional[Handler] = None) -> Itera
 
     Args:
         model (torch.nn.Module): The model.
-        handler (Handler, optional): What this thread does at the model's hooks.
+        handler (Handler, optional): What this thread does at the model's hooks;
+            the handlers of :func:`observing` follow it.
     """
-    key = id(model)
-    with _lock:
-        count, restore = _running.get(key, (0, None))
-        if count == 0:
-            restore = _install(model)
-        _running[key] = (count + 1, restore)
-    previous = _current()
-    _local.handler = handler
-    try:
+    modules = list(model.modules())
+    observers = getattr(_local, "observers", [])
+    routed = Handlers([h for h in [handler, *observers] if h is not None]) if observers else handler
+    with ExitStack() as stack:
+        _enter(modules)
+        stack.callback(_leave, modules)
+        stack.enter_context(checkpoints_run_directly())
+        previous = _current()
+        _local.handler = routed
+        stack.callback(setattr, _local, "handler", previous)
         yield
-    finally:
-        _local.handler = previous
-        with _lock:
-            count, restore = _running.pop(key)
-            if count > 1:
-                _running[key] = (count - 1, restore)
-            else:
-                restore()
