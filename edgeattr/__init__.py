@@ -19,7 +19,7 @@ from edgeattr.attribution import (
     LayerwiseOcclusion,
     Walk,
 )
-from edgeattr.errors import UnsupportedLayerError
+from edgeattr.errors import FallbackWarning, InputModifiedError, UnsupportedLayerError, VerificationError
 from edgeattr.explaining import explain
 from edgeattr.explanation import EdgeExplanation
 from edgeattr.metrics import cosine_similarity, sign_flips
@@ -39,6 +39,9 @@ __all__ = [
     "AMPAve",
     "Walk",
     "UnsupportedLayerError",
+    "FallbackWarning",
+    "VerificationError",
+    "InputModifiedError",
     "explain",
     "EdgeExplanation",
     "cosine_similarity",

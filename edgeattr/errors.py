@@ -1,4 +1,8 @@
-"""Exceptions raised by edgeattr's own input checks."""
+"""Exceptions raised by edgeattr's own input checks, and the warning of a fallback."""
+
+import os
+import sys
+import warnings
 
 
 class UnsupportedLayerError(TypeError):
@@ -8,3 +12,44 @@ class UnsupportedLayerError(TypeError):
     split ``edge_index`` by relation, fused sparse-adjacency kernels, dense
     convolutions) instead of returning attributions that silently ignore them.
     """
+
+
+class FallbackWarning(UserWarning):
+    r"""An adapter's shortcut did not reproduce the model, so it explains on the exact path instead.
+
+    Issued once per (model, inputs) when the computation subgraph, or copies
+    of the graph run together in one pass, give another output than the
+    model's own on the full input (a normalisation over all nodes, batch
+    statistics, a global softmax). The explanation is then computed on the
+    full input, one mask per pass: exact, and slower. Filter it with
+    ``warnings.simplefilter("ignore", edgeattr.FallbackWarning)``.
+    """
+
+
+class VerificationError(RuntimeError):
+    r"""The model's output cannot be reproduced on the exact path, so no explanation of it can be exact.
+
+    Raised when a pass over the user's full input, with every edge at weight
+    1, differs from the model's own output on that input: a model that is
+    not deterministic in eval mode (random numbers in ``forward``), or whose
+    messages are changed by something edgeattr does not see.
+    """
+
+
+class InputModifiedError(RuntimeError):
+    r"""The model's inputs changed while an adapter relied on them.
+
+    Raised when the model modifies an input in place during ``forward`` (an
+    in-place sort of ``edge_index``, ``x.relu_()``), or when an input was
+    modified after the adapter was built: every later pass would run on other
+    inputs than the ones explained.
+    """
+
+
+def warn_at_caller(message: str, category: type = FallbackWarning) -> None:
+    r"""Issues a warning attributed to the first frame outside edgeattr: the user's line that led to it."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)

@@ -433,12 +433,11 @@ def test_dgl_bad_input_names_the_problem_and_the_layer():
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
-    rgcn = DGLHeteroAdapter(WholeHeterographRGCN(), hetero, hetero_feats, index=0, ntype="user")
+    # The first pass with the mask, the verification's, names the layer.
     with pytest.raises(UnsupportedLayerError, match=r"layer 'conv' \(RelGraphConv\).*to_homogeneous"):
-        rgcn(rgcn.ones())
-    at_once = DGLHeteroAdapter(AllRelationsAtOnce(), hetero, hetero_feats, index=0, ntype="user")
+        DGLHeteroAdapter(WholeHeterographRGCN(), hetero, hetero_feats, index=0, ntype="user")
     with pytest.raises(UnsupportedLayerError, match="several edge types at once"):
-        at_once(at_once.ones())
+        DGLHeteroAdapter(AllRelationsAtOnce(), hetero, hetero_feats, index=0, ntype="user")
     assert dgl.core.message_passing is ORIGINAL
 
 
@@ -465,3 +464,22 @@ def test_many_graph_targets_are_pooled_separately():
         out = model(bg, x, edge_weight=weight)[graph]
         (expected,) = torch.autograd.grad(out[int(out.argmax())], weight)
         torch.testing.assert_close(got[row], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_a_float64_mask_on_a_float32_dgl_model_gives_the_float32_masks_values():
+    g, x, _ = dgl_graph(dtype=torch.float32)
+    adapter = DGLAdapter(dgl_model("GraphConv").float(), g, x, index=NODE)
+    single = adapter.ones()
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(adapter(single.double()), adapter(single), rtol=0, atol=0)
+    gradient = EdgeGradient(adapter).attribute(single.double())
+    assert gradient.dtype == torch.float64
+    torch.testing.assert_close(gradient.float(), EdgeGradient(adapter).attribute(single), rtol=0, atol=0)
+
+
+def test_a_graph_without_nodes_is_the_same_clear_error_as_in_pyg():
+    graphs = [dgl_graph(seed=s)[0] for s in range(2)]
+    batch = dgl.batch([graphs[0], dgl.graph(([], []), num_nodes=0), graphs[1]])
+    features = torch.randn(batch.num_nodes(), FEATURES, dtype=torch.float64)
+    with pytest.raises(ValueError, match="graph 1 of the input has no nodes"):
+        DGLAdapter(dgl_model("GraphConv"), batch, features, index=1, task="graph")

@@ -224,9 +224,8 @@ def test_clear_errors_for_bad_masks_and_index():
         PyGAdapter(model, *args, index=99)
     with pytest.raises(ValueError, match="index is required"):
         PyGAdapter(model, *args)
-    pooled = PyGAdapter(_Pooled(), *args, index=0)
-    with pytest.raises(ValueError, match="task='graph'"):
-        pooled(pooled.ones())
+    with pytest.raises(ValueError, match="task='graph'"):  # the model's own output has one row, not one per node
+        PyGAdapter(_Pooled(), *args, index=0)
 
 
 class _Pooled(torch.nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import dgl
 import dgl.function as fn
@@ -39,10 +39,13 @@ class DGLAdapter(GraphAdapter):
     its edge's mask entry before it is reduced; each such call is one layer.
     Masks are indexed by DGL edge ids. Self-loops a model appends itself
     (``dgl.add_self_loop`` inside ``forward``) keep weight 1 and are not
-    attributed. Node targets are restricted to their computation subgraph,
-    graph targets of a batched graph to that graph, and ``B`` masks run as
-    ``B`` disjoint copies in one forward pass, exactly as for
-    :class:`~edgeattr.adapters.PyGAdapter`.
+    attributed. Aggregations a model writes with DGL's sparse operators
+    outside message passing (``dgl.ops.u_mul_e_sum``, ``dgl.ops.copy_u_sum``,
+    ``dgl.ops.gspmm``) are message-passing calls too, weighted the same way.
+    Node targets are restricted to their computation subgraph, graph targets
+    of a batched graph to that graph, and ``B`` masks run as ``B`` disjoint
+    copies in one forward pass, both verified against the model's own output,
+    exactly as for :class:`~edgeattr.adapters.PyGAdapter`.
 
     Args:
         model (torch.nn.Module): The model, unchanged.
@@ -59,6 +62,12 @@ class DGLAdapter(GraphAdapter):
         restrict (bool, optional): Restrict node targets to their computation
             subgraph. (default: ``True``)
         copies_per_pass (int, optional): Masks run per forward pass.
+        mode (str, optional): What the output means (see :class:`~edgeattr.PyGAdapter`
+            and :mod:`edgeattr.modes`); required for a single output column.
+        verify (bool, optional): Check the shortcuts against the model's own
+            output, as :class:`~edgeattr.PyGAdapter` does. (default: ``True``)
+        node_args, edge_args (Sequence[str], optional): Names of arguments
+            with one row per node or per edge, where their sizes do not tell.
         **model_kwargs: Keyword arguments of the model call.
 
     Example::
@@ -77,6 +86,10 @@ class DGLAdapter(GraphAdapter):
         task: Optional[str] = None,
         restrict: bool = True,
         copies_per_pass: Optional[int] = None,
+        mode: Optional[str] = None,
+        verify: bool = True,
+        node_args: Sequence[str] = (),
+        edge_args: Sequence[str] = (),
         **model_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -89,6 +102,10 @@ class DGLAdapter(GraphAdapter):
             restrict=restrict,
             copies_per_pass=copies_per_pass,
             structure_arg=0,
+            mode=mode,
+            verify=verify,
+            node_args=node_args,
+            edge_args=edge_args,
         )
 
     # -- the graph structure: a DGLGraph ---------------------------------------------------
@@ -111,6 +128,15 @@ class DGLAdapter(GraphAdapter):
     def _edges(self, graph: dgl.DGLGraph) -> Tuple[Tensor, Tensor, Optional[int]]:
         src, dst = graph.edges(order="eid")
         return src, dst, graph.num_nodes()
+
+    def _structure_tensors(self, graph: dgl.DGLGraph, name: str) -> Iterable[Tuple[str, Tensor]]:
+        for data, items in (("ndata", graph.ndata), ("edata", graph.edata)):
+            for key, value in items.items():
+                if isinstance(value, Tensor):
+                    yield f"{name}.{data}[{key!r}]", value
+
+    def _structure_state(self, graph: dgl.DGLGraph) -> tuple:
+        return (graph.num_nodes(), graph.num_edges()) + super()._structure_state(graph)
 
     def _default_task(self) -> str:
         return "graph" if self._structure.value.batch_size > 1 else "node"
@@ -207,22 +233,40 @@ Locate = Callable[[dgl.DGLGraph], Optional[Tensor]]
 
 
 def locate_by_edges(session: MessageWeights) -> Locate:
-    r"""Matches a call's messages to the session's edges by endpoints, or through ``dgl.EID``.
+    r"""Matches a call's messages to the session's edges through ``dgl.EID``, or by their endpoints.
 
-    A call on the graph itself (or a ``local_scope`` or relation view of it),
-    or on it with self-loops the model appended (weight 1), is matched by its
-    endpoints; the compute graphs of ``send_and_recv`` / ``pull`` and subgraphs
-    taken inside forward carry the ids of the graph's edges in ``dgl.EID``.
+    The compute graphs of ``send_and_recv`` / ``pull`` and subgraphs taken
+    inside forward carry the ids of the graph's edges in ``dgl.EID``; they are
+    used where they name edges with the call's endpoints. A call on the graph
+    itself (or a ``local_scope`` or relation view of it), or on it with
+    self-loops the model appended (weight 1), is matched by its endpoints, so
+    that ids the user's graph carries from an earlier subgraph (a
+    ``dgl.node_subgraph`` or ``khop_in_subgraph`` result) are never read as
+    positions.
     """
 
     def locate(call_graph: dgl.DGLGraph) -> Optional[Tensor]:
         src, dst = call_graph.edges(order="eid")
-        same = src.numel() == session.ref_src.numel() and torch.equal(src, session.ref_src) and torch.equal(dst, session.ref_dst)
-        if dgl.EID in call_graph.edata and not same:
-            return call_graph.edata[dgl.EID]
+        if dgl.EID in call_graph.edata:
+            positions = _positions_by_id(call_graph, src, dst, session.ref_src, session.ref_dst)
+            if positions is not None:
+                return positions
         return align_messages(src, dst, session.ref_src, session.ref_dst, session.policy(len(session.layers) - 1))
 
     return locate
+
+
+def _positions_by_id(call_graph: dgl.DGLGraph, src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor) -> Optional[Tensor]:
+    """The call's ``dgl.EID`` if it names, for every message, an edge with the message's endpoints; else ``None``."""
+    ids = call_graph.edata[dgl.EID]
+    if ids.numel() != src.numel() or (ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= ref_src.numel())):
+        return None
+    if dgl.NID in call_graph.srcdata:  # a relabelled compute graph: endpoints by their ids in the graph
+        src = call_graph.srcdata[dgl.NID][src]
+    if dgl.NID in call_graph.dstdata:
+        dst = call_graph.dstdata[dgl.NID][dst]
+    ids = ids.long()
+    return ids if torch.equal(ref_src[ids], src) and torch.equal(ref_dst[ids], dst) else None
 
 
 class _ModuleStack(Handler):
@@ -242,8 +286,10 @@ class _ModuleStack(Handler):
 def message_weighting(model: torch.nn.Module, session: MessageWeights, name_of: ModuleNames, locate: Locate) -> Tuple[Handler, ContextManager]:
     r"""What weights every DGL message-passing call of this thread by ``session`` while the model runs.
 
-    Each call is one layer, named by the innermost module running when it is
-    made; ``locate`` maps its messages to the session's edges.
+    Each call of DGL's message passing, and each aggregation by DGL's sparse
+    operators outside it (``dgl.ops.gspmm`` and its named forms such as
+    ``u_mul_e_sum``), is one layer, named by the innermost module running when
+    it is made; ``locate`` maps its messages to the session's edges.
 
     Returns:
         The handler to route the model's hooks to (it tracks the running
@@ -251,20 +297,27 @@ def message_weighting(model: torch.nn.Module, session: MessageWeights, name_of: 
     """
     modules = _ModuleStack()
 
-    def handler(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
+    def begin(call_graph: dgl.DGLGraph) -> Tuple[int, Optional[Tensor]]:
+        """Registers a call; its layer and its messages' weights (``None`` while counting)."""
         module = modules.running[-1] if modules.running else model
         name = name_of(module)
         layer = session.begin_call(name, module)
         if session.mask is None:
             session.record(call_graph.num_edges())
-            return _original_message_passing(call_graph, mfunc, rfunc, afunc)
+            return layer, None
         try:
             edge_ids = locate(call_graph)
         except UnsupportedLayerError as error:
             raise unsupported(name, module, str(error)) from None
-        return weighted_message_passing(call_graph, mfunc, rfunc, afunc, session.weights_at(layer, edge_ids))
+        return layer, session.weights_at(layer, edge_ids)
 
-    return modules, _routed(handler)
+    def message_passing(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
+        return weighted_message_passing(call_graph, mfunc, rfunc, afunc, begin(call_graph)[1])
+
+    def aggregation(call_graph: dgl.DGLGraph, op: str, reduce_op: str, lhs: Optional[Tensor], rhs: Optional[Tensor]) -> Tensor:
+        return weighted_aggregation(call_graph, op, reduce_op, lhs, rhs, begin(call_graph)[1])
+
+    return modules, _routed(_Route(message_passing, aggregation))
 
 
 def _copy_data(graph: dgl.DGLGraph, into: dgl.DGLGraph, nodes: Tensor, edges: Tensor) -> None:
@@ -309,31 +362,91 @@ def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc:
     return ndata
 
 
-# -- routing dgl.core.message_passing, thread by thread -------------------------------------
+def weighted_aggregation(graph: dgl.DGLGraph, op: str, reduce_op: str, lhs: Optional[Tensor], rhs: Optional[Tensor], weights: Optional[Tensor]) -> Tensor:
+    r"""DGL's ``gspmm(graph, op, reduce_op, lhs, rhs)`` with every message multiplied by its edge's weight.
+
+    The messages :math:`\rho(x_u, x_e)` are computed per edge (``gsddmm``),
+    weighted, and reduced onto the destinations, as :func:`weighted_message_passing`
+    does for builtin functions.
+
+    Args:
+        graph (dgl.DGLGraph): The graph of the call.
+        op (str): ``'add'``, ``'sub'``, ``'mul'``, ``'div'``, ``'copy_lhs'`` or ``'copy_rhs'``.
+        reduce_op (str): ``'sum'``, ``'max'``, ``'min'`` or ``'mean'``.
+        lhs (Tensor, optional): Source node features; rhs (Tensor, optional): edge features.
+        weights (Tensor, optional): One weight per edge, ``(E,)``; ``None`` runs DGL's own.
+
+    Returns:
+        Tensor: The reduced features of the destination nodes.
+    """
+    if weights is None:
+        return _original_gspmm(graph, op, reduce_op, lhs, rhs)
+    if op == "copy_lhs":
+        messages = dgl.ops.copy_u(graph, lhs)
+    elif op == "copy_rhs":
+        messages = rhs
+    else:
+        messages = dgl.ops.gsddmm(graph, op, lhs, rhs, "u", "e")
+    messages = messages * weights.view((-1,) + (1,) * (messages.dim() - 1)).to(messages.dtype)
+    return _original_gspmm(graph, "copy_rhs", reduce_op, None, messages)
+
+
+# -- routing dgl.core.message_passing and dgl.ops.gspmm, thread by thread ---------------------
+
+
+class _Route:
+    """This thread's handlers of DGL's message passing and of aggregations outside it."""
+
+    def __init__(self, message_passing: Callable, aggregation: Callable) -> None:
+        self.message_passing, self.aggregation = message_passing, aggregation
+        #: Whether a message-passing call is running (its own sparse kernels are not further calls).
+        self.inside = False
+
 
 _original_message_passing: Callable = core.message_passing
+_original_gspmm: Callable = dgl.ops.spmm.gspmm
 _route = threading.local()
 _users_lock = threading.Lock()
 _users = 0
 
 
 def _dispatch(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
-    handler = getattr(_route, "handler", None)
-    if handler is None:
+    route: Optional[_Route] = getattr(_route, "handler", None)
+    if route is None or route.inside:
         return _original_message_passing(graph, mfunc, rfunc, afunc)
-    return handler(graph, mfunc, rfunc, afunc)
+    route.inside = True
+    try:
+        return route.message_passing(graph, mfunc, rfunc, afunc)
+    finally:
+        route.inside = False
+
+
+def _dispatch_gspmm(graph: dgl.DGLGraph, op: str, reduce_op: str, lhs_data: Any, rhs_data: Any) -> Tensor:
+    route: Optional[_Route] = getattr(_route, "handler", None)
+    if route is None or route.inside or graph._graph.number_of_etypes() != 1:
+        return _original_gspmm(graph, op, reduce_op, lhs_data, rhs_data)
+    route.inside = True
+    try:
+        return route.aggregation(graph, op, reduce_op, lhs_data, rhs_data)
+    finally:
+        route.inside = False
+
+
+def _patch(message_passing: Callable, gspmm: Callable) -> None:
+    core.message_passing = message_passing
+    dgl.ops.spmm.gspmm = dgl.ops.gspmm = gspmm
 
 
 @contextmanager
-def _routed(handler: Callable) -> Iterator[None]:
-    """Routes this thread's DGL message passing to ``handler``; DGL is unpatched once no thread needs it."""
+def _routed(route: _Route) -> Iterator[None]:
+    """Routes this thread's DGL message passing and sparse aggregations to ``route``; DGL is unpatched once no thread needs it."""
     global _users
     with _users_lock:
         if _users == 0:
-            core.message_passing = _dispatch
+            _patch(_dispatch, _dispatch_gspmm)
         _users += 1
     previous = getattr(_route, "handler", None)
-    _route.handler = handler
+    _route.handler = route
     try:
         yield
     finally:
@@ -341,4 +454,4 @@ def _routed(handler: Callable) -> Iterator[None]:
         with _users_lock:
             _users -= 1
             if _users == 0:
-                core.message_passing = _original_message_passing
+                _patch(_original_message_passing, _original_gspmm)

@@ -40,6 +40,10 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         num_edges (int, optional): The parent graph's edge count, if
             ``parent_graph`` is not passed.
         layerwise (bool, optional): One mask row per call. (default: ``False``)
+        mode (str, optional): What the output means (see :mod:`edgeattr.modes`);
+            required for a single output column.
+        verify (bool, optional): Check once that a pass with every edge at
+            weight 1 reproduces the model's own output. (default: ``True``)
         **model_kwargs: Keyword arguments of the model call.
     """
 
@@ -52,9 +56,11 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         parent_graph: Optional[dgl.DGLGraph] = None,
         num_edges: Optional[int] = None,
         layerwise: bool = False,
+        mode: Optional[str] = None,
+        verify: bool = True,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise)
+        super().__init__(model, layerwise=layerwise, mode=mode)
         if not isinstance(blocks, (list, tuple)) or not blocks or not all(isinstance(b, dgl.DGLGraph) and b.is_block for b in blocks):
             raise TypeError("blocks must be a non-empty list of DGL blocks, as a neighbour sampler returns them")
         if any(dgl.EID not in b.edata for b in blocks):
@@ -76,6 +82,10 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         self._blocks, self._args, self._kwargs = list(blocks), model_args, model_kwargs
         self.layers = self._discover()
         self.num_layers = len(self.layers)
+        if verify:
+            with torch.no_grad(), prepared(model):
+                own = self._checked_output(model(self._blocks, *model_args, **model_kwargs), self._blocks)
+            self._verify_whole_input(own[self._row])
 
     @property
     def device(self) -> torch.device:
@@ -114,6 +124,11 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         handler, routing = message_weighting(self.model, session, self._name_of, locate)
         with prepared(self.model, handler), routing:
             out = self.model(blocks, *self._args, **self._kwargs)
+        return self._checked_output(out, blocks)
+
+    @staticmethod
+    def _checked_output(out: Any, blocks: List[dgl.DGLGraph]) -> Tensor:
+        """The model's output, if it has one row per seed node."""
         if not isinstance(out, Tensor) or out.dim() == 0 or out.size(0) != blocks[-1].num_dst_nodes():
             raise ValueError(f"the model must return one row per seed node ({blocks[-1].num_dst_nodes()}), got {getattr(out, 'shape', type(out))}")
         return out

@@ -37,6 +37,10 @@ class DGLHeteroAdapter(HeteroAdapter):
             dict of node outputs, or graph id for a model returning a tensor.
         ntype (str, optional): Node type of the target, for dict outputs.
         layerwise (bool, optional): One mask row per call. (default: ``False``)
+        mode (str, optional): What the output means (see :mod:`edgeattr.modes`);
+            required for a single output column.
+        verify (bool, optional): Check once that a pass with every edge at
+            weight 1 reproduces the model's own output. (default: ``True``)
         **model_kwargs: Keyword arguments of the model call.
     """
 
@@ -48,9 +52,11 @@ class DGLHeteroAdapter(HeteroAdapter):
         index: Optional[int] = None,
         ntype: Optional[str] = None,
         layerwise: bool = False,
+        mode: Optional[str] = None,
+        verify: bool = True,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise)
+        super().__init__(model, layerwise=layerwise, mode=mode)
         if not isinstance(graph, dgl.DGLGraph):
             raise TypeError(f"DGLHeteroAdapter takes the model's DGLGraph first, got {type(graph).__name__}")
         self.graph = graph
@@ -60,6 +66,10 @@ class DGLHeteroAdapter(HeteroAdapter):
         self._args, self._kwargs = model_args, model_kwargs
         self.layers = self._discover()
         self.num_layers = len(self.layers)
+        if verify:
+            with torch.no_grad(), prepared(model):
+                own = self._explained_row(model(graph, *model_args, **model_kwargs))
+            self._verify_whole_input(own)
 
     @property
     def device(self) -> torch.device:
@@ -104,6 +114,10 @@ class DGLHeteroAdapter(HeteroAdapter):
         handler, routing = message_weighting(self.model, session, self._name_of, locate)
         with prepared(self.model, handler), routing:
             out = self.model(graph, *self._args, **self._kwargs)
+        return self._explained_row(out)
+
+    def _explained_row(self, out: Any) -> Tensor:
+        """The explained row ``(1, *out)`` of the model's output (of ``ntype``, for a dict of outputs)."""
         if isinstance(out, dict):
             if self.ntype not in out:
                 raise ValueError(f"the model returns outputs per node type {sorted(out)}: pass ntype= and index=")

@@ -3,7 +3,7 @@ r"""The PyTorch Geometric adapter: edge masks for unmodified PyG models."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -24,11 +24,6 @@ UNSUPPORTED_LAYERS = {
     "RGATConv": "it splits edge_index by relation type before message passing",
 }
 
-#: Modules that mix information across all nodes, so that a node's output is
-#: not a function of its L-hop neighbourhood alone (the adapter then works on
-#: the whole graph instead of the computation subgraph).
-GLOBAL_MODULES = {"GraphNorm", "PairNorm", "InstanceNorm", "LayerNorm", "GraphSizeNorm", "MeanSubtractionNorm", "DiffGroupNorm"}
-
 
 class PyGAdapter(GraphAdapter):
     r"""Edge masks for a PyTorch Geometric model, as a Captum ``forward_func``.
@@ -47,6 +42,11 @@ class PyGAdapter(GraphAdapter):
     ``edge_index`` and are exactly zero outside. For a graph target the work
     is restricted to that graph of the batch. ``B`` masks run as ``B`` disjoint
     copies of that graph in one forward pass, chunked by ``copies_per_pass``.
+    Both shortcuts are verified (``verify=True``) once per model and inputs
+    against the model's own output on the full input; where they differ (a
+    normalisation over all nodes, batch statistics) the adapter says so with
+    a :class:`~edgeattr.FallbackWarning` and runs every target alone on the
+    full input instead, which is exact.
 
     Self-loops a layer adds itself (GCNConv, GATConv) keep weight 1 and are not
     attributed. The model is run in eval mode and every module's training flag,
@@ -70,14 +70,26 @@ class PyGAdapter(GraphAdapter):
             ``edge_index`` argument. Default: the argument named ``edge_index``,
             else the first integer tensor of shape ``(2, E)``.
         restrict (bool, optional): Restrict node targets to their computation
-            subgraph. Turned off automatically for models with global
-            normalisation layers. (default: ``True``)
+            subgraph. (default: ``True``)
         copies_per_pass (int, optional): Masks run per forward pass. Default:
             as many as fit about two million nodes plus edges.
+        mode (str, optional): What the output means, one of PyG's
+            ``ModelConfig`` modes (see :mod:`edgeattr.modes`):
+            ``'multiclass_classification'`` (the default for two or more
+            output columns), ``'binary_classification'`` (one logit, or one
+            per label) or ``'regression'``. Required for a single output column.
+        verify (bool, optional): Check the restricted and batched passes
+            against the model's own output once per model and inputs, and
+            fall back to the exact path where they differ. ``False`` skips the
+            check (and its one forward pass over the full graph), for models
+            known to be local and free of batch statistics. (default: ``True``)
+        node_args, edge_args (Sequence[str], optional): Names of model
+            arguments with one row per node or per edge, for a graph with as
+            many nodes as edges whose argument names do not tell.
         **model_kwargs: Keyword arguments of the model call. Tensors whose
             first dimension is the number of nodes are node features, those
-            whose first dimension is the number of edges (or whose name
-            contains ``edge``) are edge features; both follow the graph.
+            whose first dimension is the number of edges are edge features;
+            both follow the graph.
 
     Example::
 
@@ -99,6 +111,10 @@ class PyGAdapter(GraphAdapter):
         edge_index_arg: Optional[Key] = None,
         restrict: bool = True,
         copies_per_pass: Optional[int] = None,
+        mode: Optional[str] = None,
+        verify: bool = True,
+        node_args: Sequence[str] = (),
+        edge_args: Sequence[str] = (),
         **model_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -111,6 +127,10 @@ class PyGAdapter(GraphAdapter):
             restrict=restrict,
             copies_per_pass=copies_per_pass,
             structure_arg=edge_index_arg,
+            mode=mode,
+            verify=verify,
+            node_args=node_args,
+            edge_args=edge_args,
         )
 
     # -- the graph structure: an edge_index --------------------------------------------------
@@ -184,12 +204,8 @@ class PyGAdapter(GraphAdapter):
         return self._slot(BATCH) is not None
 
     def _is_local(self) -> bool:
-        for module in self.model.modules():
-            if type(module).__name__ in GLOBAL_MODULES and getattr(module, "mode", "graph") != "node":
-                return False
-            if isinstance(module, MessagePassing) and module.flow != "source_to_target":
-                return False
-        return True
+        # Messages flowing from target to source reach a node from its out-neighbours.
+        return all(module.flow == "source_to_target" for module in self.model.modules() if isinstance(module, MessagePassing))
 
     # -- intercepting message passing ------------------------------------------------------
 
@@ -248,13 +264,24 @@ class MessageWeighting(Handler):
 
 
 def check_layers(model: torch.nn.Module, name_of: ModuleNames) -> None:
-    r"""Raises :class:`UnsupportedLayerError` for a layer of ``model`` whose messages cannot be matched to edges."""
+    r"""Raises an error for a layer of ``model`` whose messages edgeattr cannot weight alone.
+
+    Raises:
+        UnsupportedLayerError: for a layer whose messages cannot be matched to edges.
+        ValueError: for a layer that still carries an edge mask of PyG's own
+            ``set_masks``, which would weight its messages a second time.
+    """
     for module in model.modules():
         why = UNSUPPORTED_LAYERS.get(type(module).__name__)
         if why is None and isinstance(module, MessagePassing) and module.decomposed_layers > 1:
             why = "decomposed_layers > 1 splits messages; set decomposed_layers=1"
         if why is not None:
             raise unsupported(name_of(module), module, why)
+        if isinstance(module, MessagePassing) and getattr(module, "_explain", None):
+            raise ValueError(
+                f"layer '{name_of(module)}' still carries an edge mask of PyG's set_masks, which would weight its "
+                f"messages on top of edgeattr's: call torch_geometric.explain.algorithm.utils.clear_masks(model) first"
+            )
 
 
 def _looks_like_edge_index(value: Any) -> bool:

@@ -50,6 +50,10 @@ class PyGHeteroAdapter(HeteroAdapter):
             node type, the type of the explained node.
         layerwise (bool, optional): One mask row per message-passing call,
             shape ``(B, L, E)``. (default: ``False``)
+        mode (str, optional): What the output means (see :mod:`edgeattr.modes`);
+            required for a single output column.
+        verify (bool, optional): Check once that a pass with every edge at
+            weight 1 reproduces the model's own output. (default: ``True``)
         **model_kwargs: Keyword arguments of the model call. Dicts of
             tensors per edge type with one row per edge (e.g. the
             ``edge_attr`` of a ``to_hetero`` model) lose the rows of the
@@ -71,9 +75,11 @@ class PyGHeteroAdapter(HeteroAdapter):
         index: Optional[int] = None,
         node_type: Optional[str] = None,
         layerwise: bool = False,
+        mode: Optional[str] = None,
+        verify: bool = True,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise)
+        super().__init__(model, layerwise=layerwise, mode=mode)
         check_layers(model, self._name_of)
         self.x_dict = _checked_features(x_dict)
         self.edge_index_dict = _checked_edges(edge_index_dict, self.x_dict)
@@ -86,6 +92,10 @@ class PyGHeteroAdapter(HeteroAdapter):
             lambda session: self._call(self.edge_index_dict, session), self.device, "the heterogeneous graph"
         )
         self.num_layers = len(self.layers)
+        if verify:
+            with torch.no_grad(), prepared(model):
+                own = self._explained_row(model(self.x_dict, self.edge_index_dict, *model_args, **model_kwargs))
+            self._verify_whole_input(own)
 
     @property
     def device(self) -> torch.device:
@@ -158,6 +168,10 @@ class PyGHeteroAdapter(HeteroAdapter):
         handler = MessageWeighting(session, self._name_of, lambda layer, ei: self._weights_of(session, layer, ei))
         with prepared(self.model, handler):
             out = self.model(self.x_dict, edge_index_dict, *self._args, **(self._kwargs if kwargs is None else kwargs))
+        return self._explained_row(out)
+
+    def _explained_row(self, out: Any) -> Tensor:
+        """The explained row ``(1, *out)`` of the model's output (of ``node_type``, for a dict of outputs)."""
         if isinstance(out, dict):
             if self.node_type not in out:
                 raise ValueError(f"the model returns outputs per node type {sorted(out)}: pass node_type= and index=")

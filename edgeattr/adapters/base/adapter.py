@@ -10,7 +10,9 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.messages import Layer
-from edgeattr.errors import UnsupportedLayerError
+from edgeattr.adapters.base.verification import difference
+from edgeattr.errors import UnsupportedLayerError, VerificationError
+from edgeattr.modes import check_mode, resolve_mode
 
 #: Upper bound on the input elements (node and edge feature values, at least one per
 #: node and edge) of one batched forward pass: 2**24, 128 MiB in float64.
@@ -82,12 +84,14 @@ class EdgeMaskAdapter(ABC):
     #: The message-passing calls of one forward pass, in call order.
     layers: List[Layer]
 
-    def __init__(self, model: torch.nn.Module, *, layerwise: bool) -> None:
+    def __init__(self, model: torch.nn.Module, *, layerwise: bool, mode: Optional[str] = None) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self._name_of = ModuleNames(model)
         self.layerwise = layerwise
+        #: What the output means (see :mod:`edgeattr.modes`); ``None`` infers it from the output.
+        self.mode = check_mode(mode)
 
     # -- what a framework adapter provides -------------------------------------------
 
@@ -151,10 +155,11 @@ class EdgeMaskAdapter(ABC):
 
         Returns:
             Tensor of shape ``(B, *out)``: the model's output row at the target
-            (node or graph) of each mask. Differentiable in ``mask``.
+            (node or graph) of each mask. Differentiable in ``mask``; a mask of
+            another floating dtype than the model's is cast to it.
         """
         self.check(mask, name="mask")
-        return self._batched(self.compact(mask), keep=False)
+        return self._batched(self.compact(mask).to(self.dtype), keep=False)
 
     def remove(self, keep: Tensor) -> Tensor:
         r"""Runs the model with edges deleted instead of their messages zeroed.
@@ -202,7 +207,7 @@ class EdgeMaskAdapter(ABC):
             output under mask ``c``.
         """
         self._check_subgraph(mask, "mask", floating=True)
-        return self._batched(mask, keep=False)
+        return self._batched(mask.to(self.dtype), keep=False)
 
     def remove_subgraph(self, keep: Tensor) -> Tensor:
         r"""Like :meth:`remove`, with ``keep`` over the computation graphs' edges only.
@@ -260,6 +265,29 @@ class EdgeMaskAdapter(ABC):
         else:
             rounds[:, self.column_targets, self.edge_ids] = values
         return rounds.view((values.size(0) * self.num_targets,) + rounds.shape[2:])
+
+    def _verify_whole_input(self, own_output: Tensor) -> None:
+        r"""Checks that a pass at mask 1 reproduces ``own_output``, the model's own output row(s).
+
+        For adapters that run the user's whole input one mask at a time, the
+        only shortcut is edgeattr's weighting itself; a mismatch means the
+        model is not deterministic, or its messages change where edgeattr
+        cannot see.
+
+        Raises:
+            ValueError: for a single output column without a mode.
+            VerificationError: if the outputs differ.
+        """
+        resolve_mode(self.mode, own_output[0].numel())
+        with torch.no_grad():
+            out = self(self.ones())
+        gap = difference(out, own_output)
+        if gap is not None:
+            raise VerificationError(
+                f"the model's output with every edge at weight 1 differs from its own output by {gap:.3g}: it is not "
+                f"deterministic in eval mode (random numbers in forward), or its messages change in a way edgeattr "
+                f"cannot see, so no explanation of it can be exact"
+            )
 
     def __repr__(self) -> str:
         return (

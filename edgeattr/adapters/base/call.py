@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -73,26 +73,65 @@ def bind(model: torch.nn.Module, args: tuple, kwargs: dict) -> List[Slot]:
     return slots + [Slot(k, k, v) for k, v in kwargs.items()]
 
 
-def classify(slots: List[Slot], num_nodes: int, num_edges: int) -> None:
+#: Names that say an argument has one row per node or per edge, where sizes cannot (``N == E``).
+NODE_NAMES = frozenset({"x", "h", "feat", "feats", "features", "feature", "inputs", "input", "in_feat", "nfeat", "n_feat", "pos", "emb", "z"})
+EDGE_NAMES = frozenset({"eweight", "e_weight", "efeat", "e_feat", "etype", "etypes", "ew", "edge_weight", "edge_attr"})
+
+
+def classify(slots: List[Slot], num_nodes: int, num_edges: int, node_args: Sequence[str] = (), edge_args: Sequence[str] = ()) -> None:
     r"""Marks tensors as node-level, edge-level, the batch vector, or static.
 
-    A tensor whose first dimension is the number of edges is edge-level when its
-    name contains ``edge`` or the number of nodes differs; the first tensor with
-    ``num_nodes`` rows (the node features) is always node-level.
+    A tensor is node-level when its first dimension is the number of nodes
+    (edge-level: of edges) and not the other, or when ``node_args``
+    (``edge_args``) names it. Where the graph has as many nodes as edges,
+    names decide: those containing ``node`` or ``edge``, and the usual names
+    of :data:`NODE_NAMES` and :data:`EDGE_NAMES`. A tensor named ``batch``
+    with one entry per node is the batch vector; anything else is static.
+
+    Raises:
+        ValueError: for a tensor with as many rows as there are nodes and
+            edges whose name says neither, or a named argument of the wrong size.
     """
-    features_seen = False
+    named = {**{name: NODE for name in node_args}, **{name: EDGE for name in edge_args}}
+    overlap = set(node_args) & set(edge_args)
+    if overlap:
+        raise ValueError(f"arguments {sorted(overlap)} are named both in node_args and edge_args")
+    known = {slot.name for slot in slots} | {str(slot.key) for slot in slots}
+    unknown = sorted(set(named) - known)
+    if unknown:
+        raise ValueError(f"node_args / edge_args name {unknown}, which are no arguments of the model call (its arguments: {sorted(n for n in known if n)})")
     for slot in slots:
         value = slot.value
         if slot.kind != STATIC or not isinstance(value, Tensor) or value.dim() == 0:
             continue
-        size = value.size(0)
-        if slot.name == "batch" and size == num_nodes:
+        size, name = value.size(0), slot.name or str(slot.key)
+        kind = named.get(slot.name) or named.get(str(slot.key))
+        if kind is not None:
+            expected = num_nodes if kind == NODE else num_edges
+            if size != expected:
+                raise ValueError(f"argument {name!r} is named in {kind}_args but has {size} rows, not one per {kind} ({expected})")
+            slot.kind = kind
+        elif slot.name == "batch" and size == num_nodes:
             slot.kind = BATCH
-        elif size == num_nodes and (not features_seen or size != num_edges or "edge" not in (slot.name or "")):
+        elif size == num_nodes and size == num_edges:
+            slot.kind = _kind_by_name(name, size)
+        elif size == num_nodes:
             slot.kind = NODE
-            features_seen = True
         elif size == num_edges:
             slot.kind = EDGE
+
+
+def _kind_by_name(name: str, size: int) -> str:
+    """Node or edge level, by name, of a tensor of ``size`` rows on a graph of ``size`` nodes and edges."""
+    lowered = name.lower()
+    if "edge" in lowered or lowered in EDGE_NAMES:
+        return EDGE
+    if "node" in lowered or lowered in NODE_NAMES:
+        return NODE
+    raise ValueError(
+        f"argument {name!r} has {size} rows and the graph has {size} nodes and {size} edges, so its size does not "
+        f"say whether it follows the nodes or the edges: name it in node_args=[{name!r}] or edge_args=[{name!r}]"
+    )
 
 
 def node_count(slots: List[Slot]) -> Optional[int]:

@@ -14,7 +14,7 @@ import functools
 import numbers
 import weakref
 from abc import abstractmethod
-from typing import Any, ContextManager, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, ContextManager, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -42,6 +42,7 @@ from edgeattr.adapters.base.call import (
     find,
     node_count,
 )
+from edgeattr.adapters.base.fingerprint import InputState, Snapshot, module_settings, tensor_state
 from edgeattr.adapters.base.messages import (
     Layer,
     MessageWeights,
@@ -49,7 +50,10 @@ from edgeattr.adapters.base.messages import (
     loop_policy,
 )
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
-from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node
+from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node, whole_inputs
+from edgeattr.adapters.base.verification import Record, difference, pooling_modules, record_for
+from edgeattr.errors import InputModifiedError, UnsupportedLayerError, VerificationError, warn_at_caller
+from edgeattr.modes import resolve_mode
 
 
 class GraphAdapter(EdgeMaskAdapter):
@@ -66,6 +70,10 @@ class GraphAdapter(EdgeMaskAdapter):
         restrict (bool): Restrict node targets to their computation subgraph.
         copies_per_pass (int, optional): Masks run per forward pass.
         structure_arg (int or str, optional): Position or name of the graph argument.
+        mode (str, optional): What the output means (see :mod:`edgeattr.modes`).
+        verify (bool): Check the shortcuts against the model's own output.
+        node_args, edge_args (Sequence[str]): Names of arguments with one row
+            per node or per edge, where their sizes do not tell.
     """
 
     def __init__(
@@ -80,10 +88,14 @@ class GraphAdapter(EdgeMaskAdapter):
         restrict: bool,
         copies_per_pass: Optional[int],
         structure_arg: Optional[Key],
+        mode: Optional[str] = None,
+        verify: bool = True,
+        node_args: Sequence[str] = (),
+        edge_args: Sequence[str] = (),
     ) -> None:
-        super().__init__(model, layerwise=layerwise)
-        if copies_per_pass is not None and copies_per_pass < 1:
-            raise ValueError(f"copies_per_pass must be a positive integer, got {copies_per_pass}")
+        super().__init__(model, layerwise=layerwise, mode=mode)
+        if copies_per_pass is not None and (isinstance(copies_per_pass, bool) or not isinstance(copies_per_pass, numbers.Integral) or copies_per_pass < 1):
+            raise ValueError(f"copies_per_pass must be a positive integer, got {copies_per_pass!r}")
         self._copies_per_pass = copies_per_pass
         self._check_model()
         self._slots = bind(model, model_args, model_kwargs)
@@ -95,21 +107,27 @@ class GraphAdapter(EdgeMaskAdapter):
         if num_nodes is None:
             num_nodes = features if features is not None else int(torch.cat([self._src, self._dst]).max()) + 1 if self.num_edges else 0
         self.num_nodes = num_nodes
+        self._check_devices()
         if self.num_edges and (min(self._src.min(), self._dst.min()) < 0 or max(self._src.max(), self._dst.max()) >= num_nodes):
             raise ValueError(
                 f"the edges hold node ids outside [0, {num_nodes}); the node features have {num_nodes} rows"
             )
-        classify(self._slots, self.num_nodes, self.num_edges)
+        classify(self._slots, self.num_nodes, self.num_edges, node_args, edge_args)
         self.task = task or self._default_task()
         if self.task not in ("node", "graph"):
             raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
         self.index, self.targets = self._check_index(index)
         self.num_targets = self.targets.numel()
+        self._inputs = InputState(self._input_tensors_named)
         self._neighbourhoods = Neighbourhoods(self._src, self._dst, self.num_nodes)
-        restrict = restrict and self._is_local()
-        self.layers, self._loop_policies = self._layers(restrict)
+        self._restrict = restrict and self._is_local()
+        #: Whether every target runs alone on the user's full input, one mask per pass (the exact path).
+        self.exact_path = False
+        self.layers, self._loop_policies = self._layers()
         self.num_layers = len(self.layers)
-        self._bind_segments(self._segments(self.targets, restrict))
+        self._bind_segments(self._segments(self.targets, self._restrict))
+        if verify:
+            self._verify()
 
     # -- what a framework adapter provides -------------------------------------------------
 
@@ -180,6 +198,40 @@ class GraphAdapter(EdgeMaskAdapter):
     def _input_tensors(self) -> Iterable[Tensor]:
         return (slot.value for slot in self._slots if isinstance(slot.value, Tensor))
 
+    def _input_tensors_named(self) -> Iterable[Tuple[str, Tensor]]:
+        r"""The user's input tensors by name, those inside the graph structure included."""
+        for slot in self._slots:
+            name = str(slot.name or slot.key)
+            if isinstance(slot.value, Tensor):
+                yield name, slot.value
+            if slot.kind == STRUCTURE:
+                yield from self._structure_tensors(slot.value, name)
+
+    def _structure_tensors(self, structure: Any, name: str) -> Iterable[Tuple[str, Tensor]]:
+        r"""Tensors held inside a graph object (a DGL graph's node and edge data), by name."""
+        return ()
+
+    def _check_devices(self) -> None:
+        """Raises an error naming the argument that is on the meta device or on another device than the graph."""
+        tensors = [(slot.name or slot.key, slot.value) for slot in self._slots if isinstance(slot.value, Tensor)]
+        for name, value in tensors:
+            if value.device.type == "meta":
+                raise ValueError(f"argument {name!r} is on the meta device and holds no values; pass real tensors, e.g. {name}.to('cpu')")
+        for name, value in tensors:
+            if value.device != self.device:
+                raise ValueError(
+                    f"argument {name!r} is on {value.device} but the graph is on {self.device}; "
+                    f"move them to one device, e.g. {name}.to({str(self.device)!r})"
+                )
+        for parameter in self.model.parameters():
+            if parameter.device.type == "meta":
+                raise ValueError("the model's parameters are on the meta device (not materialised); load or initialise them first")
+            if parameter.device != self.device:
+                raise ValueError(
+                    f"the model's parameters are on {parameter.device} but the graph is on {self.device}; "
+                    f"use model.to({str(self.device)!r})"
+                )
+
     @property
     def copies_per_pass(self) -> int:
         r"""How many masks run together in one forward pass (the fewest of any group of targets)."""
@@ -187,7 +239,7 @@ class GraphAdapter(EdgeMaskAdapter):
 
     def _copies_for(self, unit: "_Unit") -> int:
         """How many copies of ``unit`` run together in one forward pass (bounds memory)."""
-        if self.task == "graph" and not self._batches_graphs():
+        if self.exact_path or (self.task == "graph" and not self._batches_graphs()):
             return 1
         if self._copies_per_pass is not None:
             return self._copies_per_pass
@@ -234,29 +286,36 @@ class GraphAdapter(EdgeMaskAdapter):
         outside = ids[(ids < 0) | (ids >= limit)]
         if outside.numel():
             raise IndexError(f"index {outside[0].item()} is out of range for {what}")
+        if self.task == "graph":
+            empty = [int(graph) for graph in ids if self._graph_nodes(int(graph)).numel() == 0]
+            if empty:
+                raise ValueError(f"graph {empty[0]} of the input has no nodes: there is nothing to explain; pass the id of a graph with nodes")
         return (ids if many else int(ids[0])), ids
 
     def _segments(self, targets: Tensor, restrict: bool) -> Segments:
         """Each target's part of the graph: its computation subgraph, its graph, or the whole graph."""
-        segment = torch.arange(targets.numel(), device=self.device)
         if self.task == "node" and restrict:
             return self._neighbourhoods.computation_subgraphs(targets, self.num_layers)
         if self.task == "graph":
+            segment = torch.arange(targets.numel(), device=self.device)
             node_sets = [self._graph_nodes(int(graph)) for graph in targets]
             counts = torch.tensor([nodes.numel() for nodes in node_sets], device=self.device)
             return self._neighbourhoods.node_sets(torch.cat(node_sets), segment.repeat_interleave(counts), segment, True)
-        every_node = torch.arange(self.num_nodes, device=self.device)
-        roots = segment * self.num_nodes + targets
-        return self._neighbourhoods.node_sets(
-            every_node.repeat(targets.numel()), segment.repeat_interleave(self.num_nodes), roots, False
-        )
+        return whole_inputs(self._src, self._dst, self.num_nodes, targets)
 
     def _bind_segments(self, segments: Segments) -> None:
-        """Makes ``segments`` the graph that is run, split into units of one pass each."""
+        """Makes ``segments`` the graph that is run, split into units of one pass each.
+
+        On the exact path each target is a unit of its own, run on the user's own inputs.
+        """
         #: Each target's computation graph, as segments of the union that is run.
         self.segments = segments
         self.edge_ids = segments.edges
         self.message_edges = segments.carriers
+        if self.exact_path:
+            own = self._restricted_values(segments, own_inputs=True)
+            self._units = [_Unit(self, segments, t, t + 1, values=own) for t in range(segments.num_segments)]
+            return
         node_size, edge_size = self._element_sizes()
         self._units = [
             _Unit(self, segments, first, last, node_size, edge_size)
@@ -271,31 +330,159 @@ class GraphAdapter(EdgeMaskAdapter):
                 sizes[slot.kind] += slot.value[0].numel()
         return max(1, sizes[NODE]), max(1, sizes[EDGE])
 
-    def _layers(self, restrict: bool) -> Tuple[List[Layer], Optional[List[Optional[str]]]]:
+    # -- verification: the shortcuts against the model's own output ---------------------------
+
+    def _verify(self) -> None:
+        """Checks the restricted, batched passes against the model's own output; falls back to the exact path.
+
+        Raises:
+            VerificationError: if even the exact path does not reproduce the model.
+        """
+        record = record_for(self.model, self._snapshot(), self._own_output)
+        rows = record.output[self.targets]
+        resolve_mode(self.mode, rows[0].numel())  # a single output without a mode fails here, before any method
+        place = "each target's computation subgraph" if self._restrict and self.task == "node" else (
+            "each target's own graph" if self.task == "graph" else "the graph, copied once per target"
+        )
+        alone, fresh = self._verdict(record, ("alone", self.task, self._restrict), lambda: self._alone_problem(rows, place))
+        problem = alone
+        if alone is None and any(self._copies_for(unit) > 1 or unit.num_targets > 1 for unit in self._units):
+            problem, fresh = self._verdict(record, ("together", self.task, self._restrict), lambda: self._together_problem(rows))
+        if problem is None:
+            return
+        self.exact_path = True
+        graphs = self._num_graphs() if self.task == "graph" else 0
+        self._bind_segments(whole_inputs(self._src, self._dst, self.num_nodes, self.targets, graphs))
+        mismatch, _ = self._verdict(record, ("exact", self.task), lambda: self._exact_problem(rows))
+        if mismatch is not None:
+            raise VerificationError(mismatch)
+        if fresh:
+            warn_at_caller(f"{problem}; explaining every target alone on the full input instead (exact, slower)")
+
+    @staticmethod
+    def _verdict(record: Record, check: tuple, run: Any) -> Tuple[Optional[str], bool]:
+        """The outcome of ``check`` on these inputs (``None``: passed), run once and kept, and whether it was run now."""
+        if check in record.verdicts:
+            return record.verdicts[check], False
+        record.verdicts[check] = run()
+        return record.verdicts[check], True
+
+    def _alone_problem(self, rows: Tensor, place: str) -> Optional[str]:
+        """Why the pass at mask 1 of every target's part of the graph differs from the model's own output, if it does."""
+        shape = (1, self.num_layers, self.edge_ids.numel()) if self.layerwise else (1, self.edge_ids.numel())
+        try:
+            with torch.no_grad():
+                out = self._batched(torch.ones(shape, dtype=self.dtype, device=self.device), keep=False)
+        except (UnsupportedLayerError, InputModifiedError):
+            raise
+        except Exception as error:  # e.g. a model that reads all nodes' embeddings of its own
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            return f"the model is not local: it fails on {place} ({type(error).__name__}: {first_line})"
+        gap = difference(out, rows)
+        if gap is None:
+            return None
+        return f"the model is not local: on {place} its output differs from its own on the full input by {gap:.3g}{self._mixing_hint()}"
+
+    def _together_problem(self, rows: Tensor) -> Optional[str]:
+        """Why masks run together in one pass differ from the same masks run alone, if they do.
+
+        The first unit runs the all-ones mask and a seeded random one as two
+        copies in one pass; the random mask of the first target is then run
+        on that target's part of the graph alone.
+        """
+        unit = self._units[0]
+        copies = min(2, self._copies_for(unit))
+        width = unit.columns.stop - unit.columns.start
+        random = torch.rand(
+            (self.num_layers, width) if self.layerwise else (width,), generator=torch.Generator().manual_seed(0), dtype=torch.float64
+        ).to(self.device, self.dtype)
+        masks = torch.stack([torch.ones_like(random), random]) if copies == 2 else random[None]
+        alone_unit = _Unit(self, self.segments, 0, 1)
+        with torch.no_grad():
+            together = self._run(unit, copies, masks, None)
+            alone = self._run(alone_unit, 1, random[..., : alone_unit.columns.stop][None], None)
+        first_random = (copies - 1) * unit.num_targets
+        gap = difference(together[first_random : first_random + 1], alone)
+        if gap is None and copies == 2:
+            gap = difference(together[: unit.num_targets], rows[: unit.num_targets])
+        if gap is None:
+            return None
+        return f"copies of the graph run together in one pass see each other: their outputs differ from those of one copy by {gap:.3g}{self._mixing_hint()}"
+
+    def _exact_problem(self, rows: Tensor) -> Optional[str]:
+        """Why a pass of the first target on the full input, every edge at weight 1, differs from the model's own output."""
+        shape = (self.num_layers, self.num_edges) if self.layerwise else (self.num_edges,)
+        with torch.no_grad():
+            out = self._run(self._units[0], 1, torch.ones((1,) + shape, dtype=self.dtype, device=self.device), None)
+        gap = difference(out, rows[:1])
+        if gap is None:
+            return None
+        return (
+            f"the model's output on its full input differs between two runs by {gap:.3g}: it is not deterministic in "
+            f"eval mode (random numbers in forward), or its messages change in a way edgeattr cannot see, so no "
+            f"explanation of it can be exact"
+        )
+
+    def _mixing_hint(self) -> str:
+        found = pooling_modules(self.model, self._name_of)
+        return f" (modules that pool over the nodes of a graph or of the whole input: {', '.join(found)})" if found else ""
+
+    def _snapshot(self) -> Snapshot:
+        """The model and the user's inputs as they are now (what the verification's record depends on)."""
+        objects = []
+        for slot in self._slots:
+            value = slot.value
+            state = tensor_state(value) if isinstance(value, Tensor) else ()
+            if slot.kind == STRUCTURE:
+                state += self._structure_state(value)
+            objects.append((value, (slot.key, slot.kind) + state))
+        return Snapshot(self.model, objects)
+
+    def _structure_state(self, structure: Any) -> tuple:
+        r"""What identifies a graph object's current structure and data, beyond its identity."""
+        return tuple((name, tensor_state(tensor)) for name, tensor in self._structure_tensors(structure, ""))
+
+    def _own_output(self) -> Tensor:
+        """The model's output on the user's full input, as its own call gives it (eval mode, nothing weighted)."""
+        args, kwargs = assemble(self._slots, {slot.key: slot.value for slot in self._slots})
+        state = InputState(self._input_tensors_named)
+        with torch.no_grad(), prepared(self.model):
+            out = self.model(*args, **kwargs)
+        self._check_unmodified(state)
+        rows = self.num_nodes if self.task == "node" else self._num_graphs()
+        return self._checked_output(out, rows).detach()
+
+    def _layers(self) -> Tuple[List[Layer], Optional[List[Optional[str]]]]:
         """The message-passing calls and their self-loop policies, found once per model and argument layout.
 
         Layers are discovered on one node of the first target (its own node,
-        or the first node of its graph), which depends only on the model and
-        the layout of its arguments, so the result is kept for the model's
-        lifetime. A model that cannot run on one node is discovered on the
-        first target's whole segment instead, and that result is not kept.
+        or the first node of its graph), which depends only on the model's
+        modules and settings and the layout of its arguments, so the result is
+        kept while those stay the same. A model that cannot run on one node is
+        discovered on the first target's whole graph instead, and that result
+        is not kept.
         """
         key = self._layout_key()
         known = _LAYERS.get(self.model, {}).get(key) if key is not None else None
         if known is not None:
-            return known
+            modules = list(self.model.modules())
+            calls, policies = known
+            return [Layer(name, modules[position], call) for position, name, call in calls], policies
         first = self.targets[:1] if self.task == "node" else self._graph_nodes(int(self.targets[0]))[:1]
         try:
             layers = self._discover(single_node(first))
         except Exception:  # a model that cannot run on a single node: discover on the first target's graph
             key, layers = None, self._discover(self._segments(self.targets[:1], restrict=False))
-        found = (layers, self._probe_loop_policies(len(layers)))
+        policies = self._probe_loop_policies(len(layers))
         if key is not None:
-            _LAYERS.setdefault(self.model, {})[key] = found
-        return found
+            # Positions among the model's modules, not the modules: the model may be one of them.
+            position = {id(module): p for p, module in enumerate(self.model.modules())}
+            calls = [(position[id(layer.module)], layer.name, layer.call) for layer in layers]
+            _LAYERS.setdefault(self.model, {})[key] = (calls, policies)
+        return layers, policies
 
     def _layout_key(self) -> Optional[tuple]:
-        """What layer discovery on one node depends on: the model's modules and the arguments' layout."""
+        """What layer discovery on one node depends on: the model's modules and settings and the arguments' layout."""
         layout = []
         for slot in self._slots:
             value = slot.value
@@ -305,10 +492,10 @@ class GraphAdapter(EdgeMaskAdapter):
                 layout.append((slot.key, slot.kind, type(value).__name__, value if slot.kind != STRUCTURE else None))
             else:
                 return None
-        return (type(self), self.task, tuple(map(id, self.model.modules())), tuple(layout))
+        return (type(self), self.task, module_settings(self.model), tuple(layout))
 
-    def _restricted_values(self, segments: Segments) -> Dict[Key, Any]:
-        """The model's arguments on the union of ``segments``.
+    def _restricted_values(self, segments: Segments, own_inputs: bool = False) -> Dict[Key, Any]:
+        """The model's arguments on the union of ``segments``, or the user's own (``own_inputs``).
 
         Raises:
             ValueError: if the node or edge features read there (those the
@@ -317,12 +504,14 @@ class GraphAdapter(EdgeMaskAdapter):
         values: Dict[Key, Any] = {}
         for slot in self._slots:
             value = slot.value
-            if slot.kind == STRUCTURE:
-                value = self._restrict_structure(value, segments)
-            elif slot.kind in (NODE, EDGE):
-                value = value[segments.nodes if slot.kind == NODE else segments.edges]
+            if slot.kind in (NODE, EDGE):
+                value = value if own_inputs else value[segments.nodes if slot.kind == NODE else segments.edges]
                 if value.is_floating_point() and not torch.isfinite(value).all():
                     raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
+            elif own_inputs:
+                pass
+            elif slot.kind == STRUCTURE:
+                value = self._restrict_structure(value, segments)
             elif slot.kind == BATCH:
                 if self.task == "graph":
                     value = segments.node_segment.to(value.dtype)
@@ -337,6 +526,7 @@ class GraphAdapter(EdgeMaskAdapter):
         if unit.cache is not None and unit.cache[0] == copies:
             return unit.cache[1]
         num_nodes = unit.segments.nodes.numel()
+        graphs = unit.num_targets * unit.segments.graphs_per_segment
         values: Dict[Key, Any] = {}
         edge_values: List[Tensor] = []
         for slot in self._slots:
@@ -349,11 +539,11 @@ class GraphAdapter(EdgeMaskAdapter):
                 if slot.kind == EDGE:
                     edge_values.append(value)
             elif slot.kind == BATCH:
-                step = unit.num_targets if self.task == "graph" else (int(value.max()) + 1 if value.numel() else 1)
+                step = graphs if self.task == "graph" else (int(value.max()) + 1 if value.numel() else 1)
                 value = value.repeat(copies) + copy_offsets(copies, num_nodes, step, self.device).to(value.dtype)
             values[slot.key] = value
         args, kwargs = assemble(self._slots, values)
-        outputs = num_nodes if self.task == "node" else unit.num_targets
+        outputs = num_nodes if self.task == "node" else graphs
         rows = (unit.segments.roots.view(1, -1) + torch.arange(copies, device=self.device).view(-1, 1) * outputs).view(-1)
         call = Call(args, kwargs, structure, src, dst, rows, edge_values, outputs * copies)
         unit.cache = (copies, call)
@@ -404,6 +594,12 @@ class GraphAdapter(EdgeMaskAdapter):
         return [loop_policy(count) for count in session.message_counts]
 
     def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
+        modified = self._inputs.modified()
+        if modified:
+            raise InputModifiedError(
+                f"input {modified[0]!r} was modified in place after the adapter was built, so its passes would "
+                f"explain other values than the model saw: build a new adapter for the new inputs"
+            )
         rounds, outputs = sub_mask.size(0), []
         for unit in self._units:
             run = functools.partial(self._run, unit)
@@ -429,14 +625,39 @@ class GraphAdapter(EdgeMaskAdapter):
         handler, routing = self._intercept(call, session)
         if layer_keep is not None:
             handler = Handlers([handler, self._layer_removal(call, session, layer_keep)])
+        state = InputState(lambda: self._call_tensors(call))
         with prepared(self.model, handler), routing:
-            return self.model(*call.args, **call.kwargs)
+            out = self.model(*call.args, **call.kwargs)
+        self._check_unmodified(state)
+        return out
+
+    def _call_tensors(self, call: Call) -> Iterable[Tuple[str, Tensor]]:
+        """The tensors of a call by argument name, those inside its graph included."""
+        values = {**dict(enumerate(call.args)), **call.kwargs}
+        for slot in self._slots:
+            name, value = str(slot.name or slot.key), values[slot.key]
+            if isinstance(value, Tensor):
+                yield name, value
+            if slot.kind == STRUCTURE:
+                yield from self._structure_tensors(value, name)
+
+    @staticmethod
+    def _check_unmodified(state: InputState) -> None:
+        modified = state.modified()
+        if modified:
+            raise InputModifiedError(
+                f"the model modified its input {modified[0]!r} in place during forward; edgeattr runs the model many "
+                f"times on the same inputs, so later passes would see other values: copy it inside forward before "
+                f"changing it (e.g. x = x.clone(), or graph.local_scope() for a DGL graph's data)"
+            )
 
     def _call(self, call: Call, session: MessageWeights, layer_keep: Optional[Tensor]) -> Tensor:
-        out = self._forward(call, session, layer_keep)
+        return self._checked_output(self._forward(call, session, layer_keep), call.num_outputs)
+
+    def _checked_output(self, out: Any, expected: int) -> Tensor:
+        """The model's output, if it is a tensor with one row per node (node task) or graph (graph task)."""
         if not isinstance(out, Tensor):
             raise TypeError(f"the model must return a Tensor, got {type(out).__name__}")
-        expected = call.num_outputs
         if out.dim() == 0 or out.size(0) != expected:
             other = "graph" if self.task == "node" else "node"
             raise ValueError(
@@ -458,14 +679,19 @@ class _Unit:
         segments (Segments): All targets' segments.
         first, last (int): The unit's targets, ``first .. last - 1``.
         node_size, edge_size (int): Input values per node and per edge.
+        values (dict, optional): The arguments to run; default those of
+            the unit's segments (the user's own for a segment that is the whole input).
     """
 
-    def __init__(self, adapter: GraphAdapter, segments: Segments, first: int, last: int, node_size: int = 1, edge_size: int = 1) -> None:
+    def __init__(
+        self, adapter: GraphAdapter, segments: Segments, first: int, last: int, node_size: int = 1, edge_size: int = 1,
+        values: Optional[Dict[Key, Any]] = None,
+    ) -> None:
         self.columns = segments.edge_range(first, last)
         self.segments = segments.select(first, last)
         self.num_targets = last - first
         self.size = self.segments.nodes.numel() * node_size + self.segments.edges.numel() * edge_size
-        self.values = adapter._restricted_values(self.segments)
+        self.values = adapter._restricted_values(self.segments) if values is None else values
         self.cache: Optional[Tuple[int, Call]] = None
 
 

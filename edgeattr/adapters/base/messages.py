@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.bypass import SparseOperations
 from edgeattr.errors import UnsupportedLayerError
 
 
@@ -210,12 +211,20 @@ def discover_layers(run: Callable[["MessageWeights"], Any], device: torch.device
         what (str): What the model ran on, for the error message.
 
     Raises:
-        UnsupportedLayerError: if the model made no call edgeattr can see.
+        UnsupportedLayerError: if the model made no call edgeattr can see, or
+            computed with a sparse tensor (an aggregation by sparse matrix
+            product, which bypasses message passing).
     """
     nothing = torch.empty(0, dtype=torch.long, device=device)
     session = MessageWeights(None, None, nothing, nothing)
-    with torch.no_grad():
+    with torch.no_grad(), SparseOperations() as sparse:
         run(session)
+    if sparse.found:
+        raise UnsupportedLayerError(
+            f"the model called {', '.join(list(dict.fromkeys(sparse.found))[:3])} on a sparse tensor: an aggregation by sparse matrix product "
+            f"bypasses message passing, so the edge mask cannot weight its messages; aggregate with a "
+            f"MessagePassing layer (PyG) or update_all / dgl.ops (DGL) instead"
+        )
     if not session.layers:
         raise UnsupportedLayerError(
             f"the model made no message-passing call on {what} that edgeattr can see: only messages passed "

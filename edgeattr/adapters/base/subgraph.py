@@ -23,11 +23,14 @@ class Segments:
         edges (Tensor): Its edge id in the user's graph, ``(K,)``.
         src, dst (Tensor): Its endpoints as positions in ``nodes``, ``(K,)``.
         carriers (Tensor): Positions in ``edges`` of the edges whose messages
-            can reach their segment's target.
+            can reach their segment's target, sorted.
         roots (Tensor): The output row of each target within the union,
-            ``(T,)``: its position in ``nodes`` (node targets) or its segment
-            id (graph targets, ``graph_level``).
+            ``(T,)``: its position in ``nodes`` (node targets), or for graph
+            targets (``graph_level``) its graph's row of the pooled output,
+            ``segment * graphs_per_segment + graph``.
         graph_level (bool): Whether the targets are graphs (pooled per segment).
+        graphs_per_segment (int): Graphs in each segment, pooled separately
+            (1 for a target's own graph; all of them for the whole input).
     """
 
     node_segment: Tensor
@@ -39,6 +42,7 @@ class Segments:
     carriers: Tensor
     roots: Tensor
     graph_level: bool = False
+    graphs_per_segment: int = 1
 
     @property
     def num_segments(self) -> int:
@@ -63,7 +67,7 @@ class Segments:
         node_range = _range(self.node_segment, first, last)
         edge_range = self.edge_range(first, last)
         node_offset = node_range.start
-        carriers = self.carriers[(self.carriers >= edge_range.start) & (self.carriers < edge_range.stop)]
+        carriers = self.carriers[_range(self.carriers, edge_range.start, edge_range.stop)]
         return Segments(
             self.node_segment[node_range] - first,
             self.nodes[node_range],
@@ -72,9 +76,38 @@ class Segments:
             self.src[edge_range] - node_offset,
             self.dst[edge_range] - node_offset,
             carriers - edge_range.start,
-            self.roots[first:last] - (first if self.graph_level else node_offset),
+            self.roots[first:last] - (first * self.graphs_per_segment if self.graph_level else node_offset),
             self.graph_level,
+            self.graphs_per_segment,
         )
+
+
+def whole_inputs(src: Tensor, dst: Tensor, num_nodes: int, roots: Tensor, graphs: int = 0) -> Segments:
+    r"""One segment per target holding the whole input, every node and edge in order.
+
+    Args:
+        src, dst (Tensor): The input's edges, ``(E,)``.
+        num_nodes (int): Its nodes.
+        roots (Tensor): Each target's output row in its segment: a node id, or
+            a graph id when ``graphs`` (the graphs of the input) is given.
+    """
+    count, num_edges = roots.numel(), src.numel()
+    segment = torch.arange(count, device=src.device)
+    edge_segment = segment.repeat_interleave(num_edges)
+    offset = edge_segment * num_nodes
+    rows_per_segment = graphs if graphs else num_nodes
+    return Segments(
+        segment.repeat_interleave(num_nodes),
+        torch.arange(num_nodes, device=src.device).repeat(count),
+        edge_segment,
+        torch.arange(num_edges, device=src.device).repeat(count),
+        src.repeat(count) + offset,
+        dst.repeat(count) + offset,
+        torch.arange(count * num_edges, device=src.device),
+        roots + segment * rows_per_segment,
+        bool(graphs),
+        max(1, graphs),
+    )
 
 
 def single_node(node: Tensor) -> Segments:

@@ -1,0 +1,109 @@
+r"""The model's own output, kept per (model, inputs), and the verdicts on an adapter's shortcuts.
+
+An adapter runs a node target on its computation subgraph and ``B`` masks as
+``B`` disjoint copies in one pass. Both shortcuts assume something of the
+model (that it is local; that copies do not see each other) which a model may
+break: a normalisation over all nodes, batch statistics, a global softmax.
+The adapter checks them against the model's own output on the user's full
+input, once per (model, inputs) (see :class:`~edgeattr.adapters.base.fingerprint.Snapshot`),
+and keeps the verdict here, so that a loop over nodes pays for it once.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Hashable, List, Optional
+
+import torch
+from torch import Tensor
+
+from edgeattr.adapters.base.fingerprint import Snapshot
+
+#: PyG layers that pool over all nodes of a graph (of the whole input, without a ``batch`` vector).
+POOLING_NORMS = ("GraphNorm", "PairNorm", "InstanceNorm", "GraphSizeNorm", "MeanSubtractionNorm")
+
+#: Records kept per model: a loop over different inputs replaces the oldest.
+RECORDS_PER_MODEL = 4
+
+
+@dataclass
+class Record:
+    r"""The model's own output on one set of inputs, and the verdicts reached on them.
+
+    Attributes:
+        snapshot (Snapshot): The model and inputs it was computed on.
+        output (Tensor): The model's output on the full input, detached.
+        verdicts (dict): Check name -> ``None`` (the shortcut is exact) or
+            the reason it is not.
+    """
+
+    snapshot: Snapshot
+    output: Tensor
+    verdicts: Dict[Hashable, Optional[str]] = field(default_factory=dict)
+
+
+_lock = threading.Lock()
+_records: "weakref.WeakKeyDictionary[torch.nn.Module, List[Record]]" = weakref.WeakKeyDictionary()
+
+
+def record_for(model: torch.nn.Module, snapshot: Snapshot, own_output: Callable[[], Tensor]) -> Record:
+    r"""The record of ``model`` on the inputs of ``snapshot``, computing the model's own output if it is new.
+
+    Args:
+        model (torch.nn.Module): The model.
+        snapshot (Snapshot): The model and inputs as they are now.
+        own_output (Callable): Runs the model on the user's full input.
+    """
+    with _lock:
+        records = _records.setdefault(model, [])
+        records[:] = [r for r in records if r.snapshot.alive()]
+        for record in records:
+            if record.snapshot.matches(snapshot):
+                return record
+    record = Record(snapshot, own_output())
+    with _lock:
+        records = _records.setdefault(model, [])
+        records.append(record)
+        del records[:-RECORDS_PER_MODEL]
+    return record
+
+
+def tolerance(reference: Tensor) -> float:
+    r"""The largest difference from ``reference`` that counts as the same output.
+
+    Summation order differs between the shortcuts and the model's own pass:
+    :math:`10^{-4}` (float32), :math:`10^{-8}` (float64) or :math:`10^{-2}`
+    (half precision) times the output's scale, :math:`\max(1, \max |y|)`.
+    """
+    relative = {torch.float64: 1e-8, torch.float32: 1e-4}.get(reference.dtype, 1e-2)
+    scale = float(reference.abs().max()) if reference.numel() else 1.0
+    return relative * max(1.0, scale)
+
+
+def difference(output: Tensor, reference: Tensor) -> Optional[float]:
+    r"""The largest absolute difference of ``output`` from ``reference`` if beyond :func:`tolerance`, else ``None``.
+
+    Shapes that differ, and NaN where the reference has none, always differ.
+    """
+    if output.shape != reference.shape:
+        return float("inf")
+    gap = (output.to(reference.dtype) - reference).abs().nan_to_num(nan=float("inf"))
+    largest = float(gap.max()) if gap.numel() else 0.0
+    return largest if largest > tolerance(reference) else None
+
+
+def pooling_modules(model: torch.nn.Module, name_of: Callable[[torch.nn.Module], str]) -> List[str]:
+    r"""Names of the modules of ``model`` known to mix nodes: PyG's graph normalisations and batch norms without running statistics."""
+    found = []
+    for module in model.modules():
+        kind = type(module).__name__
+        pools = kind in POOLING_NORMS or (kind == "LayerNorm" and getattr(module, "mode", None) == "graph")
+        batch_statistics = isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.running_mean is None
+        if pools or batch_statistics:
+            found.append(f"{name_of(module)} ({kind})")
+    return found
+
+
+__all__ = ["Record", "record_for", "difference", "tolerance", "pooling_modules", "POOLING_NORMS"]
