@@ -21,6 +21,8 @@ def explain(
     target: TargetType = None,
     layerwise: bool = False,
     task: Optional[str] = None,
+    mode: Optional[str] = None,
+    verify: bool = True,
     options: Optional[Mapping[str, Any]] = None,
     **model_kwargs: Any,
 ) -> EdgeExplanation:
@@ -53,14 +55,20 @@ def explain(
             ``'gnnexplainer'``. (default: ``'gradient_sign'``)
         index (int, optional): The node to explain (node task), or the graph
             of a batch (graph task; ``None`` for a single graph).
-        target (int, optional): The class explained; ``None`` is the class the
-            model predicts.
+        target (int, optional): The class explained (or the output column, see
+            :mod:`edgeattr.modes`); ``None`` is the class the model predicts.
         layerwise (bool, optional): Also attribute per message-passing call.
             (default: ``False``)
         task (str, optional): ``'node'`` or ``'graph'``. Default: ``'graph'``
             for PyG models given a ``batch`` and for batches of several DGL
             graphs, else ``'node'``. A graph classifier of a single graph needs
             ``task='graph'``.
+        mode (str, optional): What the output means, one of PyG's
+            ``ModelConfig`` modes (see :mod:`edgeattr.modes`); required for a
+            model with a single output column.
+        verify (bool, optional): Check the adapter's shortcuts against the
+            model's own output, falling back to the exact path where they
+            differ (see :class:`~edgeattr.PyGAdapter`). (default: ``True``)
         options (Mapping, optional): Options of the method's class, e.g.
             ``{'eps': 1e-3}`` for ``gradient_sign``, ``{'epochs': 200}`` for
             ``gnnexplainer``, ``{'mode': 'remove'}`` for the occlusions.
@@ -86,7 +94,9 @@ def explain(
     options = dict(options or {})
 
     def adapter_of(layerwise_masks: bool) -> GraphAdapter:
-        return _adapter_class(inputs)(model, *inputs, index=index, layerwise=layerwise_masks, task=task, **model_kwargs)
+        return _adapter_class(inputs)(
+            model, *inputs, index=index, layerwise=layerwise_masks, task=task, mode=mode, verify=verify, **model_kwargs
+        )
 
     adapter = adapter_of(chosen.layerwise)
     with torch.no_grad():
@@ -96,7 +106,7 @@ def explain(
             f"index names {prediction.size(0)} targets; an EdgeExplanation holds one: explain them one at a time, "
             f"or use the attribution classes on an adapter for all at once"
         )
-    explained = int(resolve_target(adapter, adapter.ones(), target)[0])
+    explained = int(resolve_target(adapter, adapter.ones(), target).targets[0])
     attribution = chosen.attribute(adapter, target=explained, **options)[0].detach()
     if chosen.layerwise:
         layer_masks, edge_mask = attribution, attribution.sum(0)

@@ -7,13 +7,7 @@ from typing import Callable, NamedTuple, Optional
 import torch
 from torch import Tensor
 
-from edgeattr.attribution._common import (
-    TargetType,
-    explained_output,
-    flat_entries,
-    mask_view,
-    resolve_target,
-)
+from edgeattr.attribution._common import TargetType, checked_count, checked_edges, explained_output, flat_entries, mask_view, resolve_target
 
 
 def cosine_similarity(a: Tensor, b: Tensor, entries: Optional[Tensor] = None) -> Tensor:
@@ -95,10 +89,9 @@ def sign_flips(
     """
     if mask.dim() < 2 or mask.size(0) != 1:
         raise ValueError(f"sign_flips takes one mask of shape (1, E) or (1, L, E), got {tuple(mask.shape)}")
-    if steps < 2:
-        raise ValueError(f"steps must be at least 2, got {steps}")
-    if per_eval is not None and per_eval < 1:
-        raise ValueError(f"per_eval must be a positive integer, got {per_eval}")
+    steps = checked_count("steps", steps, minimum=2)
+    per_eval = checked_count("per_eval", per_eval)
+    edges = checked_edges(edges, mask.size(-1), mask.device)
     if getattr(forward_func, "num_targets", 1) != 1:
         raise ValueError("sign_flips sweeps one target's edges: build the adapter with a single index")
     target_t = resolve_target(forward_func, mask, target)
@@ -106,7 +99,7 @@ def sign_flips(
     flat = view.masks[0].reshape(-1)
     carriers = view.carriers
     if edges is not None:
-        carriers = carriers[torch.isin(view.columns[carriers], edges.to(view.columns.device))]
+        carriers = carriers[torch.isin(view.columns[carriers], edges)]
     examined = flat_entries(view.masks[0].shape, carriers)
     sweep_entries = examined.repeat_interleave(steps)
     sweep_weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device).repeat(examined.numel())

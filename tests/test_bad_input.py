@@ -2,16 +2,19 @@
 
 import pytest
 import torch
+from torch_geometric.explain.algorithm.utils import set_masks
 from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
 from zoo import model_of, random_graph
 
 from edgeattr import (
     EdgeGradient,
     EdgeOcclusion,
+    GNNExplainer,
     GradientSign,
     LayerwiseOcclusion,
     PyGAdapter,
     UnsupportedLayerError,
+    sign_flips,
 )
 
 X, EDGE_INDEX, _ = random_graph()
@@ -41,6 +44,18 @@ class MLP(torch.nn.Module):
 
     def forward(self, x, edge_index):
         return self.lin(x)
+
+
+def masked_model():
+    """A model on which PyG's own set_masks is still applied."""
+    model = model_of("GCNConv")
+    set_masks(model, torch.ones(40, dtype=torch.float64), EDGE_INDEX, apply_sigmoid=False)
+    return model
+
+
+def batch_with_an_empty_graph():
+    """Graph 1 of three has no node: nodes 0-6 are graph 0, nodes 7-13 graph 2."""
+    return torch.tensor([0] * 7 + [2] * 7)
 
 
 def nan_features():
@@ -89,6 +104,38 @@ CASES = {
     "copies_per_pass of 0": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, copies_per_pass=0), ValueError, "copies_per_pass"),
     "task name": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, task="edge"), ValueError, "task must be"),
     "not a model": (lambda: PyGAdapter(lambda x, edge_index: x, X, EDGE_INDEX, index=0), TypeError, "torch.nn.Module"),
+    "GradientSign eps NaN": (lambda: GradientSign(adapter(), eps=float("nan")), ValueError, "eps must be a finite number"),
+    "GradientSign eps inf": (lambda: GradientSign(adapter(), eps=float("inf")), ValueError, "eps must be a finite number"),
+    "GradientSign eps -inf": (lambda: GradientSign(adapter(), eps=float("-inf")), ValueError, "eps must be a finite number"),
+    "GradientSign eps negative": (lambda: GradientSign(adapter(), eps=-0.1), ValueError, "at least 0"),
+    "GradientSign eps a string": (lambda: GradientSign(adapter(), eps="0.1"), ValueError, "eps must be a finite number"),
+    "occlusion edges out of range": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), edges=torch.tensor([3, 40])), ValueError, r"edge id 40 is out of range.*\[0, 40\)"),
+    "occlusion edges negative": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), edges=[-1, 2]), ValueError, "edge id -1 is out of range"),
+    "occlusion edges float": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), edges=torch.tensor([1.0, 2.0])), TypeError, "integer edge ids"),
+    "occlusion edges bool": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), edges=torch.ones(40, dtype=torch.bool)), TypeError, "nonzero"),
+    "occlusion edges of two dimensions": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), edges=torch.tensor([[1, 2]])), ValueError, "1-D"),
+    "perturbations_per_eval a float": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), perturbations_per_eval=2.5), ValueError, "perturbations_per_eval must be a positive integer"),
+    "perturbations_per_eval zero": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), perturbations_per_eval=0), ValueError, "perturbations_per_eval must be a positive integer"),
+    "sign_flips steps a float": (lambda: sign_flips(adapter(), adapter().ones(), steps=2.5), ValueError, "steps must be an integer of at least 2"),
+    "sign_flips steps one": (lambda: sign_flips(adapter(), adapter().ones(), steps=1), ValueError, "steps must be an integer of at least 2"),
+    "sign_flips per_eval a float": (lambda: sign_flips(adapter(), adapter().ones(), per_eval=0.5), ValueError, "per_eval must be a positive integer"),
+    "sign_flips edges out of range": (lambda: sign_flips(adapter(), adapter().ones(), edges=[41]), ValueError, "edge id 41 is out of range"),
+    "GNNExplainer on an output apart from the mask": (lambda: GNNExplainer(PyGAdapter(Detached(), X, EDGE_INDEX, index=NODE), epochs=2).attribute(torch.ones(1, 40, dtype=torch.float64)), ValueError, "does not depend on the edge mask"),
+    "GNNExplainer target out of range": (lambda: GNNExplainer(adapter(), epochs=2).attribute(adapter().ones(), target=3), ValueError, "out of range for a model with 3 classes"),
+    "GNNExplainer lr NaN": (lambda: GNNExplainer(adapter(), lr=float("nan")), ValueError, "lr must be a finite number, positive"),
+    "GNNExplainer lr zero": (lambda: GNNExplainer(adapter(), lr=0.0), ValueError, "lr must be a finite number, positive"),
+    "GNNExplainer epochs a float": (lambda: GNNExplainer(adapter(), epochs=1.5), ValueError, "epochs must be a positive integer"),
+    "GNNExplainer epochs a bool": (lambda: GNNExplainer(adapter(), epochs=True), ValueError, "epochs must be a positive integer"),
+    "GNNExplainer edge_size negative": (lambda: GNNExplainer(adapter(), edge_size=-1.0), ValueError, "edge_size must be a finite number, at least 0"),
+    "GNNExplainer edge_ent inf": (lambda: GNNExplainer(adapter(), edge_ent=float("inf")), ValueError, "edge_ent must be a finite number"),
+    "a string target": (lambda: EdgeGradient(adapter()).attribute(adapter().ones(), target="cat"), TypeError, "target must be an integer"),
+    "a float target": (lambda: EdgeOcclusion(adapter()).attribute(adapter().ones(), target=1.5), TypeError, "target must be an integer"),
+    "PyG's set_masks still applied": (lambda: PyGAdapter(masked_model(), X, EDGE_INDEX, index=NODE), ValueError, "clear_masks"),
+    "features on the meta device": (lambda: PyGAdapter(model_of("GCNConv"), X.to("meta"), EDGE_INDEX, index=NODE), ValueError, "'x' is on the meta device"),
+    "edge_index on the meta device": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX.to("meta"), index=NODE), ValueError, "'edge_index' is on the meta device"),
+    "parameters on the meta device": (lambda: PyGAdapter(model_of("GCNConv").to("meta"), X, EDGE_INDEX, index=NODE), ValueError, "parameters are on the meta device"),
+    "graph without nodes": (lambda: PyGAdapter(model_of("GCNConv", pool=True), X, EDGE_INDEX, batch=batch_with_an_empty_graph(), index=1), ValueError, "graph 1 of the input has no nodes"),
+    "copies_per_pass a float": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, copies_per_pass=2.5), ValueError, "copies_per_pass"),
 }
 
 

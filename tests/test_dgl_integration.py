@@ -52,7 +52,7 @@ def test_explain_node_is_the_adapters_attribution_on_dgls_khop_subgraph(method):
     g, x, model = dgl_case("GraphConv")
     cls, layerwise, options = EXPECTED[method]
     torch.manual_seed(0)
-    explainer = DGLExplainer(model, num_hops=2, method=method, **options)
+    explainer = DGLExplainer(model, num_hops=2, method=method, options=options)
     if options.get("mode") == "remove":  # deleting an edge out of an in-neighbour changes its out-degree
         with pytest.warns(UserWarning, match="outside the 2-hop in-subgraph of node 10 and are not returned"):
             new_center, sg, edge_mask = explainer.explain_node(NODE, g, x)
@@ -103,7 +103,7 @@ def test_explain_graph_is_the_adapters_attribution_of_the_graph(method):
     model = graph_classifier()
     cls, layerwise, options = EXPECTED[method]
     torch.manual_seed(0)
-    edge_mask = DGLExplainer(model, method=method, **options).explain_graph(graph, graph.ndata["feat"])
+    edge_mask = DGLExplainer(model, method=method, options=options).explain_graph(graph, graph.ndata["feat"])
     torch.manual_seed(0)
     expected = by_class(cls, DGLAdapter(model, graph, graph.ndata["feat"], task="graph", layerwise=layerwise), options)
     torch.testing.assert_close(edge_mask, expected.sum(0) if layerwise else expected, rtol=0, atol=0)
@@ -142,6 +142,6 @@ def test_the_model_keeps_its_mode_unlike_dgls_explainer():
     DGLExplainer(model, 2, method="layerwise_occlusion").explain_node(NODE, g, x)
     assert_same_state(before, state_of(model))
     with pytest.raises(TypeError, match="EdgeGradient has no option 'eps'"):
-        DGLExplainer(model, method="edge_gradient", eps=0.1)
+        DGLExplainer(model, method="edge_gradient", options={"eps": 0.1})
     with pytest.raises(ValueError, match="unknown method"):
         DGLExplainer(model, method="grad")

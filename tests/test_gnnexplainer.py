@@ -40,10 +40,10 @@ def test_regression_with_the_same_seed_gives_pyg_gnnexplainers_mask(kind):
     # The GCN's three outputs per node are taken as three regressed values.
     x, edge_index, _ = random_graph()
     model = model_of("GCN")
-    adapter = PyGAdapter(model, x, edge_index, index=10)
+    adapter = PyGAdapter(model, x, edge_index, index=10, mode="regression")
     values = torch.randn(x.size(0), 3, dtype=x.dtype, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(5)
-    ours = GNNExplainer(adapter, epochs=30, regression=True).attribute(adapter.ones(), target=values[10] if kind == "phenomenon" else None)[0]
+    ours = GNNExplainer(adapter, epochs=30).attribute(adapter.ones(), kept_values=values[10] if kind == "phenomenon" else None)[0]
     torch.manual_seed(5)
     explainer = Explainer(
         model,
@@ -57,11 +57,14 @@ def test_regression_with_the_same_seed_gives_pyg_gnnexplainers_mask(kind):
     assert ours.max() > 0 and ours.min() == 0
 
 
-def test_regression_target_of_the_wrong_size_is_refused():
+def test_regression_values_to_keep_of_the_wrong_size_are_refused():
     x, edge_index, _ = random_graph()
-    adapter = PyGAdapter(model_of("GCN"), x, edge_index, index=10)
+    adapter = PyGAdapter(model_of("GCN"), x, edge_index, index=10, mode="regression")
     with pytest.raises(ValueError, match="3 output values"):
-        GNNExplainer(adapter, epochs=1, regression=True).attribute(adapter.ones(), target=torch.zeros(2))
+        GNNExplainer(adapter, epochs=1).attribute(adapter.ones(), kept_values=torch.zeros(2))
+    with pytest.raises(ValueError, match="kept_values is for regression"):
+        classifier = PyGAdapter(model_of("GCN"), x, edge_index, index=10)
+        GNNExplainer(classifier, epochs=1).attribute(classifier.ones(), kept_values=torch.zeros(3))
 
 
 def test_masks_of_a_batch_are_optimised_independently():
@@ -93,7 +96,7 @@ def test_gradient_sign_matches_gnnexplainer_on_the_negative_evidence_graph(negat
     ours, theirs = [], []
     explainer = pyg_explainer(model, "binary_classification", epochs=100, lr=0.5, edge_ent=0.0, edge_size=0.001)
     for node in nodes:
-        adapter = PyGAdapter(model, data.x, data.edge_index, index=node)
+        adapter = PyGAdapter(model, data.x, data.edge_index, index=node, mode=model.mode)
         sign = GradientSign(adapter, eps=0.001).attribute(adapter.ones())
         torch.manual_seed(node)
         mask = GNNExplainer(adapter, lr=0.5, edge_ent=0.0, edge_size=0.001).attribute(adapter.ones())

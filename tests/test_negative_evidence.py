@@ -117,7 +117,7 @@ def test_explaining_on_the_edges_into_the_node_matches_the_full_graph():
     model = SumSAGE(data.num_features, 1)
     node = int(explained_nodes(data).nonzero()[0])
     explained = explain_node(model, data, node, 0.001, dict(GNNEXPLAINER_OPTIONS, epochs=5))
-    full = PyGAdapter(model, data.x, data.edge_index, index=node)
+    full = PyGAdapter(model, data.x, data.edge_index, index=node, mode=model.mode)
     gradient = EdgeGradient(full).attribute(full.ones())[0]
     assert torch.equal(explained.edges, (data.edge_index[1] == node).nonzero().view(-1))
     assert torch.allclose(gradient[explained.edges], explained.gradient[0])

@@ -88,10 +88,10 @@ def case(task):
     return model_of("GCN"), (x, edge_index), {}, NODE, "multiclass_classification"
 
 
-def reference(model, args, kwargs, index, method, task, target):
+def reference(model, args, kwargs, index, method, task, target, mode):
     """The attribution class's own result on an adapter built here, ``(E,)`` or ``(L, E)``."""
     cls, layerwise = CLASSES[method]
-    adapter = PyGAdapter(model, *args, index=index, layerwise=layerwise, task="graph" if task == "graph" else "node", **kwargs)
+    adapter = PyGAdapter(model, *args, index=index, layerwise=layerwise, task="graph" if task == "graph" else "node", mode=mode, **kwargs)
     torch.manual_seed(0)
     return cls(adapter, **options(method)).attribute(adapter.ones(), target=target)[0]
 
@@ -104,7 +104,7 @@ def test_round_trip_edge_mask_is_the_method_attribution(method, task):
     torch.manual_seed(0)
     explanation = explainer(*args, index=index, **kwargs)
     predicted = explainer.get_target(model(*args, **kwargs))[index]
-    expected = reference(model, args, kwargs, index, method, task, int(predicted))
+    expected = reference(model, args, kwargs, index, method, task, int(predicted), mode)
     assert isinstance(explanation, Explanation)
     assert expected.abs().sum() > 0
     if CLASSES[method][1]:
@@ -228,10 +228,10 @@ def test_regression_gnnexplainer_keeps_the_target_row(kind):
     values = torch.randn(args[0].size(0), 3, dtype=args[0].dtype, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     explanation = explainer_for(model, "gnnexplainer", mode="regression", kind=kind)(*args, index=index, target=values if kind == "phenomenon" else None)
-    adapter = PyGAdapter(model, *args, index=index)
+    adapter = PyGAdapter(model, *args, index=index, mode="regression")
     torch.manual_seed(0)
     kept = values[index] if kind == "phenomenon" else model(*args)[index].detach()
-    expected = GNNExplainer(adapter, regression=True, **options("gnnexplainer")).attribute(adapter.ones(), target=kept)[0]
+    expected = GNNExplainer(adapter, **options("gnnexplainer")).attribute(adapter.ones(), kept_values=kept)[0]
     torch.testing.assert_close(explanation.edge_mask, expected, rtol=1e-6, atol=1e-9)
     assert explanation.edge_mask.max() > 0
 

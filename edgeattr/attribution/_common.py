@@ -2,11 +2,14 @@ r"""What every attribution method shares: input formatting and the explained qua
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+
+from edgeattr.modes import BINARY, MULTICLASS, REGRESSION, resolve_mode
 
 TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
 TargetType = Union[None, int, Sequence[int], Tensor]
@@ -36,6 +39,44 @@ def unpack(inputs: TensorOrTuple, additional_forward_args: Any = None) -> Tuple[
     return mask, is_tuple
 
 
+def checked_count(name: str, value: Any, minimum: int = 1) -> Optional[int]:
+    r"""``value`` as an int if it is ``None`` or an integer of at least ``minimum``.
+
+    Raises:
+        ValueError: naming ``name``, for anything else (a float, a bool, a string, too small).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return int(value)
+
+
+def checked_edges(edges: Any, num_edges: int, device: torch.device) -> Optional[Tensor]:
+    r"""Edge ids (columns of the mask) as a long tensor on ``device``, checked to lie in ``[0, E)``.
+
+    Args:
+        edges (Tensor or Sequence[int], optional): Edge ids; ``None`` passes through.
+        num_edges (int): :math:`E`, the width of the mask.
+
+    Raises:
+        TypeError: for ids that are not integers (floats, bools).
+        ValueError: for ids that are not a flat list of ids, or outside ``[0, E)``.
+    """
+    if edges is None:
+        return None
+    ids = edges if isinstance(edges, Tensor) else torch.as_tensor(list(edges) if not isinstance(edges, (int, str)) else edges)
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"edges must be integer edge ids (columns of the mask), got a {ids.dtype} tensor; for a bool mask pass mask.nonzero().view(-1)")
+    if ids.dim() != 1:
+        raise ValueError(f"edges must be a 1-D tensor or a list of edge ids, got shape {tuple(ids.shape)}")
+    outside = ids[(ids < 0) | (ids >= num_edges)]
+    if outside.numel():
+        raise ValueError(f"edge id {int(outside[0])} is out of range for a mask of {num_edges} edges; ids lie in [0, {num_edges})")
+    return ids.to(device=device, dtype=torch.long)
+
+
 def pack(result: Tensor, is_tuple: bool) -> TensorOrTuple:
     r"""Returns ``result`` in the structure the inputs came in."""
     return (result,) if is_tuple else result
@@ -48,35 +89,101 @@ def check_forward_mask(forward_func: Callable, mask: Tensor) -> None:
         check(mask)
 
 
-def resolve_target(forward_func: Callable, mask: Tensor, target: TargetType) -> Tensor:
-    r"""The class explained for each of the ``B`` masks, shape ``(B,)``.
+@dataclass(frozen=True)
+class Targets:
+    r"""What is explained for each of ``B`` masks, as :func:`resolve_target` resolves it.
+
+    Attributes:
+        targets (Tensor): The target of each mask as the user states it: a
+            class, or an output column (see :mod:`edgeattr.modes`), ``(B,)``.
+        mode (str, optional): The output's mode; ``None`` until an output is
+            seen, when it is inferred from the number of columns.
+    """
+
+    targets: Tensor
+    mode: Optional[str]
+
+    def __getitem__(self, rows: slice) -> "Targets":
+        return Targets(self.targets[rows], self.mode)
+
+    def repeat(self, times: int) -> "Targets":
+        r"""The targets of ``times`` rounds of the masks, one after another."""
+        return Targets(self.targets.repeat(times), self.mode)
+
+    def expand(self, size: int) -> "Targets":
+        r"""The target of a single mask, for ``size`` masks."""
+        return Targets(self.targets.expand(size), self.mode)
+
+    def checked(self, columns: int) -> "Targets":
+        r"""These targets with their mode resolved for an output of ``columns`` values per row.
+
+        Raises:
+            ValueError: for a target outside the output, or a single column without a mode.
+        """
+        mode = resolve_mode(self.mode, columns)
+        limit = 2 if mode == BINARY and columns == 1 else columns
+        if (self.targets < 0).any() or (self.targets >= limit).any():
+            what = {
+                MULTICLASS: f"a model with {columns} classes",
+                BINARY: "a single-logit binary classifier (classes 0 and 1)" if columns == 1 else f"a multi-label model with {columns} label columns",
+                REGRESSION: f"a regression model with {columns} output columns",
+            }[mode]
+            raise ValueError(f"target {self.targets.tolist()} is out of range for {what}")
+        return Targets(self.targets, mode)
+
+
+def resolve_target(forward_func: Callable, mask: Tensor, target: TargetType) -> Targets:
+    r"""What is explained for each of the ``B`` masks.
 
     ``target=None`` is the class the model predicts for the mask's target
-    (row ``r`` of an adapter with ``T`` targets explains target ``r % T``) with
-    every edge at weight 1 (for a single-logit output: 1 if the logit is
-    positive, else 0).
+    (row ``r`` of an adapter with ``T`` targets explains target ``r % T``)
+    with every edge at weight 1: the arg-max for a multiclass output, 1 iff
+    the logit is positive for a single-logit binary classifier, column 0 of a
+    regression model with one output. The output's mode is the forward
+    function's ``mode`` (an adapter's), else inferred (see :mod:`edgeattr.modes`).
 
     Raises:
-        ValueError: for a target out of range or of the wrong length.
+        TypeError: for a target that is not an integer (a string, a float).
+        ValueError: for a target of the wrong length, or ``None`` where the
+            mode needs one (a multi-label or multi-output regression model).
     """
     batch = mask.size(0)
+    mode = getattr(forward_func, "mode", None)
     if target is None:
         num_targets = getattr(forward_func, "num_targets", 1)
         with torch.no_grad():
-            predicted = predicted_class(forward_func(torch.ones_like(mask[:num_targets])))
+            predicted = predicted_targets(forward_func(torch.ones_like(mask[:num_targets])), mode)
         return predicted.repeat(batch // num_targets)
-    target = torch.as_tensor(target, device=mask.device)
-    if target.is_floating_point() or target.dim() > 1:
-        raise ValueError(f"target must be an int or a sequence of ints, one per mask; got {target.tolist()}")
-    if target.dim() == 1 and target.numel() != batch:
-        raise ValueError(f"target holds {target.numel()} classes for {batch} masks; pass one per mask or an int")
-    return target.long().expand(batch)
+    if isinstance(target, (str, bytes)) or (isinstance(target, Tensor) and (target.is_floating_point() or target.is_complex() or target.dtype == torch.bool)):
+        raise TypeError(f"target must be an integer class or column, or one per mask; got {target!r}")
+    try:
+        targets = torch.as_tensor(target, device=mask.device)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"target must be an integer class or column, or one per mask; got {target!r}") from None
+    if targets.is_floating_point() or targets.dtype == torch.bool or targets.dim() > 1:
+        raise TypeError(f"target must be an integer class or column, or one per mask; got {target!r}")
+    if targets.dim() == 1 and targets.numel() != batch:
+        raise ValueError(f"target holds {targets.numel()} classes for {batch} masks; pass one per mask or an int")
+    return Targets(targets.long().expand(batch), mode)
 
 
-def predicted_class(output: Tensor) -> Tensor:
-    r"""The predicted class of each output row, ``(B,)``: the arg-max, or for a single logit whether it is positive."""
+def predicted_targets(output: Tensor, mode: Optional[str]) -> Targets:
+    r"""The target each output row predicts (see :func:`resolve_target`), ``(B,)``.
+
+    Raises:
+        ValueError: where the mode has no predicted target: a multi-label model
+            (name the label's column) or a regression model of several outputs.
+    """
     logits = flat_output(output)
-    return (logits[:, 0] > 0).long() if logits.size(1) == 1 else logits.argmax(1)
+    columns = logits.size(1)
+    mode = resolve_mode(mode, columns)
+    if mode == MULTICLASS:
+        return Targets(logits.argmax(1), mode)
+    if columns == 1:
+        label = (logits[:, 0] > 0).long() if mode == BINARY else torch.zeros(logits.size(0), dtype=torch.long, device=logits.device)
+        return Targets(label, mode)
+    what = "a multi-label model: name the label's column" if mode == BINARY else f"a regression model with {columns} outputs: name the output's column"
+    raise ValueError(f"target is required for {what}, e.g. target=0")
 
 
 def flat_output(output: Tensor) -> Tensor:
@@ -84,24 +191,18 @@ def flat_output(output: Tensor) -> Tensor:
     return output.reshape(output.size(0), -1)
 
 
-def explained_output(output: Tensor, target: Tensor) -> Tensor:
+def explained_output(output: Tensor, targets: Targets) -> Tensor:
     r"""The explained quantity :math:`z` of each output row, shape ``(B,)``.
 
-    For ``C > 1`` classes, :math:`z = \text{output}[b, t_b]`. For a single
-    logit :math:`y`, :math:`z = y` for class 1 and :math:`z = -y` for class 0,
-    so that with ``target=None`` it is :math:`\operatorname{sign}(y) \cdot y`.
+    :math:`z = \text{output}[b, t_b]`, except for a single-logit binary
+    classifier, where :math:`z = y` for class 1 and :math:`z = -y` for class
+    0, so that with ``target=None`` it is :math:`\operatorname{sign}(y) \cdot y`.
     """
     logits = flat_output(output)
-    classes = logits.size(1)
-    limit = 2 if classes == 1 else classes
-    if (target < 0).any() or (target >= limit).any():
-        raise ValueError(
-            f"target {target.tolist()} is out of range for a model with "
-            f"{'a single logit (classes 0 and 1)' if classes == 1 else f'{classes} classes'}"
-        )
-    if classes == 1:
-        return logits[:, 0] * (2 * target - 1).to(logits.dtype)
-    return logits.gather(1, target.view(-1, 1)).squeeze(1)
+    targets = targets.checked(logits.size(1))
+    if targets.mode == BINARY and logits.size(1) == 1:
+        return logits[:, 0] * (2 * targets.targets - 1).to(logits.dtype)
+    return logits.gather(1, targets.targets.view(-1, 1)).squeeze(1)
 
 
 def explained_gradient(forward_func: Callable, mask: Tensor, target: TargetType) -> Tensor:
@@ -119,7 +220,7 @@ def explained_gradient(forward_func: Callable, mask: Tensor, target: TargetType)
         mask = mask.detach().requires_grad_(True)
         output = forward_func(mask)
         if target is None and bool((mask == 1).all()):
-            targets = predicted_class(output.detach())
+            targets = predicted_targets(output.detach(), getattr(forward_func, "mode", None))
         else:
             targets = resolve_target(forward_func, mask, target)
         z = explained_output(output, targets)
@@ -156,7 +257,7 @@ def sparse_gradient(adapter: Any, target: TargetType) -> Tensor:
     with torch.enable_grad():
         ones = torch.ones(shape, dtype=adapter.dtype, device=adapter.device, requires_grad=True)
         output = adapter.forward_subgraph(ones)
-        targets = predicted_class(output.detach()) if target is None else resolve_target(adapter, output, target)
+        targets = predicted_targets(output.detach(), adapter.mode) if target is None else resolve_target(adapter, output, target)
         z = explained_output(output, targets)
         grad = torch.autograd.grad(z.sum(), ones, allow_unused=True)[0] if z.requires_grad else None
     if grad is None:

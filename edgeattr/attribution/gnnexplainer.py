@@ -3,6 +3,7 @@ r"""GNNExplainer over an adapter's edge mask, for comparison with the gradient m
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable, Optional
 
 import torch
@@ -11,15 +12,8 @@ from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
-from edgeattr.attribution._common import (
-    TargetType,
-    TensorOrTuple,
-    check_forward_mask,
-    flat_output,
-    pack,
-    resolve_target,
-    unpack,
-)
+from edgeattr.attribution._common import Targets, TargetType, TensorOrTuple, check_forward_mask, flat_output, pack, resolve_target, unpack
+from edgeattr.modes import MULTICLASS, REGRESSION
 
 EPS = 1e-15
 
@@ -30,7 +24,7 @@ class GNNExplainer(GradientAttribution):
     Learns :math:`M = \sigma(\theta)` minimising, per mask,
 
     .. math::
-        \mathcal{L} = -\log p_t\big(f(w \odot M)\big)
+        \mathcal{L} = \ell\big(f(w \odot M), t\big)
         + \alpha_{\text{size}} \sum_{e \in H} M_e
         + \alpha_{\text{ent}} \operatorname*{mean}_{e \in H} \mathrm{H}(M_e)
 
@@ -38,24 +32,28 @@ class GNNExplainer(GradientAttribution):
     :math:`\sigma_0 = \mathrm{gain}_{\text{relu}} \sqrt{2 / (2N)}`, where
     :math:`H` (the hard mask) holds the entries with a non-zero gradient at
     the first step, exactly as ``torch_geometric.explain.algorithm.GNNExplainer``
-    does for an edge mask of type ``'object'`` (for a single-logit output the
-    first term is the binary cross-entropy with the target class). For a
-    regression model (``regression=True``) the first term is PyG's mean squared
-    error between the masked output and the values to keep,
-    :math:`\operatorname{mean}_c \big(f(w \odot M)_c - y_c\big)^2`. Masks of a
-    batch are optimised independently, in one forward pass per epoch; a
-    layerwise adapter gives a layerwise GNNExplainer.
+    does for an edge mask of type ``'object'``. The prediction loss
+    :math:`\ell` follows the output's mode (the forward function's ``mode``,
+    see :mod:`edgeattr.modes`), as PyG's does:
+
+    - multiclass: the cross-entropy :math:`-\log p_t` of the target class;
+    - binary: the binary cross-entropy of the logit with the target class (a
+      single logit), or of the target label's logit with 1 (multi-label);
+    - regression: PyG's mean squared error between the masked output and the
+      values to keep, :math:`\operatorname{mean}_c \big(f(w \odot M)_c - y_c\big)^2`,
+      over every output column (``target=None``) or the target column.
+
+    Masks of a batch are optimised independently, in one forward pass per
+    epoch; a layerwise adapter gives a layerwise GNNExplainer.
 
     Args:
         forward_func (Callable): An adapter or any function of edge masks.
         epochs (int, optional): Optimisation steps. (default: ``100``)
-        lr (float, optional): Adam's learning rate. (default: ``0.01``)
-        edge_size (float, optional): Weight of the size penalty. (default: ``0.005``)
-        edge_ent (float, optional): Weight of the entropy penalty. (default: ``1.0``)
+        lr (float, optional): Adam's learning rate, positive. (default: ``0.01``)
+        edge_size (float, optional): Weight of the size penalty, at least 0. (default: ``0.005``)
+        edge_ent (float, optional): Weight of the entropy penalty, at least 0. (default: ``1.0``)
         edge_reduction (str, optional): ``'sum'`` or ``'mean'`` of the size
             penalty. (default: ``'sum'``)
-        regression (bool, optional): Keep output values instead of a class's
-            likelihood; ``target`` then gives the values. (default: ``False``)
     """
 
     def __init__(
@@ -66,16 +64,17 @@ class GNNExplainer(GradientAttribution):
         edge_size: float = 0.005,
         edge_ent: float = 1.0,
         edge_reduction: str = "sum",
-        regression: bool = False,
     ) -> None:
         GradientAttribution.__init__(self, forward_func)
-        if epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs}")
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        _check_number("lr", lr, positive=True)
+        _check_number("edge_size", edge_size)
+        _check_number("edge_ent", edge_ent)
         if edge_reduction not in ("sum", "mean"):
             raise ValueError(f"edge_reduction must be 'sum' or 'mean', got {edge_reduction!r}")
-        self.epochs, self.lr = epochs, lr
-        self.edge_size, self.edge_ent, self.edge_reduction = edge_size, edge_ent, edge_reduction
-        self.regression = regression
+        self.epochs, self.lr = int(epochs), float(lr)
+        self.edge_size, self.edge_ent, self.edge_reduction = float(edge_size), float(edge_ent), edge_reduction
 
     @log_usage()
     def attribute(
@@ -83,26 +82,39 @@ class GNNExplainer(GradientAttribution):
         inputs: TensorOrTuple,
         target: TargetType = None,
         additional_forward_args: Any = None,
+        kept_values: Optional[Tensor] = None,
     ) -> TensorOrTuple:
         r"""
         Args:
             inputs (Tensor or tuple[Tensor]): Edge masks :math:`w`, shape
                 ``(B, E)`` or ``(B, L, E)``; usually ``forward_func.ones()``.
                 The learned mask multiplies them.
-            target (int, list or Tensor, optional): Class explained per mask;
-                ``None`` is the class predicted with all edges at weight 1.
-                With ``regression=True``: the output values to keep, ``(C,)``
-                or ``(B, C)``; ``None`` keeps the model's output at ``inputs``.
+            target (int, list or Tensor, optional): Class (or column) explained
+                per mask, as for the other methods; ``None`` is the class
+                predicted with all edges at weight 1, and for a regression
+                model every output column.
             additional_forward_args: Must be ``None``; the adapter binds the graph.
+            kept_values (Tensor, optional): Regression only: the output values
+                the masked model should keep, one output row ``(C,)`` or one
+                per mask ``(B, C)`` (PyG's target of a ``'phenomenon'``).
+                Default: the model's output at ``inputs``.
 
         Returns:
             Tensor or tuple[Tensor]: :math:`M \in [0, 1]`, zero outside the hard
             mask, same shape and structure as ``inputs``.
+
+        Raises:
+            ValueError: for a target outside the output, values to keep of
+                the wrong shape, or an output that does not depend on the mask.
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
         check_forward_mask(self.forward_func, mask)
         mask = mask.detach()
-        targets = self._kept_values(mask, target) if self.regression else resolve_target(self.forward_func, mask, target)
+        regression = getattr(self.forward_func, "mode", None) == REGRESSION
+        if kept_values is not None and not regression:
+            raise ValueError("kept_values is for regression models: build the adapter with mode='regression'")
+        targets = None if regression and target is None else resolve_target(self.forward_func, mask, target)
+        kept = self._kept_values(mask, kept_values) if regression else None
         num_nodes = getattr(self.forward_func, "num_nodes", mask.size(-1))
         std = torch.nn.init.calculate_gain("relu") * math.sqrt(2.0 / (2 * num_nodes))
         with torch.enable_grad():
@@ -114,38 +126,52 @@ class GNNExplainer(GradientAttribution):
             hard: Optional[Tensor] = None
             for _ in range(self.epochs):
                 soft = logits.sigmoid()
-                loss = self._prediction_loss(self.forward_func(mask * soft), targets)
+                loss = self._prediction_loss(flat_output(self.forward_func(mask * soft)), targets, kept)
                 if hard is not None:
                     loss = loss + self._regulariser(soft, hard)
                 # Only the mask's gradient: the model's parameters must not accumulate any.
-                (logits.grad,) = torch.autograd.grad(loss, logits)
+                (gradient,) = torch.autograd.grad(loss, logits, allow_unused=True) if loss.requires_grad else (None,)
+                if gradient is None:
+                    raise ValueError(
+                        "the explained output does not depend on the edge mask: the model's output is computed apart "
+                        "from its message passing (a detached branch, or a model that ignores its graph)"
+                    )
+                logits.grad = gradient
                 if hard is None:
                     hard = logits.grad != 0
                 optimizer.step()
         return pack(torch.where(hard, logits.detach().sigmoid(), torch.zeros_like(mask)), is_tuple)
 
-    def _kept_values(self, mask: Tensor, target: Any) -> Tensor:
+    def _kept_values(self, mask: Tensor, kept_values: Optional[Tensor]) -> Tensor:
         """The regression outputs each mask's optimisation keeps, ``(B, C)``."""
         with torch.no_grad():
             output = flat_output(self.forward_func(mask))
-        if target is None:
+        if kept_values is None:
             return output
-        values = torch.as_tensor(target, dtype=output.dtype, device=output.device)
+        values = torch.as_tensor(kept_values, dtype=output.dtype, device=output.device)
         if values.numel() not in (output.size(1), output.numel()):
             raise ValueError(
-                f"a regression target holds the {output.size(1)} output values to keep, per mask or for all "
+                f"kept_values holds the {output.size(1)} output values to keep, per mask or for all "
                 f"{output.size(0)} masks; got shape {tuple(values.shape)}"
             )
         return values.reshape(-1, output.size(1)).expand_as(output)
 
-    def _prediction_loss(self, output: Tensor, targets: Tensor) -> Tensor:
-        """Each mask's prediction loss (negative log-likelihood, or squared error for regression), summed over masks."""
-        logits = flat_output(output)
-        if self.regression:
-            return (logits - targets).pow(2).mean(1).sum()
+    def _prediction_loss(self, logits: Tensor, targets: Optional[Targets], kept: Optional[Tensor]) -> Tensor:
+        """Each mask's prediction loss for the output's mode, summed over masks."""
+        if targets is not None:
+            targets = targets.checked(logits.size(1))
+        if kept is not None:  # regression: every column, or the target's
+            if targets is not None:
+                column = targets.targets.view(-1, 1)
+                logits, kept = logits.gather(1, column), kept.gather(1, column)
+            return (logits - kept).pow(2).mean(1).sum()
+        assert targets is not None
+        if targets.mode == MULTICLASS:
+            return F.cross_entropy(logits, targets.targets, reduction="sum")
         if logits.size(1) == 1:
-            return F.binary_cross_entropy_with_logits(logits[:, 0], targets.to(logits.dtype), reduction="sum")
-        return F.cross_entropy(logits, targets, reduction="sum")
+            return F.binary_cross_entropy_with_logits(logits[:, 0], targets.targets.to(logits.dtype), reduction="sum")
+        label = logits.gather(1, targets.targets.view(-1, 1)).squeeze(1)  # multi-label: the target label present
+        return F.binary_cross_entropy_with_logits(label, torch.ones_like(label), reduction="sum")
 
     def _regulariser(self, soft: Tensor, hard: Tensor) -> Tensor:
         """Size and entropy penalties over each mask's hard entries, summed over masks."""
@@ -157,6 +183,13 @@ class GNNExplainer(GradientAttribution):
         entropy = -soft * torch.log(soft + EPS) - (1 - soft) * torch.log(1 - soft + EPS)
         mean_entropy = (entropy * hard).sum(1) / count
         return (self.edge_size * size + self.edge_ent * mean_entropy).sum()
+
+
+def _check_number(name: str, value: Any, positive: bool = False) -> None:
+    """Raises an error naming ``name`` unless ``value`` is a finite real number, positive or at least 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "positive" if positive else "at least 0"
+        raise ValueError(f"{name} must be a finite number, {bound}; got {value!r}")
 
 
 __all__ = ["GNNExplainer"]

@@ -2,6 +2,8 @@ r"""Edge gradients and the gradient-sign rule."""
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Callable
 
 import torch
@@ -98,12 +100,14 @@ class GradientSign(GradientAttribution):
 
     Args:
         forward_func (Callable): An adapter or any function of edge masks.
-        eps (float, optional): Threshold :math:`\varepsilon`. (default: ``0.0``)
+        eps (float, optional): Threshold :math:`\varepsilon \ge 0`. (default: ``0.0``)
     """
 
     def __init__(self, forward_func: Callable, eps: float = 0.0) -> None:
         GradientAttribution.__init__(self, forward_func)
-        self.eps = eps
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not math.isfinite(eps) or eps < 0:
+            raise ValueError(f"eps must be a finite number, at least 0 (the gradient threshold), got {eps!r}")
+        self.eps = float(eps)
 
     @log_usage()
     def attribute(

@@ -11,9 +11,12 @@ from torch import Tensor
 
 from edgeattr.attribution._common import (
     MaskView,
+    Targets,
     TargetType,
     TensorOrTuple,
     check_forward_mask,
+    checked_count,
+    checked_edges,
     explained_output,
     flat_entries,
     mask_view,
@@ -74,9 +77,9 @@ class EdgeOcclusion(PerturbationAttribution):
                 ``forward_func``. Default: as many as fit about four million
                 mask entries (the adapter still chunks its forward passes).
             additional_forward_args: Must be ``None``; the adapter binds the graph.
-            edges (Tensor, optional): Edge ids (columns of the mask) to occlude,
-                in every layer; the other entries are returned as 0. Default:
-                every edge. For a sample of a large computation graph.
+            edges (Tensor or list[int], optional): Edge ids (columns of the
+                mask) to occlude, in every layer; the other entries are returned
+                as 0. Default: every edge. For a sample of a large computation graph.
 
         Returns:
             Tensor or tuple[Tensor]: :math:`O`, same shape and structure as ``inputs``.
@@ -84,8 +87,8 @@ class EdgeOcclusion(PerturbationAttribution):
         mask, is_tuple = unpack(inputs, additional_forward_args)
         check_forward_mask(self.forward_func, mask)
         self._check_mode(mask, mode)
-        if perturbations_per_eval is not None and perturbations_per_eval < 1:
-            raise ValueError(f"perturbations_per_eval must be a positive integer, got {perturbations_per_eval}")
+        perturbations_per_eval = checked_count("perturbations_per_eval", perturbations_per_eval)
+        edges = checked_edges(edges, mask.size(-1), mask.device)
         targets = resolve_target(self.forward_func, mask, target)
         view = mask_view(self.forward_func, mask)
         per_eval = perturbations_per_eval or max(1, MASK_ELEMENTS_PER_CHUNK // max(1, view.masks[0].numel()))
@@ -106,7 +109,7 @@ class EdgeOcclusion(PerturbationAttribution):
             if not ((mask == 0) | (mask == 1)).all():
                 raise ValueError("mode='remove' takes 0/1 masks (0 = edge deleted); use mode='message' for weighted masks")
 
-    def _occlude(self, view: MaskView, index: int, targets: Tensor, mode: str, per_eval: int, edges: Optional[Tensor]) -> Tensor:
+    def _occlude(self, view: MaskView, index: int, targets: Targets, mode: str, per_eval: int, edges: Optional[Tensor]) -> Tensor:
         """Occlusion of every entry of the mask ``view.masks[index]``, same shape.
 
         Each target's entries are occluded in turn, one entry of every target
@@ -119,7 +122,7 @@ class EdgeOcclusion(PerturbationAttribution):
         flat = view.masks[index].reshape(-1)
         columns = view.carriers if mode == "message" else torch.arange(shape[-1], device=flat.device)
         if edges is not None:
-            columns = columns[torch.isin(view.columns[columns], edges.to(columns.device))]
+            columns = columns[torch.isin(view.columns[columns], edges)]
         entries = flat_entries(shape, columns)
         entries = entries[flat[entries] != 0]
         owner = view.column_targets[entries % shape[-1]]
@@ -139,7 +142,7 @@ class EdgeOcclusion(PerturbationAttribution):
             z = explained_output(output, targets.repeat(masks.size(0))).view(masks.size(0), view.num_targets)
             if base is None:
                 base = z[0]
-            result[entries[chosen]] = base[owner[chosen]] - z[rank[chosen] - offset, owner[chosen]]
+            result[entries[chosen]] = (base[owner[chosen]] - z[rank[chosen] - offset, owner[chosen]]).to(result.dtype)
         return result.view(shape)
 
 

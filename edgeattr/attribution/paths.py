@@ -25,7 +25,9 @@ from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
+from edgeattr.adapters.base.prepared import Handler, observing
 from edgeattr.attribution._common import (
+    Targets,
     TargetType,
     TensorOrTuple,
     check_forward_mask,
@@ -59,28 +61,32 @@ class _LayerStates:
     requires grad, so that backward passes reach it.
     """
 
-    def __init__(self, adapter: Any, mask: Tensor, target: Tensor, copies: int) -> None:
-        states: List[Tensor] = []
-        modules = {id(layer.module): layer.module for layer in adapter.layers}
-        rows = copies * adapter.segments.nodes.numel()
-
-        def keep_input(module: torch.nn.Module, args: tuple, kwargs: dict) -> Tuple[tuple, dict]:
-            args, kwargs, value = _replace_node_features(args, kwargs, rows, first=not states, name=adapter._name_of(module))
-            states.append(value)
-            return args, kwargs
-
-        handles = [module.register_forward_pre_hook(keep_input, with_kwargs=True) for module in modules.values()]
-        try:
-            with torch.enable_grad():
-                out = adapter.forward_subgraph(mask.expand(copies, -1, -1).contiguous())
-                self.outputs = explained_output(out, target.expand(copies))
-        finally:
-            for handle in handles:
-                handle.remove()
+    def __init__(self, adapter: Any, mask: Tensor, target: Targets, copies: int) -> None:
+        kept = _KeptInputs(adapter, copies * adapter.segments.nodes.numel())
+        with torch.enable_grad(), observing(kept):
+            out = adapter.forward_subgraph(mask.expand(copies, -1, -1).contiguous())
+            self.outputs = explained_output(out, target.expand(copies))
+        states = kept.states
         if len(states) != adapter.num_layers:
             raise ValueError(f"expected {adapter.num_layers} message-passing calls in one forward pass, saw {len(states)}")
         self.states = states
         self.copies = copies
+
+
+class _KeptInputs(Handler):
+    """Keeps the node-feature input of every layer's module in this thread's passes (the first as a leaf)."""
+
+    def __init__(self, adapter: Any, rows: int) -> None:
+        self.modules = {id(layer.module) for layer in adapter.layers}
+        self.name_of, self.rows = adapter._name_of, rows
+        self.states: List[Tensor] = []
+
+    def forward_pre(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> Optional[Tuple[tuple, dict]]:
+        if id(module) not in self.modules:
+            return None
+        args, kwargs, value = _replace_node_features(args, kwargs, self.rows, first=not self.states, name=self.name_of(module))
+        self.states.append(value)
+        return args, kwargs
 
 
 def _replace_node_features(args: tuple, kwargs: dict, rows: int, first: bool, name: str) -> Tuple[tuple, dict, Tensor]:

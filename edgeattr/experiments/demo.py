@@ -75,7 +75,7 @@ def run_demo(out_dir: str = "outputs/demo", num_nodes: int = 2000, explained: in
         for name, (layerwise, method) in METHODS.items():
             torch.manual_seed(seed + node)
             start = time.perf_counter()
-            adapter = PyGAdapter(model, data.x, data.edge_index, index=node, layerwise=layerwise)
+            adapter = PyGAdapter(model, data.x, data.edge_index, index=node, layerwise=layerwise, mode=model.mode)
             results[name].append(method(adapter))
             seconds[name] += time.perf_counter() - start
         edge_sets.append(adapter.edge_ids)

@@ -9,6 +9,7 @@ import torch
 
 from edgeattr.experiments.datasets import load_dataset
 from edgeattr.experiments.grid import GridConfig, trained_model
+from edgeattr.experiments.models import output_mode
 from edgeattr.explaining import explain
 from edgeattr.methods import METHODS
 
@@ -54,7 +55,9 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         extra = {"batch": torch.zeros(graph.num_nodes, dtype=torch.long)}
         if data.edge_dim:
             extra["edge_attr"] = graph.edge_attr
-    explanation = explain(model, graph.x, graph.edge_index, method=args.method, index=index, layerwise=args.layerwise, **extra)
+    explanation = explain(
+        model, graph.x, graph.edge_index, method=args.method, index=index, layerwise=args.layerwise, mode=output_mode(data.task), **extra
+    )
     explanation.plot(args.out)
     edges = [(int(e), tuple(graph.edge_index[:, e].tolist()), float(explanation.edge_mask[e])) for e in explanation.topk(5).indices.tolist()]
     print(f"{data.name}, {args.model.upper()} with {args.layers} layers (test accuracy {metrics['test_accuracy']:.3f}); "

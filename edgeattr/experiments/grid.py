@@ -25,7 +25,7 @@ from torch_geometric.utils import k_hop_subgraph
 from edgeattr.adapters.pyg import PyGAdapter
 from edgeattr.experiments.cache import load_or_train
 from edgeattr.experiments.datasets import GRAPH_DATASETS, NODE_DATASETS, LoadedDataset, load_dataset
-from edgeattr.experiments.models import ARCHITECTURES, build_model
+from edgeattr.experiments.models import ARCHITECTURES, build_model, output_mode
 from edgeattr.experiments.outputs import progress
 from edgeattr.experiments.training import graph_accuracy, node_accuracy, train_graph_classifier, train_node_classifier
 
@@ -116,7 +116,9 @@ class ExplainedItem:
         x = self.args[0]
         nodes = x.size(0) if self.task == "graph" else k_hop_subgraph(self.index, self.depth, self.edge_index, num_nodes=x.size(0))[0].numel()
         copies = max(1, VALUES_PER_PASS // (nodes * max(x.size(1), WIDEST_HIDDEN)))
-        return PyGAdapter(self.model, *self.args, index=self.index, layerwise=layerwise, task=self.task, copies_per_pass=copies, **self.kwargs)
+        return PyGAdapter(
+            self.model, *self.args, index=self.index, layerwise=layerwise, task=self.task, mode=output_mode(self.task), copies_per_pass=copies, **self.kwargs
+        )
 
     def in_double(self) -> "ExplainedItem":
         r"""The same item with a float64 copy of the model and of every floating input (for exact checks)."""

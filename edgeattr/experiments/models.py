@@ -27,6 +27,11 @@ class SumSAGE(torch.nn.Module):
         super().__init__()
         self.conv = SAGEConv(in_channels, out_channels, aggr="sum", bias=False, root_weight=False)
 
+    @property
+    def mode(self) -> str:
+        r"""What the output means (:mod:`edgeattr.modes`): one binary logit, or one logit per class."""
+        return "binary_classification" if self.conv.out_channels == 1 else "multiclass_classification"
+
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         r"""Returns logits of shape ``(N, out_channels)``."""
         return self.conv(x, edge_index)
@@ -90,6 +95,12 @@ class GraphClassifier(torch.nn.Module):
         r"""Returns one logit per graph, shape ``(num_graphs, 1)``."""
         edge_attr = edge_attr if self.gnn.supports_edge_attr else None
         return global_mean_pool(self.gnn(x, edge_index, edge_attr=edge_attr, batch=batch), batch)
+
+
+def output_mode(task: str) -> str:
+    r"""What the output of :func:`build_model`'s models means (:mod:`edgeattr.modes`): class logits
+    for node tasks, one binary logit for graph tasks."""
+    return "binary_classification" if task == "graph" else "multiclass_classification"
 
 
 def build_model(architecture: str, in_channels: int, out_channels: int, depth: int, task: str = "node", edge_dim: int = 0) -> torch.nn.Module:

@@ -182,7 +182,7 @@ def explain_node(model: torch.nn.Module, data: Data, node: int, eps: float, gnne
         ValueError: for a model with more than one message-passing layer.
     """
     edges = (data.edge_index[1] == node).nonzero().view(-1)
-    adapter = PyGAdapter(model, data.x, data.edge_index[:, edges], index=node)
+    adapter = PyGAdapter(model, data.x, data.edge_index[:, edges], index=node, mode=model.mode)
     if adapter.num_layers != 1:
         raise ValueError(f"explain_node takes a model with one message-passing layer, got {adapter.num_layers}")
     ones = adapter.ones()

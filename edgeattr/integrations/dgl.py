@@ -3,7 +3,7 @@ r"""DGL's explainer calls, ``explain_node`` and ``explain_graph``, for every edg
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import dgl
 import torch
@@ -13,6 +13,7 @@ from edgeattr.attribution._common import TargetType
 from edgeattr.explaining import explain
 from edgeattr.explanation import EdgeExplanation
 from edgeattr.methods import method_named
+from edgeattr.modes import check_mode
 
 
 class DGLExplainer:
@@ -44,8 +45,12 @@ class DGLExplainer:
             For the layerwise methods the mask is the sum over layers; use
             :func:`edgeattr.explain` for the layers. (default: ``'gradient_sign'``)
         target (int, optional): The class explained; ``None`` is the predicted one.
-        **options: Options of the method's class, e.g. ``eps=1e-3`` for
-            ``gradient_sign`` or ``epochs=300, lr=0.1`` for ``gnnexplainer``.
+        mode (str, optional): What the model's output means (see
+            :mod:`edgeattr.modes`); required for a single output column.
+        options (Mapping, optional): Options of the method's class, as for
+            :func:`edgeattr.explain`: e.g. ``{'eps': 1e-3}`` for
+            ``gradient_sign``, ``{'epochs': 300, 'lr': 0.1}`` for
+            ``gnnexplainer``, ``{'mode': 'remove'}`` for the occlusions.
 
     Example::
 
@@ -62,12 +67,15 @@ class DGLExplainer:
         *,
         method: str = "gradient_sign",
         target: TargetType = None,
-        **options: Any,
+        mode: Optional[str] = None,
+        options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         if num_hops is not None and num_hops < 0:
             raise ValueError(f"num_hops must be a non-negative integer, got {num_hops}")
+        options = dict(options or {})
         method_named(method).split_options(options)  # an unknown method or option fails here, not on first use
         self.model, self.num_hops, self.method, self.target, self.options = model, num_hops, method, target, options
+        self.mode = check_mode(mode)
 
     def explain_node(self, node_id: int, graph: dgl.DGLGraph, feat: Tensor, **kwargs: Any) -> Tuple[Tensor, dgl.DGLGraph, Tensor]:
         r"""Explains the prediction for node ``node_id`` by the edges of its in-subgraph.
@@ -121,7 +129,8 @@ class DGLExplainer:
 
     def _explain(self, graph: dgl.DGLGraph, feat: Tensor, kwargs: dict, index: Optional[int], task: str) -> EdgeExplanation:
         return explain(
-            self.model, graph, feat, method=self.method, index=index, target=self.target, task=task, options=self.options, **kwargs
+            self.model, graph, feat, method=self.method, index=index, target=self.target, task=task, mode=self.mode,
+            options=self.options, **kwargs
         )
 
 

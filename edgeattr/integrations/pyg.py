@@ -85,17 +85,20 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     The explained quantity :math:`z` is the model's output at the target
     class of the explained node or graph, as the model returns it
     (``return_type`` ``'raw'``: the logit, ``'probs'``: the probability,
-    ``'log_probs'``: its log), as PyG's ``CaptumExplainer`` explains it. The
-    target class is the predicted one (``explanation_type='model'``) or the
-    one given (``'phenomenon'``: ``target[index]``). For a single-output
-    binary classifier :math:`z = y` for class 1 and :math:`-y` for class 0.
-    A regression model (a single output per row) is explained by
-    :math:`z = y` itself, whatever the explanation type. GNNExplainer
-    minimises PyG's loss for the ``mode`` and ``return_type``: outputs are
-    mapped to logits first (:math:`\log p` for probabilities, :math:`\log p -
-    \log(1 - p)` for a binary probability); for regression it is the mean
-    squared error to the target row (the model's own output for
-    ``explanation_type='model'``), which may hold several values.
+    ``'log_probs'``: its log), as PyG's ``CaptumExplainer`` explains it, with
+    the adapter's ``mode`` taken from PyG's ``model_config`` (see
+    :mod:`edgeattr.modes`). The target class is the predicted one
+    (``explanation_type='model'``) or the one given (``'phenomenon'``:
+    ``target[index]``). For a single-output binary classifier :math:`z = y`
+    for class 1 and :math:`-y` for class 0; for a multi-label one, ``column``
+    names the label whose output is explained. A regression model is
+    explained by :math:`z = y` itself, whatever the explanation type (the
+    output of ``column`` where it has several). GNNExplainer minimises PyG's
+    loss for the ``mode`` and ``return_type``: outputs are mapped to logits
+    first (:math:`\log p` for probabilities, :math:`\log p - \log(1 - p)`
+    for a binary probability); for regression it is the mean squared error to
+    the target row (the model's own output for ``explanation_type='model'``),
+    over every output, or that of ``column``.
 
     Normalization (``normalize``), applied to ``edge_mask`` and
     ``layer_masks``; ``'gradient_sign'`` and ``'gnnexplainer'`` masks already
@@ -119,15 +122,20 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
         method (str): One of :data:`edgeattr.methods.METHODS`.
         normalize (str, optional): ``'positive'``, ``'abs'`` or ``None``.
             (default: ``'positive'``)
+        column (int, optional): The output column explained, for a model with
+            several outputs per row in ``'binary_classification'`` (multi-label)
+            or ``'regression'`` mode.
         **options: Options of the method's class, e.g. ``eps=0.1`` for
             ``'gradient_sign'`` or ``epochs=200`` for ``'gnnexplainer'``.
     """
 
-    def __init__(self, method: str, normalize: Optional[str] = "positive", **options: Any) -> None:
+    def __init__(self, method: str, normalize: Optional[str] = "positive", column: Optional[int] = None, **options: Any) -> None:
         super().__init__()
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
-        self.method, self.normalize = method, normalize
+        if column is not None and (isinstance(column, bool) or not isinstance(column, numbers.Integral) or column < 0):
+            raise ValueError(f"column must be a non-negative integer (an output column), got {column!r}")
+        self.method, self.normalize, self.column = method, normalize, column
         self._spec = method_named(method)
         self._init_options, self._attribute_options = self._spec.split_options(options)
 
@@ -158,6 +166,8 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             return "edgeattr attributes to edges only; set node_mask_type=None"
         if model.task_level == ModelTaskLevel.edge:
             return "edge-level (link prediction) tasks are not supported; explain a node or graph task"
+        if model.mode == ModelMode.binary_classification and model.return_type == ModelReturnType.log_probs:
+            return "binary classification with return_type='log_probs' has no class threshold in PyG; return logits ('raw') or probabilities ('probs')"
         return None
 
     def forward(
@@ -188,7 +198,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``.
         """
         adapter = self._adapter(model, x, edge_index, _single_index(index), kwargs)
-        raw = self._attribute(adapter, self._explained_target(target, adapter.index or 0))
+        raw = self._attribute(adapter, *self._explained_target(adapter, target, adapter.index or 0))
         values = self._values(raw)
         if isinstance(adapter, PyGHeteroAdapter):
             explanation = LayerwiseHeteroExplanation() if self._spec.layerwise else HeteroExplanation()
@@ -207,43 +217,53 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
                 f"model keyword arguments {sorted(shadowed)} clash with edgeattr's adapter parameters; "
                 f"rename them in the model's forward"
             )
-        layerwise = self._spec.layerwise
+        layerwise, mode = self._spec.layerwise, self.model_config.mode.value
         if hetero:
-            return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, **kwargs)
+            return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, mode=mode, **kwargs)
         task = self.model_config.task_level.value
-        return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, **kwargs)
+        return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, mode=mode, **kwargs)
 
-    def _explained_target(self, target: Tensor, row: int) -> Union[int, Tensor]:
-        """The target argument of the attribution method for output row ``row``: a class, or GNNExplainer's regression values."""
+    def _explained_target(self, adapter: EdgeMaskAdapter, target: Tensor, row: int) -> Tuple[Optional[int], Optional[Tensor]]:
+        """The target of the attribution method for output row ``row`` (a class or a column) and, for
+        GNNExplainer on a regression model, the output values to keep.
+
+        PyG passes a class per row (multiclass), a label per output (binary;
+        flattened for several labels) or the values themselves (regression).
+        """
         if target is None:
             raise ValueError("target is required: pass the class (or value) per output row, as PyG's Explainer does")
-        value = torch.as_tensor(target)[row]
-        if self._regression_gnnexplainer:
-            return value
-        if self.model_config.mode == ModelMode.regression:
-            if value.numel() != 1:
-                raise ValueError(
-                    f"the regression model returns {value.numel()} values per row; edgeattr explains one: "
-                    f"wrap the model to return the output to explain, e.g. out[:, [d]]"
-                )
-            return 1  # on a single output, class 1 explains z = y
-        if value.numel() != 1 or value.is_floating_point() and value != value.round():
-            raise ValueError(f"the target of row {row} must be one class label, got {value.tolist()}")
-        return int(value)
+        mode = self.model_config.mode
+        if mode == ModelMode.multiclass_classification:
+            value = torch.as_tensor(target).reshape(-1)[row]
+            if value.is_floating_point() and value != value.round():
+                raise ValueError(f"the target of row {row} must be one class label, got {value.tolist()}")
+            return int(value), None
+        with torch.no_grad():
+            columns = adapter(adapter.ones()).reshape(1, -1).size(1)
+        values = torch.as_tensor(target).reshape(-1, columns)[row]
+        regression_gnnexplainer = mode == ModelMode.regression and self.method == "gnnexplainer"
+        if columns == 1:
+            return (None, values) if regression_gnnexplainer else (0 if mode == ModelMode.regression else int(values[0]), None)
+        if self.column is None and not regression_gnnexplainer:
+            what = "labels (multi-label binary classification)" if mode == ModelMode.binary_classification else "values"
+            raise ValueError(
+                f"the model returns {columns} {what} per row; edgeattr explains one: pass "
+                f"EdgeAttrExplainer(..., column=c) with the output column to explain"
+            )
+        if self.column is not None and not 0 <= self.column < columns:
+            raise ValueError(f"column={self.column} is out of range for a model with {columns} outputs per row")
+        return self.column, values if regression_gnnexplainer else None
 
-    @property
-    def _regression_gnnexplainer(self) -> bool:
-        return self.method == "gnnexplainer" and self.model_config.mode == ModelMode.regression
-
-    def _attribute(self, adapter: EdgeMaskAdapter, target: Union[int, Tensor]) -> Tensor:
+    def _attribute(self, adapter: EdgeMaskAdapter, target: Optional[int], kept_values: Optional[Tensor]) -> Tensor:
         """The method's attribution of the adapter's output to every edge, ``(E,)`` or ``(L, E)``."""
         forward_func: Any = adapter
-        options = self._init_options
+        attribute_options = dict(self._attribute_options)
         if self.method == "gnnexplainer":
             forward_func = _AsLogits(adapter, self.model_config)
-            options = {**options, "regression": self._regression_gnnexplainer}
-        attribution = self._spec.attribution(forward_func, **options)
-        return attribution.attribute(adapter.ones(), target=target, **self._attribute_options)[0].detach()
+            if kept_values is not None:
+                attribute_options["kept_values"] = kept_values
+        attribution = self._spec.attribution(forward_func, **self._init_options)
+        return attribution.attribute(adapter.ones(), target=target, **attribute_options)[0].detach()
 
     def _values(self, raw: Tensor) -> Dict[str, Tensor]:
         """What the explanation holds, from the raw attribution."""
@@ -289,6 +309,7 @@ class _AsLogits:
     def __init__(self, adapter: EdgeMaskAdapter, model_config: ModelConfig) -> None:
         self.adapter, self.config = adapter, model_config
         self.num_nodes = adapter.num_nodes  # GNNExplainer scales its initial mask by it
+        self.mode, self.num_targets = adapter.mode, adapter.num_targets
 
     def check(self, mask: Tensor, **kwargs: Any) -> None:
         self.adapter.check(mask, **kwargs)
