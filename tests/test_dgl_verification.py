@@ -178,3 +178,27 @@ def test_a_local_dgl_model_passes_without_fallback():
         warnings.simplefilter("error", FallbackWarning)
         adapter = DGLAdapter(dgl_model("GraphConv"), g, x, index=torch.arange(6))
     assert not adapter.exact_path
+
+
+class AdjacencyProduct(torch.nn.Module):
+    """A GraphConv plus an aggregation by the graph's sparse adjacency matrix, which no hook sees."""
+
+    def __init__(self, torch_sparse):
+        super().__init__()
+        self.conv, self.torch_sparse = GraphConv(5, 3, allow_zero_in_degree=True), torch_sparse
+
+    def forward(self, g, x):
+        if self.torch_sparse:
+            aggregated = torch.sparse.mm(g.adj_external().to(x.dtype), x)
+        else:
+            aggregated = g.adj() @ x  # dgl.sparse
+        return self.conv(g, x) + aggregated[:, :3]
+
+
+@pytest.mark.parametrize("torch_sparse", [False, True], ids=["dgl.sparse", "torch.sparse"])
+def test_an_aggregation_by_the_sparse_adjacency_is_refused(torch_sparse):
+    from edgeattr import UnsupportedLayerError
+
+    g, x, _ = dgl_graph()
+    with pytest.raises(UnsupportedLayerError, match="sparse matrix.*bypasses message passing"):
+        DGLAdapter(AdjacencyProduct(torch_sparse).double(), g, x, index=NODE)

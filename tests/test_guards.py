@@ -111,7 +111,7 @@ class SparseProduct(torch.nn.Module):
 
 def test_an_aggregation_by_sparse_matrix_product_is_refused():
     x, edge_index, _ = random_graph()
-    with pytest.raises(UnsupportedLayerError, match="sparse tensor.*bypasses message passing"):
+    with pytest.raises(UnsupportedLayerError, match="sparse matrix.*bypasses message passing"):
         PyGAdapter(SparseProduct().double(), x, edge_index, index=NODE)
 
 

@@ -230,3 +230,18 @@ def test_the_copy_of_a_model_is_checked_on_its_own():
     twin = copy.deepcopy(model)
     with pytest.warns(FallbackWarning):
         assert PyGAdapter(twin, x, edge_index, index=NODE).exact_path
+
+
+def test_an_adapter_is_freed_as_soon_as_it_goes_out_of_scope():
+    """No reference cycle keeps an adapter (and the copies of the graph it holds) alive until a garbage collection."""
+    x, edge_index, _ = random_graph()
+    model = model_of("GCNConv")
+    adapter = PyGAdapter(model, x, edge_index, index=torch.tensor([3, 10]))
+    EdgeGradient(adapter).attribute(adapter.ones())
+    alive = weakref.ref(adapter)
+    gc.disable()
+    try:
+        del adapter
+        assert alive() is None
+    finally:
+        gc.enable()

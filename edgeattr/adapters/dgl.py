@@ -129,7 +129,8 @@ class DGLAdapter(GraphAdapter):
         src, dst = graph.edges(order="eid")
         return src, dst, graph.num_nodes()
 
-    def _structure_tensors(self, graph: dgl.DGLGraph, name: str) -> Iterable[Tuple[str, Tensor]]:
+    @staticmethod
+    def _structure_tensors(graph: dgl.DGLGraph, name: str) -> Iterable[Tuple[str, Tensor]]:
         for data, items in (("ndata", graph.ndata), ("edata", graph.edata)):
             for key, value in items.items():
                 if isinstance(value, Tensor):

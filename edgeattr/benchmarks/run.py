@@ -98,7 +98,9 @@ def report_header(quick: bool, seconds: float) -> str:
         "Written by `make bench` (`edgeattr bench`). Each row times edgeattr and its baseline on the same work in "
         "one process, one after the other (medians of repeated runs; baselines too slow to run in full are timed on "
         "a sample and extrapolated, as the row says), checks that their values agree, and gives the ratio and "
-        "whether the goal is met. Absolute times depend on the machine; the ratios are the result.\n\n"
+        "whether the goal is met. Absolute times depend on the machine; the ratios are the result. Adapters run "
+        "with `verify=True`, the default: the check of their shortcuts against the model's own output is made once "
+        "per model and inputs, so loops over nodes pay it once (row 5 gives its cost on new inputs).\n\n"
         f"Measured on: {environment()}; {time.strftime('%Y-%m-%d')}; {'quick sizes' if quick else 'full sizes'}; "
         f"suite wall time {seconds:.0f} s."
     )

@@ -10,16 +10,18 @@ optimiser step) and the inputs (the same objects, unmodified) stay the same.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Iterable, List, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 _PLAIN = (bool, int, float, str, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
 
 
 def _plain(value: Any) -> bool:
-    return isinstance(value, _PLAIN) or (isinstance(value, tuple) and all(isinstance(v, _PLAIN) for v in value))
+    kind = type(value)
+    return kind in _PLAIN_TYPES or (kind is tuple and all(type(v) in _PLAIN_TYPES for v in value))
 
 
 def module_settings(model: torch.nn.Module) -> tuple:
@@ -27,8 +29,17 @@ def module_settings(model: torch.nn.Module) -> tuple:
 
     Explanations run in eval mode whatever the flag, so it is left out.
     """
+    plain = _PLAIN_TYPES
     return tuple(
-        (id(module), type(module), tuple(sorted((k, v) for k, v in vars(module).items() if k != "training" and _plain(v))))
+        (
+            id(module),
+            type(module),
+            tuple(
+                (k, v)
+                for k, v in vars(module).items()
+                if (type(v) in plain or (type(v) is tuple and all(type(e) in plain for e in v))) and k != "training"
+            ),
+        )
         for module in model.modules()
     )
 
@@ -57,10 +68,11 @@ class Snapshot:
         model (torch.nn.Module): The model.
         objects (Iterable[tuple[object, tuple]]): Each input and its state,
             e.g. ``(x, tensor_state(x))``.
+        settings (tuple, optional): ``module_settings(model)``, if already at hand.
     """
 
-    def __init__(self, model: torch.nn.Module, objects: Iterable[Tuple[Any, tuple]]) -> None:
-        self.model = (module_settings(model), parameter_state(model))
+    def __init__(self, model: torch.nn.Module, objects: Iterable[Tuple[Any, tuple]], settings: Optional[tuple] = None) -> None:
+        self.model = (module_settings(model) if settings is None else settings, parameter_state(model))
         self.objects: List[Tuple[Any, tuple]] = [(value if _plain(value) else _weak(value), state) for value, state in objects]
 
     def matches(self, other: "Snapshot") -> bool:

@@ -14,7 +14,7 @@ import functools
 import numbers
 import weakref
 from abc import abstractmethod
-from typing import Any, ContextManager, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -118,11 +118,14 @@ class GraphAdapter(EdgeMaskAdapter):
             raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
         self.index, self.targets = self._check_index(index)
         self.num_targets = self.targets.numel()
-        self._inputs = InputState(self._input_tensors_named)
+        # A function of the slots alone: the state must not refer back to the adapter (a cycle kept its passes alive).
+        self._user_tensors = functools.partial(named_tensors, self._slots, {slot.key: slot.value for slot in self._slots}, self._structure_tensors)
+        self._inputs = InputState(self._user_tensors)
         self._neighbourhoods = Neighbourhoods(self._src, self._dst, self.num_nodes)
         self._restrict = restrict and self._is_local()
         #: Whether every target runs alone on the user's full input, one mask per pass (the exact path).
         self.exact_path = False
+        self._settings = module_settings(model)
         self.layers, self._loop_policies = self._layers()
         self.num_layers = len(self.layers)
         self._bind_segments(self._segments(self.targets, self._restrict))
@@ -198,16 +201,8 @@ class GraphAdapter(EdgeMaskAdapter):
     def _input_tensors(self) -> Iterable[Tensor]:
         return (slot.value for slot in self._slots if isinstance(slot.value, Tensor))
 
-    def _input_tensors_named(self) -> Iterable[Tuple[str, Tensor]]:
-        r"""The user's input tensors by name, those inside the graph structure included."""
-        for slot in self._slots:
-            name = str(slot.name or slot.key)
-            if isinstance(slot.value, Tensor):
-                yield name, slot.value
-            if slot.kind == STRUCTURE:
-                yield from self._structure_tensors(slot.value, name)
-
-    def _structure_tensors(self, structure: Any, name: str) -> Iterable[Tuple[str, Tensor]]:
+    @staticmethod
+    def _structure_tensors(structure: Any, name: str) -> Iterable[Tuple[str, Tensor]]:
         r"""Tensors held inside a graph object (a DGL graph's node and edge data), by name."""
         return ()
 
@@ -436,7 +431,7 @@ class GraphAdapter(EdgeMaskAdapter):
             if slot.kind == STRUCTURE:
                 state += self._structure_state(value)
             objects.append((value, (slot.key, slot.kind) + state))
-        return Snapshot(self.model, objects)
+        return Snapshot(self.model, objects, self._settings)
 
     def _structure_state(self, structure: Any) -> tuple:
         r"""What identifies a graph object's current structure and data, beyond its identity."""
@@ -445,7 +440,7 @@ class GraphAdapter(EdgeMaskAdapter):
     def _own_output(self) -> Tensor:
         """The model's output on the user's full input, as its own call gives it (eval mode, nothing weighted)."""
         args, kwargs = assemble(self._slots, {slot.key: slot.value for slot in self._slots})
-        state = InputState(self._input_tensors_named)
+        state = InputState(self._user_tensors)
         with torch.no_grad(), prepared(self.model):
             out = self.model(*args, **kwargs)
         self._check_unmodified(state)
@@ -492,7 +487,7 @@ class GraphAdapter(EdgeMaskAdapter):
                 layout.append((slot.key, slot.kind, type(value).__name__, value if slot.kind != STRUCTURE else None))
             else:
                 return None
-        return (type(self), self.task, module_settings(self.model), tuple(layout))
+        return (type(self), self.task, self._settings, tuple(layout))
 
     def _restricted_values(self, segments: Segments, own_inputs: bool = False) -> Dict[Key, Any]:
         """The model's arguments on the union of ``segments``, or the user's own (``own_inputs``).
@@ -625,21 +620,12 @@ class GraphAdapter(EdgeMaskAdapter):
         handler, routing = self._intercept(call, session)
         if layer_keep is not None:
             handler = Handlers([handler, self._layer_removal(call, session, layer_keep)])
-        state = InputState(lambda: self._call_tensors(call))
+        values = {**dict(enumerate(call.args)), **call.kwargs}
+        state = InputState(functools.partial(named_tensors, self._slots, values, self._structure_tensors))
         with prepared(self.model, handler), routing:
             out = self.model(*call.args, **call.kwargs)
         self._check_unmodified(state)
         return out
-
-    def _call_tensors(self, call: Call) -> Iterable[Tuple[str, Tensor]]:
-        """The tensors of a call by argument name, those inside its graph included."""
-        values = {**dict(enumerate(call.args)), **call.kwargs}
-        for slot in self._slots:
-            name, value = str(slot.name or slot.key), values[slot.key]
-            if isinstance(value, Tensor):
-                yield name, value
-            if slot.kind == STRUCTURE:
-                yield from self._structure_tensors(value, name)
 
     @staticmethod
     def _check_unmodified(state: InputState) -> None:
@@ -669,6 +655,16 @@ class GraphAdapter(EdgeMaskAdapter):
     def _layer_removal(self, call: Call, session: MessageWeights, keep: Tensor) -> Handler:
         """Deletes, at each layer ``l``, the edges ``keep[:, l]`` drops from the inputs of the layer's module."""
         return _LayerRemoval(self, call, session, keep)
+
+
+def named_tensors(slots: List[Slot], values: Dict[Key, Any], structure_tensors: Any) -> Iterator[Tuple[str, Tensor]]:
+    r"""The tensors among a call's ``values`` by argument name, with those inside its graph (``structure_tensors``)."""
+    for slot in slots:
+        name, value = str(slot.name or slot.key), values[slot.key]
+        if isinstance(value, Tensor):
+            yield name, value
+        if slot.kind == STRUCTURE:
+            yield from structure_tensors(value, name)
 
 
 class _Unit:

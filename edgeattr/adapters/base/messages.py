@@ -217,14 +217,8 @@ def discover_layers(run: Callable[["MessageWeights"], Any], device: torch.device
     """
     nothing = torch.empty(0, dtype=torch.long, device=device)
     session = MessageWeights(None, None, nothing, nothing)
-    with torch.no_grad(), SparseOperations() as sparse:
+    with torch.no_grad(), SparseOperations():
         run(session)
-    if sparse.found:
-        raise UnsupportedLayerError(
-            f"the model called {', '.join(list(dict.fromkeys(sparse.found))[:3])} on a sparse tensor: an aggregation by sparse matrix product "
-            f"bypasses message passing, so the edge mask cannot weight its messages; aggregate with a "
-            f"MessagePassing layer (PyG) or update_all / dgl.ops (DGL) instead"
-        )
     if not session.layers:
         raise UnsupportedLayerError(
             f"the model made no message-passing call on {what} that edgeattr can see: only messages passed "
