@@ -159,6 +159,19 @@ def reference_gradient(model, args, kwargs, edge_index, row, target, per_module=
     return torch.stack(grads) if per_module else grads[0]
 
 
+def assert_float64_masks_give_float32_values(adapter) -> None:
+    """A float64 mask on a float32 adapter is cast: the float32 mask's outputs and attributions, in float64."""
+    from edgeattr import EdgeGradient, EdgeOcclusion
+
+    single = adapter.ones()
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(adapter(single.double()), adapter(single), rtol=0, atol=0)
+    for method in (EdgeGradient, EdgeOcclusion):
+        attribution = method(adapter).attribute(single.double())
+        assert attribution.dtype == torch.float64
+        torch.testing.assert_close(attribution.float(), method(adapter).attribute(single), rtol=0, atol=0)
+
+
 def state_of(model: torch.nn.Module) -> dict:
     """Everything about a model an explanation must leave untouched."""
     state = {}
