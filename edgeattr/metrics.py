@@ -7,7 +7,8 @@ from typing import Callable, NamedTuple, Optional
 import torch
 from torch import Tensor
 
-from edgeattr.attribution._common import TargetType, checked_count, checked_edges, explained_output, flat_entries, mask_view, resolve_target
+from edgeattr.attribution._common import TargetType, checked_edges, explained_output, flat_entries, mask_view, resolve_target
+from edgeattr.checks import checked_count
 
 
 def cosine_similarity(a: Tensor, b: Tensor, entries: Optional[Tensor] = None) -> Tensor:

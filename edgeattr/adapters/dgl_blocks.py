@@ -83,9 +83,7 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         self.layers = self._discover()
         self.num_layers = len(self.layers)
         if verify:
-            with torch.no_grad(), prepared(model):
-                own = self._checked_output(model(self._blocks, *model_args, **model_kwargs), self._blocks)
-            self._verify_whole_input(own[self._row])
+            self._verify_whole_input(lambda: self._checked_output(model(self._blocks, *model_args, **model_kwargs), self._blocks)[self._row])
 
     @property
     def device(self) -> torch.device:

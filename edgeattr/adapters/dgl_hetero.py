@@ -67,9 +67,7 @@ class DGLHeteroAdapter(HeteroAdapter):
         self.layers = self._discover()
         self.num_layers = len(self.layers)
         if verify:
-            with torch.no_grad(), prepared(model):
-                own = self._explained_row(model(graph, *model_args, **model_kwargs))
-            self._verify_whole_input(own)
+            self._verify_whole_input(lambda: self._explained_row(model(graph, *model_args, **model_kwargs)))
 
     @property
     def device(self) -> torch.device:

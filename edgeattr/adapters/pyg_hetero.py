@@ -93,9 +93,7 @@ class PyGHeteroAdapter(HeteroAdapter):
         )
         self.num_layers = len(self.layers)
         if verify:
-            with torch.no_grad(), prepared(model):
-                own = self._explained_row(model(self.x_dict, self.edge_index_dict, *model_args, **model_kwargs))
-            self._verify_whole_input(own)
+            self._verify_whole_input(lambda: self._explained_row(model(self.x_dict, self.edge_index_dict, *model_args, **model_kwargs)))
 
     @property
     def device(self) -> torch.device:

@@ -2,7 +2,6 @@ r"""What every attribution method shares: input formatting and the explained qua
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
@@ -37,20 +36,6 @@ def unpack(inputs: TensorOrTuple, additional_forward_args: Any = None) -> Tuple[
     if not mask.is_floating_point():
         raise TypeError(f"the edge mask must have a floating dtype, got {mask.dtype}; use mask.float()")
     return mask, is_tuple
-
-
-def checked_count(name: str, value: Any, minimum: int = 1) -> Optional[int]:
-    r"""``value`` as an int if it is ``None`` or an integer of at least ``minimum``.
-
-    Raises:
-        ValueError: naming ``name``, for anything else (a float, a bool, a string, too small).
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        bound = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return int(value)
 
 
 def checked_edges(edges: Any, num_edges: int, device: torch.device) -> Optional[Tensor]:
@@ -154,14 +139,13 @@ def resolve_target(forward_func: Callable, mask: Tensor, target: TargetType) -> 
         with torch.no_grad():
             predicted = predicted_targets(forward_func(torch.ones_like(mask[:num_targets])), mode)
         return predicted.repeat(batch // num_targets)
-    if isinstance(target, (str, bytes)) or (isinstance(target, Tensor) and (target.is_floating_point() or target.is_complex() or target.dtype == torch.bool)):
-        raise TypeError(f"target must be an integer class or column, or one per mask; got {target!r}")
+    wrong = f"target must be an integer class or column, or one per mask; got {target!r}"
     try:
         targets = torch.as_tensor(target, device=mask.device)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"target must be an integer class or column, or one per mask; got {target!r}") from None
-    if targets.is_floating_point() or targets.dtype == torch.bool or targets.dim() > 1:
-        raise TypeError(f"target must be an integer class or column, or one per mask; got {target!r}")
+    except (TypeError, ValueError, RuntimeError):  # a string, an object
+        raise TypeError(wrong) from None
+    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool or targets.dim() > 1:
+        raise TypeError(wrong)
     if targets.dim() == 1 and targets.numel() != batch:
         raise ValueError(f"target holds {targets.numel()} classes for {batch} masks; pass one per mask or an int")
     return Targets(targets.long().expand(batch), mode)

@@ -3,7 +3,6 @@ r"""GNNExplainer over an adapter's edge mask, for comparison with the gradient m
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Callable, Optional
 
 import torch
@@ -13,6 +12,7 @@ from captum.log import log_usage
 from torch import Tensor
 
 from edgeattr.attribution._common import Targets, TargetType, TensorOrTuple, check_forward_mask, flat_output, pack, resolve_target, unpack
+from edgeattr.checks import checked_count, checked_number
 from edgeattr.modes import MULTICLASS, REGRESSION
 
 EPS = 1e-15
@@ -66,15 +66,11 @@ class GNNExplainer(GradientAttribution):
         edge_reduction: str = "sum",
     ) -> None:
         GradientAttribution.__init__(self, forward_func)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        _check_number("lr", lr, positive=True)
-        _check_number("edge_size", edge_size)
-        _check_number("edge_ent", edge_ent)
         if edge_reduction not in ("sum", "mean"):
             raise ValueError(f"edge_reduction must be 'sum' or 'mean', got {edge_reduction!r}")
-        self.epochs, self.lr = int(epochs), float(lr)
-        self.edge_size, self.edge_ent, self.edge_reduction = float(edge_size), float(edge_ent), edge_reduction
+        self.epochs, self.lr = checked_count("epochs", epochs), checked_number("lr", lr, positive=True)
+        self.edge_size, self.edge_ent = checked_number("edge_size", edge_size), checked_number("edge_ent", edge_ent)
+        self.edge_reduction = edge_reduction
 
     @log_usage()
     def attribute(
@@ -183,13 +179,6 @@ class GNNExplainer(GradientAttribution):
         entropy = -soft * torch.log(soft + EPS) - (1 - soft) * torch.log(1 - soft + EPS)
         mean_entropy = (entropy * hard).sum(1) / count
         return (self.edge_size * size + self.edge_ent * mean_entropy).sum()
-
-
-def _check_number(name: str, value: Any, positive: bool = False) -> None:
-    """Raises an error naming ``name`` unless ``value`` is a finite real number, positive or at least 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0 or (positive and value == 0):
-        bound = "positive" if positive else "at least 0"
-        raise ValueError(f"{name} must be a finite number, {bound}; got {value!r}")
 
 
 __all__ = ["GNNExplainer"]

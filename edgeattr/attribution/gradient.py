@@ -2,8 +2,6 @@ r"""Edge gradients and the gradient-sign rule."""
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any, Callable
 
 import torch
@@ -20,6 +18,7 @@ from edgeattr.attribution._common import (
     sparse_gradient,
     unpack,
 )
+from edgeattr.checks import checked_number
 
 
 class EdgeGradient(GradientAttribution):
@@ -105,9 +104,7 @@ class GradientSign(GradientAttribution):
 
     def __init__(self, forward_func: Callable, eps: float = 0.0) -> None:
         GradientAttribution.__init__(self, forward_func)
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not math.isfinite(eps) or eps < 0:
-            raise ValueError(f"eps must be a finite number, at least 0 (the gradient threshold), got {eps!r}")
-        self.eps = float(eps)
+        self.eps = checked_number("eps", eps)
 
     @log_usage()
     def attribute(

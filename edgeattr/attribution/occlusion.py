@@ -15,7 +15,6 @@ from edgeattr.attribution._common import (
     TargetType,
     TensorOrTuple,
     check_forward_mask,
-    checked_count,
     checked_edges,
     explained_output,
     flat_entries,
@@ -24,6 +23,7 @@ from edgeattr.attribution._common import (
     resolve_target,
     unpack,
 )
+from edgeattr.checks import checked_count
 
 #: Upper bound on the mask entries built at once when ``perturbations_per_eval`` is not set.
 MASK_ELEMENTS_PER_CHUNK = 1 << 22

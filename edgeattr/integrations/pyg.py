@@ -30,6 +30,7 @@ from torch_geometric.explain.config import (
 from edgeattr.adapters.base import EdgeMaskAdapter
 from edgeattr.adapters.pyg import PyGAdapter
 from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
+from edgeattr.checks import checked_count
 from edgeattr.methods import METHODS, method_named
 
 #: Ways to map a signed attribution into [0, 1] for PyG's metrics (``None`` keeps it as it is).
@@ -133,9 +134,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
         super().__init__()
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
-        if column is not None and (isinstance(column, bool) or not isinstance(column, numbers.Integral) or column < 0):
-            raise ValueError(f"column must be a non-negative integer (an output column), got {column!r}")
-        self.method, self.normalize, self.column = method, normalize, column
+        self.method, self.normalize, self.column = method, normalize, checked_count("column", column, minimum=0)
         self._spec = method_named(method)
         self._init_options, self._attribute_options = self._spec.split_options(options)
 
@@ -250,7 +249,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
                 f"the model returns {columns} {what} per row; edgeattr explains one: pass "
                 f"EdgeAttrExplainer(..., column=c) with the output column to explain"
             )
-        if self.column is not None and not 0 <= self.column < columns:
+        if self.column is not None and self.column >= columns:
             raise ValueError(f"column={self.column} is out of range for a model with {columns} outputs per row")
         return self.column, values if regression_gnnexplainer else None
 

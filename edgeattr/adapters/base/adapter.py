@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.messages import Layer
-from edgeattr.adapters.base.verification import difference
+from edgeattr.adapters.base.prepared import prepared
+from edgeattr.adapters.base.verification import difference, not_reproduced
 from edgeattr.errors import UnsupportedLayerError, VerificationError
 from edgeattr.modes import check_mode, resolve_mode
 
@@ -266,28 +267,30 @@ class EdgeMaskAdapter(ABC):
             rounds[:, self.column_targets, self.edge_ids] = values
         return rounds.view((values.size(0) * self.num_targets,) + rounds.shape[2:])
 
-    def _verify_whole_input(self, own_output: Tensor) -> None:
-        r"""Checks that a pass at mask 1 reproduces ``own_output``, the model's own output row(s).
+    def _verify_whole_input(self, own_rows: Callable[[], Tensor]) -> None:
+        r"""Checks that a pass at mask 1 reproduces the model's own output rows.
 
         For adapters that run the user's whole input one mask at a time, the
         only shortcut is edgeattr's weighting itself; a mismatch means the
         model is not deterministic, or its messages change where edgeattr
         cannot see.
 
+        Args:
+            own_rows (Callable): The explained row(s) of the model's own call,
+                run here in the state explanations run in (eval mode, no grad).
+
         Raises:
             ValueError: for a single output column without a mode.
             VerificationError: if the outputs differ.
         """
-        resolve_mode(self.mode, own_output[0].numel())
+        with torch.no_grad(), prepared(self.model):
+            own = own_rows()
+        resolve_mode(self.mode, own[0].numel())
         with torch.no_grad():
             out = self(self.ones())
-        gap = difference(out, own_output)
+        gap = difference(out, own)
         if gap is not None:
-            raise VerificationError(
-                f"the model's output with every edge at weight 1 differs from its own output by {gap:.3g}: it is not "
-                f"deterministic in eval mode (random numbers in forward), or its messages change in a way edgeattr "
-                f"cannot see, so no explanation of it can be exact"
-            )
+            raise VerificationError(not_reproduced(gap))
 
     def __repr__(self) -> str:
         return (

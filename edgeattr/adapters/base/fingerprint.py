@@ -15,8 +15,7 @@ from typing import Any, Callable, Iterable, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-_PLAIN = (bool, int, float, str, type(None))
-_PLAIN_TYPES = frozenset(_PLAIN)
+_PLAIN_TYPES = frozenset((bool, int, float, str, type(None)))
 
 
 def _plain(value: Any) -> bool:
@@ -29,17 +28,8 @@ def module_settings(model: torch.nn.Module) -> tuple:
 
     Explanations run in eval mode whatever the flag, so it is left out.
     """
-    plain = _PLAIN_TYPES
     return tuple(
-        (
-            id(module),
-            type(module),
-            tuple(
-                (k, v)
-                for k, v in vars(module).items()
-                if (type(v) in plain or (type(v) is tuple and all(type(e) in plain for e in v))) and k != "training"
-            ),
-        )
+        (id(module), type(module), tuple((k, v) for k, v in vars(module).items() if k != "training" and _plain(v)))
         for module in model.modules()
     )
 

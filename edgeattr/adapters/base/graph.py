@@ -51,7 +51,8 @@ from edgeattr.adapters.base.messages import (
 )
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
 from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node, whole_inputs
-from edgeattr.adapters.base.verification import Record, difference, pooling_modules, record_for
+from edgeattr.adapters.base.verification import Record, difference, not_reproduced, pooling_modules, record_for
+from edgeattr.checks import checked_count
 from edgeattr.errors import InputModifiedError, UnsupportedLayerError, VerificationError, warn_at_caller
 from edgeattr.modes import resolve_mode
 
@@ -94,9 +95,7 @@ class GraphAdapter(EdgeMaskAdapter):
         edge_args: Sequence[str] = (),
     ) -> None:
         super().__init__(model, layerwise=layerwise, mode=mode)
-        if copies_per_pass is not None and (isinstance(copies_per_pass, bool) or not isinstance(copies_per_pass, numbers.Integral) or copies_per_pass < 1):
-            raise ValueError(f"copies_per_pass must be a positive integer, got {copies_per_pass!r}")
-        self._copies_per_pass = copies_per_pass
+        self._copies_per_pass = checked_count("copies_per_pass", copies_per_pass)
         self._check_model()
         self._slots = bind(model, model_args, model_kwargs)
         self._structure = self._find_structure(self._slots, structure_arg)
@@ -410,13 +409,7 @@ class GraphAdapter(EdgeMaskAdapter):
         with torch.no_grad():
             out = self._run(self._units[0], 1, torch.ones((1,) + shape, dtype=self.dtype, device=self.device), None)
         gap = difference(out, rows[:1])
-        if gap is None:
-            return None
-        return (
-            f"the model's output on its full input differs between two runs by {gap:.3g}: it is not deterministic in "
-            f"eval mode (random numbers in forward), or its messages change in a way edgeattr cannot see, so no "
-            f"explanation of it can be exact"
-        )
+        return None if gap is None else not_reproduced(gap)
 
     def _mixing_hint(self) -> str:
         found = pooling_modules(self.model, self._name_of)

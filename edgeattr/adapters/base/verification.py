@@ -94,6 +94,15 @@ def difference(output: Tensor, reference: Tensor) -> Optional[float]:
     return largest if largest > tolerance(reference) else None
 
 
+def not_reproduced(gap: float) -> str:
+    r"""Why an adapter's pass at mask 1 on the whole input, ``gap`` away from the model's own output, cannot be explained exactly."""
+    return (
+        f"the model's output with every edge at weight 1 on its full input differs from its own output by {gap:.3g}: "
+        f"it is not deterministic in eval mode (random numbers in forward), or its messages change in a way edgeattr "
+        f"cannot see, so no explanation of it can be exact"
+    )
+
+
 def pooling_modules(model: torch.nn.Module, name_of: Callable[[torch.nn.Module], str]) -> List[str]:
     r"""Names of the modules of ``model`` known to mix nodes: PyG's graph normalisations and batch norms without running statistics."""
     found = []
@@ -106,4 +115,4 @@ def pooling_modules(model: torch.nn.Module, name_of: Callable[[torch.nn.Module],
     return found
 
 
-__all__ = ["Record", "record_for", "difference", "tolerance", "pooling_modules", "POOLING_NORMS"]
+__all__ = ["Record", "record_for", "difference", "tolerance", "not_reproduced", "pooling_modules", "POOLING_NORMS"]
