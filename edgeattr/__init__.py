@@ -8,7 +8,7 @@ layerwise occlusion and GNNExplainer, over unmodified PyG and DGL models.
 from typing import Any
 
 from edgeattr import adapters
-from edgeattr.adapters import EdgeMaskAdapter, GraphAdapter
+from edgeattr.adapters import AdapterInterface, AdapterWrapper, EdgeMaskAdapter, GraphAdapter
 from edgeattr.attribution import (
     AMPAve,
     BestWalk,
@@ -28,6 +28,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     *adapters.AVAILABLE,
+    "AdapterInterface",
+    "AdapterWrapper",
     "EdgeMaskAdapter",
     "GraphAdapter",
     "EdgeGradient",

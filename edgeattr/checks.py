@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Optional
+from typing import Any, Optional, overload
+
+
+@overload
+def checked_count(name: str, value: None, minimum: int = 1) -> None: ...
+@overload
+def checked_count(name: str, value: int, minimum: int = 1) -> int: ...
+@overload
+def checked_count(name: str, value: Any, minimum: int = 1) -> Optional[int]: ...
 
 
 def checked_count(name: str, value: Any, minimum: int = 1) -> Optional[int]:

@@ -3,6 +3,8 @@
 import os
 import sys
 import warnings
+from types import FrameType
+from typing import Optional
 
 
 class UnsupportedLayerError(TypeError):
@@ -49,7 +51,22 @@ class InputModifiedError(RuntimeError):
 def warn_at_caller(message: str, category: type = FallbackWarning) -> None:
     r"""Issues a warning attributed to the first frame outside edgeattr: the user's line that led to it."""
     package = os.path.dirname(os.path.abspath(__file__))
+    frame: Optional[FrameType]
     level, frame = 2, sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)
+
+
+def raised_by_edgeattr(error: BaseException) -> bool:
+    r"""Whether ``error`` was raised in edgeattr's own code (a refusal or a fault of edgeattr), not in the model's.
+
+    The frame that raised it is the last of its traceback; errors the model's
+    own computation raises (in the model, PyG, DGL or torch) come from frames
+    outside the package, even when edgeattr's hooks are on the way.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace is not None and os.path.abspath(trace.tb_frame.f_code.co_filename).startswith(package + os.sep)

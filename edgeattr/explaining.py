@@ -122,7 +122,7 @@ def explain(
         target=explained,
         prediction=prediction[0],
         method=method,
-        index=adapter.index,
+        index=int(adapter.targets[0]),  # the one target's id, also where index came as a tensor of one id
         task=adapter.task,
         num_nodes=adapter.num_nodes,
         computation_edges=adapter.edge_ids[adapter.message_edges],

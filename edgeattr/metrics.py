@@ -2,11 +2,13 @@ r"""Comparing explanations: cosine similarity of masks and the sign-flip diagnos
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.graph import GraphAdapter
+from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
 from edgeattr.attribution._common import TargetType, checked_edges, explained_output, flat_entries, mask_view, resolve_target
 from edgeattr.checks import checked_count
 
@@ -56,12 +58,12 @@ class SignFlips(NamedTuple):
 
 
 def sign_flips(
-    forward_func: Callable,
+    forward_func: ForwardFunc,
     mask: Tensor,
     target: TargetType = None,
     steps: int = 21,
     per_eval: Optional[int] = None,
-    edges: Optional[Tensor] = None,
+    edges: Union[None, Tensor, Sequence[int]] = None,
 ) -> SignFlips:
     r"""How often each edge's gradient changes sign as its weight sweeps :math:`[0, 1]`.
 
@@ -74,7 +76,7 @@ def sign_flips(
     every layer, for a layerwise adapter), or all entries for a plain function.
 
     Args:
-        forward_func (Callable): An adapter or any function of edge masks.
+        forward_func (AdapterInterface or Callable): An adapter or any function of edge masks.
         mask (Tensor): One mask, shape ``(1, E)`` or ``(1, L, E)``.
         target (int, optional): Class explained; ``None`` as in the methods.
         steps (int, optional): Points of the sweep. (default: ``21``)
@@ -92,19 +94,20 @@ def sign_flips(
         raise ValueError(f"sign_flips takes one mask of shape (1, E) or (1, L, E), got {tuple(mask.shape)}")
     steps = checked_count("steps", steps, minimum=2)
     per_eval = checked_count("per_eval", per_eval)
-    edges = checked_edges(edges, mask.size(-1), mask.device)
-    if getattr(forward_func, "num_targets", 1) != 1:
+    edge_ids = checked_edges(edges, mask.size(-1), mask.device)
+    adapter = adapter_of(forward_func)
+    if adapter is not None and adapter.num_targets != 1:
         raise ValueError("sign_flips sweeps one target's edges: build the adapter with a single index")
     target_t = resolve_target(forward_func, mask, target)
     view = mask_view(forward_func, mask.detach())
     flat = view.masks[0].reshape(-1)
-    carriers = view.carriers
-    if edges is not None:
-        carriers = carriers[torch.isin(view.columns[carriers], edges)]
-    examined = flat_entries(view.masks[0].shape, carriers)
+    swept_edges = view.message_edges
+    if edge_ids is not None:
+        swept_edges = swept_edges[torch.isin(view.edge_ids[swept_edges], edge_ids)]
+    examined = flat_entries(view.masks[0].shape, swept_edges)
     sweep_entries = examined.repeat_interleave(steps)
     sweep_weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device).repeat(examined.numel())
-    per_eval = per_eval or getattr(forward_func, "copies_per_pass", 1024)
+    per_eval = per_eval or (forward_func.copies_per_pass if isinstance(forward_func, GraphAdapter) else 1024)
     grads = []
     chunks = zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)) if examined.numel() else []
     for idx, weight in chunks:
@@ -125,7 +128,7 @@ def sign_flips(
     before, after = carried[:, :-1], carried[:, 1:]
     flips = ((before != after) & (before != 0)).sum(1)
     rate = float((flips > 0).double().mean()) if examined.numel() else 0.0
-    entries = flat_entries(mask[0].shape, view.columns[carriers])
+    entries = flat_entries(mask[0].shape, view.edge_ids[swept_edges])
     return SignFlips(rate, flips, entries, gradients)
 
 

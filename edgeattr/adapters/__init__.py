@@ -8,7 +8,7 @@ from importlib import import_module
 from importlib.util import find_spec
 from typing import Any, Dict, List, Tuple
 
-from edgeattr.adapters.base import EdgeMaskAdapter, GraphAdapter, Layer
+from edgeattr.adapters.base import AdapterInterface, AdapterWrapper, EdgeMaskAdapter, GraphAdapter, Layer
 
 #: name -> (module of edgeattr.adapters, the framework package it needs)
 FRAMEWORK_NAMES: Dict[str, Tuple[str, str]] = {
@@ -23,7 +23,7 @@ FRAMEWORK_NAMES: Dict[str, Tuple[str, str]] = {
 #: The framework names whose framework is installed (what ``import *`` can resolve).
 AVAILABLE: List[str] = [name for name, (_, package) in FRAMEWORK_NAMES.items() if find_spec(package) is not None]
 
-__all__ = ["EdgeMaskAdapter", "GraphAdapter", "Layer", *AVAILABLE]
+__all__ = ["AdapterInterface", "AdapterWrapper", "EdgeMaskAdapter", "GraphAdapter", "Layer", *AVAILABLE]
 
 
 def __getattr__(name: str) -> Any:

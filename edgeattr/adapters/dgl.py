@@ -14,7 +14,9 @@ from torch import Tensor
 
 from edgeattr.adapters.base import (
     Call,
+    CallCounter,
     GraphAdapter,
+    MessagePositions,
     MessageWeights,
     Slot,
     align_messages,
@@ -155,7 +157,7 @@ class DGLAdapter(GraphAdapter):
         count = segments.num_segments
         sub.set_batch_num_nodes(torch.bincount(segments.node_segment, minlength=count))
         sub.set_batch_num_edges(torch.bincount(segments.edge_segment, minlength=count))
-        _copy_data(graph, sub, segments.nodes, segments.edges)
+        _copy_data(graph, sub, segments.nodes, segments.edge_ids)
         return sub
 
     def _repeat_structure(self, graph: dgl.DGLGraph, copies: int, num_nodes: int) -> Tuple[dgl.DGLGraph, Tensor, Tensor]:
@@ -190,8 +192,8 @@ class DGLAdapter(GraphAdapter):
 
     # -- intercepting message passing ------------------------------------------------------
 
-    def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
-        return message_weighting(self.model, session, self._name_of, locate_by_edges(session))
+    def _intercept(self, call: Call, session: CallCounter) -> Tuple[Handler, ContextManager]:
+        return message_weighting(self.model, session, self._name_of, locate_by_edges)
 
 
 class EdgeWeightShim(torch.nn.Module):
@@ -224,16 +226,16 @@ class EdgeWeightShim(torch.nn.Module):
             raise ValueError(f"eweight must have shape ({graph.num_edges()},), one weight per edge; got {tuple(eweight.shape)}")
         src, dst = graph.edges(order="eid")
         session = MessageWeights(eweight.view(1, -1), None, src, dst)
-        handler, routing = message_weighting(self.model, session, ModuleNames(self.model), locate_by_edges(session))
+        handler, routing = message_weighting(self.model, session, ModuleNames(self.model), locate_by_edges)
         with prepared(self.model, handler), routing:
             return self.model(graph, *args, **kwargs)
 
 
-#: Maps the messages of a call's graph to positions in the batched edges (see MessageWeights.weights_at).
-Locate = Callable[[dgl.DGLGraph], Optional[Tensor]]
+#: Maps the pass's weights and the graph of a call to its messages' positions in the batched edges (see MessageWeights.weights_at).
+Locate = Callable[[MessageWeights, dgl.DGLGraph], MessagePositions]
 
 
-def locate_by_edges(session: MessageWeights) -> Locate:
+def locate_by_edges(session: MessageWeights, call_graph: dgl.DGLGraph) -> MessagePositions:
     r"""Matches a call's messages to the session's edges through ``dgl.EID``, or by their endpoints.
 
     The compute graphs of ``send_and_recv`` / ``pull`` and subgraphs taken
@@ -245,16 +247,12 @@ def locate_by_edges(session: MessageWeights) -> Locate:
     ``dgl.node_subgraph`` or ``khop_in_subgraph`` result) are never read as
     positions.
     """
-
-    def locate(call_graph: dgl.DGLGraph) -> Optional[Tensor]:
-        src, dst = call_graph.edges(order="eid")
-        if dgl.EID in call_graph.edata:
-            positions = _positions_by_id(call_graph, src, dst, session.ref_src, session.ref_dst)
-            if positions is not None:
-                return positions
-        return align_messages(src, dst, session.ref_src, session.ref_dst, session.policy(len(session.layers) - 1))
-
-    return locate
+    src, dst = call_graph.edges(order="eid")
+    if dgl.EID in call_graph.edata:
+        positions = _positions_by_id(call_graph, src, dst, session.ref_src, session.ref_dst)
+        if positions is not None:
+            return positions
+    return align_messages(src, dst, session.ref_src, session.ref_dst, session.policy(len(session.layers) - 1))
 
 
 def _positions_by_id(call_graph: dgl.DGLGraph, src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor) -> Optional[Tensor]:
@@ -284,8 +282,8 @@ class _ModuleStack(Handler):
             self.running.pop()
 
 
-def message_weighting(model: torch.nn.Module, session: MessageWeights, name_of: ModuleNames, locate: Locate) -> Tuple[Handler, ContextManager]:
-    r"""What weights every DGL message-passing call of this thread by ``session`` while the model runs.
+def message_weighting(model: torch.nn.Module, session: CallCounter, name_of: ModuleNames, locate: Locate) -> Tuple[Handler, ContextManager]:
+    r"""What weights every DGL message-passing call of this thread by ``session`` (or counts them) while the model runs.
 
     Each call of DGL's message passing, and each aggregation by DGL's sparse
     operators outside it (``dgl.ops.gspmm`` and its named forms such as
@@ -299,18 +297,18 @@ def message_weighting(model: torch.nn.Module, session: MessageWeights, name_of: 
     modules = _ModuleStack()
 
     def begin(call_graph: dgl.DGLGraph) -> Tuple[int, Optional[Tensor]]:
-        """Registers a call; its layer and its messages' weights (``None`` while counting)."""
+        """Registers a call; its layer and its messages' weights (``None``: counting, DGL's own message passing runs)."""
         module = modules.running[-1] if modules.running else model
         name = name_of(module)
         layer = session.begin_call(name, module)
-        if session.mask is None:
+        if not isinstance(session, MessageWeights):
             session.record(call_graph.num_edges())
             return layer, None
         try:
-            edge_ids = locate(call_graph)
+            positions = locate(session, call_graph)
         except UnsupportedLayerError as error:
             raise unsupported(name, module, str(error)) from None
-        return layer, session.weights_at(layer, edge_ids)
+        return layer, session.weights_at(layer, positions)
 
     def message_passing(call_graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[str, Tensor]:
         return weighted_message_passing(call_graph, mfunc, rfunc, afunc, begin(call_graph)[1])

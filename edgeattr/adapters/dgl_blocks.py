@@ -8,7 +8,7 @@ import dgl
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base import EdgeMaskAdapter, Layer, MessageWeights, prepared
+from edgeattr.adapters.base import CallCounter, EdgeMaskAdapter, Layer, MessageWeights, prepared, session_for
 from edgeattr.adapters.base.adapter import run_in_passes
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
@@ -65,9 +65,12 @@ class DGLBlockAdapter(EdgeMaskAdapter):
             raise TypeError("blocks must be a non-empty list of DGL blocks, as a neighbour sampler returns them")
         if any(dgl.EID not in b.edata for b in blocks):
             raise ValueError("every block needs its parent edge ids in block.edata[dgl.EID], as DGL's samplers store them")
-        if (parent_graph is None) == (num_edges is None):
+        if parent_graph is not None and num_edges is None:
+            self.num_edges = parent_graph.num_edges()
+        elif parent_graph is None and num_edges is not None:
+            self.num_edges = int(num_edges)
+        else:
             raise ValueError("pass exactly one of parent_graph= (the sampled graph) or num_edges= (its edge count)")
-        self.num_edges = parent_graph.num_edges() if parent_graph is not None else int(num_edges)
         self.num_nodes = parent_graph.num_nodes() if parent_graph is not None else blocks[0].num_src_nodes()
         parent_ids = torch.cat([b.edata[dgl.EID] for b in blocks])
         if parent_ids.numel() and int(parent_ids.max()) >= self.num_edges:
@@ -96,7 +99,7 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         return run_in_passes(sub_mask, 1, keep, self._run)
 
     def _discover(self) -> List[Layer]:
-        return discover_layers(lambda session: self._call(self._blocks, session), self.device, "the blocks")
+        return discover_layers(lambda session: self._call(self._blocks, session), "the blocks")
 
     def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
         blocks = self._blocks
@@ -108,13 +111,13 @@ class DGLBlockAdapter(EdgeMaskAdapter):
                 )
             rows = keep[0] if self.layerwise else keep[0].expand(len(blocks), -1)
             blocks = [self._cut(block, row) for block, row in zip(blocks, rows)]
-        session = MessageWeights(weights, self.num_layers, self.edge_ids, self.edge_ids)
+        session = session_for(weights, self.num_layers, self.edge_ids, self.edge_ids)
         out = self._call(blocks, session)
         session.finish()
         return out[self._row]
 
-    def _call(self, blocks: List[dgl.DGLGraph], session: MessageWeights) -> Tensor:
-        def locate(call_graph: dgl.DGLGraph) -> Tensor:
+    def _call(self, blocks: List[dgl.DGLGraph], session: CallCounter) -> Tensor:
+        def locate(session: MessageWeights, call_graph: dgl.DGLGraph) -> Tensor:
             if dgl.EID not in call_graph.edata:
                 raise UnsupportedLayerError("it ran message passing on a graph without parent edge ids (dgl.EID)")
             return self._positions(call_graph.edata[dgl.EID])

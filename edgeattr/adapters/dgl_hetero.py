@@ -2,19 +2,17 @@ r"""Edge masks for DGL models on heterographs, with masks keyed by canonical edg
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional
 
 import dgl
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base import Layer, MessageWeights, prepared
+from edgeattr.adapters.base import CallCounter, Layer, MessageWeights, prepared, session_for
 from edgeattr.adapters.base.hetero import HeteroAdapter
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
-
-EdgeType = Tuple[str, str, str]
 
 
 class DGLHeteroAdapter(HeteroAdapter):
@@ -74,7 +72,7 @@ class DGLHeteroAdapter(HeteroAdapter):
         return self.graph.device
 
     def _discover(self) -> List[Layer]:
-        return discover_layers(lambda session: self._call(self.graph, session), self.device, "the heterograph")
+        return discover_layers(lambda session: self._call(self.graph, session), "the heterograph")
 
     def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
         graph = self.graph
@@ -83,15 +81,15 @@ class DGLHeteroAdapter(HeteroAdapter):
                 raise ValueError("mode='remove' per layer is not supported on heterographs; use mode='message'")
             for etype, kept in self.split(keep[0]).items():
                 graph = dgl.remove_edges(graph, (~kept).nonzero().view(-1), etype=etype)
-        session = MessageWeights(weights, self.num_layers, self.edge_ids, self.edge_ids)
+        session = session_for(weights, self.num_layers, self.edge_ids, self.edge_ids)
         out = self._call(graph, session)
         session.finish()
         return out
 
-    def _call(self, graph: dgl.DGLGraph, session: MessageWeights) -> Tensor:
+    def _call(self, graph: dgl.DGLGraph, session: CallCounter) -> Tensor:
         """Runs the model on ``graph`` (the bound graph, or it with edges removed: then unweighted)."""
 
-        def locate(call_graph: dgl.DGLGraph) -> Tensor:
+        def locate(session: MessageWeights, call_graph: dgl.DGLGraph) -> Tensor:
             if len(call_graph.canonical_etypes) != 1:
                 raise UnsupportedLayerError(
                     "it ran one message-passing call over several edge types at once; run one module per "

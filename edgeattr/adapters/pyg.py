@@ -3,15 +3,17 @@ r"""The PyTorch Geometric adapter: edge masks for unmodified PyG models."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
 
-from edgeattr.adapters.base import Call, GraphAdapter, MessageWeights, Slot, unsupported
+from edgeattr.adapters.base import Call, CallCounter, GraphAdapter, MessageWeights, Slot, unsupported
 from edgeattr.adapters.base.adapter import ModuleNames, copy_offsets
 from edgeattr.adapters.base.call import BATCH, Key
+from edgeattr.adapters.base.messages import IN_ORDER
 from edgeattr.adapters.base.prepared import Handler
 from edgeattr.adapters.base.subgraph import Segments
 from edgeattr.errors import UnsupportedLayerError
@@ -37,7 +39,7 @@ class PyGAdapter(GraphAdapter):
     propagation) is :math:`k` layers, in call order.
 
     For a node target, the work is restricted to the edges incident to nodes
-    within :math:`L` hops of the target (the message carriers and the edges
+    within :math:`L` hops of the target (the edges whose messages reach it and the edges
     that set their degrees); attributions are still indexed by the columns of
     ``edge_index`` and are exactly zero outside. For a graph target the work
     is restricted to that graph of the batch. ``B`` masks run as ``B`` disjoint
@@ -72,7 +74,8 @@ class PyGAdapter(GraphAdapter):
         restrict (bool, optional): Restrict node targets to their computation
             subgraph. (default: ``True``)
         copies_per_pass (int, optional): Masks run per forward pass. Default:
-            as many as fit about two million nodes plus edges.
+            as many as fit :math:`2^{24}` input values (a node or edge counts
+            its feature values, at least one).
         mode (str, optional): What the output means, one of PyG's
             ``ModelConfig`` modes (see :mod:`edgeattr.modes`):
             ``'multiclass_classification'`` (the default for two or more
@@ -209,46 +212,62 @@ class PyGAdapter(GraphAdapter):
 
     # -- intercepting message passing ------------------------------------------------------
 
-    def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
-        def weights_of(layer: int, edge_index: Tensor) -> Optional[Tensor]:
+    def _intercept(self, call: Call, session: CallCounter) -> Tuple[Handler, ContextManager]:
+        def weights_of(weights: MessageWeights, layer: int, edge_index: Tensor) -> Tensor:
             if edge_index is call.structure:
-                return session.weights(layer)
-            return session.weights(layer, edge_index[0], edge_index[1])
+                return weights.weights_at(layer, IN_ORDER)
+            return weights.weights(layer, edge_index[0], edge_index[1])
 
         return MessageWeighting(session, self._name_of, weights_of), nullcontext()
 
 
-#: Maps a call's layer index and the edge_index it propagates over to its message weights.
-WeightsOf = Callable[[int, Tensor], Optional[Tensor]]
+#: Maps the pass's weights, a call's layer index and the edge_index it propagates over to its message weights ``(M,)``.
+WeightsOf = Callable[[MessageWeights, int, Tensor], Tensor]
+
+
+@dataclass
+class _Propagation:
+    """One ``propagate`` call in progress: the weights of its messages (``None`` while counting), and whether they were sent."""
+
+    weights: Optional[Tensor]
+    sent: bool = False
 
 
 class MessageWeighting(Handler):
-    """Weights each call's messages at PyG's propagate and message hooks.
+    """Weights each call's messages at PyG's propagate and message hooks, or counts them.
+
+    With a :class:`MessageWeights` session every message is multiplied by its
+    weight; with a :class:`CallCounter` the calls and their messages are
+    counted. Either way, a call that aggregates without ``message()`` (a fused
+    kernel, which no weight can reach) is refused.
 
     Args:
-        session (MessageWeights): The pass's weights; it counts the calls.
+        session (CallCounter): The pass's session.
         name_of (ModuleNames): Names modules in error messages.
         weights_of (Callable): The weights ``(M,)`` of the messages of call
-            ``layer`` over ``edge_index``; ``None`` while only counting.
+            ``layer`` over ``edge_index``, from a weighting session.
     """
 
-    def __init__(self, session: MessageWeights, name_of: ModuleNames, weights_of: WeightsOf) -> None:
+    def __init__(self, session: CallCounter, name_of: ModuleNames, weights_of: WeightsOf) -> None:
         self.session, self._name, self._weights_of = session, name_of, weights_of
-        self.pending: Dict[int, List[Optional[Tensor]]] = {}
+        self.pending: Dict[int, List[_Propagation]] = {}
 
     def propagate_pre(self, module: torch.nn.Module, inputs: tuple) -> None:
         edge_index = inputs[0]
         if not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
             raise unsupported(self._name(module), module, "it propagates over a sparse adjacency matrix; pass edge_index as a (2, E) tensor")
-        if module.decomposed_layers > 1:
+        if cast(int, module.decomposed_layers) > 1:
             raise unsupported(self._name(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
-        layer = self.session.begin_call(self._name(module), module)
-        self.pending.setdefault(id(module), []).append(self._weights_of(layer, edge_index))
+        session = self.session
+        layer = session.begin_call(self._name(module), module)
+        weights = self._weights_of(session, layer, edge_index) if isinstance(session, MessageWeights) else None
+        self.pending.setdefault(id(module), []).append(_Propagation(weights))
 
     def message_post(self, module: torch.nn.Module, inputs: tuple, messages: Tensor) -> Optional[Tensor]:
-        stack = self.pending[id(module)]
-        weights, stack[-1] = stack[-1], None  # None marks the weights as applied
-        dim = module.node_dim % messages.dim()
+        propagation = self.pending[id(module)][-1]
+        propagation.sent = True
+        dim = cast(int, module.node_dim) % messages.dim()
+        weights = propagation.weights
         if weights is None:
             self.session.record(messages.size(dim))
             return None
@@ -259,7 +278,7 @@ class MessageWeighting(Handler):
         return messages * weights.view(shape)
 
     def propagate_post(self, module: torch.nn.Module, inputs: tuple, output: Any) -> None:
-        if self.pending[id(module)].pop() is not None:
+        if not self.pending[id(module)].pop().sent:
             raise unsupported(self._name(module), module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
 
 

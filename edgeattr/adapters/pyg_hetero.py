@@ -7,13 +7,11 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base import Layer, MessageWeights, align_messages, prepared
-from edgeattr.adapters.base.hetero import HeteroAdapter
+from edgeattr.adapters.base import IN_ORDER, CallCounter, Layer, MessageWeights, align_messages, prepared, session_for
+from edgeattr.adapters.base.hetero import EdgeType, HeteroAdapter
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.pyg import MessageWeighting, check_layers
 from edgeattr.errors import UnsupportedLayerError
-
-EdgeType = Tuple[str, str, str]
 
 
 class PyGHeteroAdapter(HeteroAdapter):
@@ -89,7 +87,7 @@ class PyGHeteroAdapter(HeteroAdapter):
         self.index, self.node_type = index, node_type
         self._args, self._kwargs = model_args, model_kwargs
         self.layers: List[Layer] = discover_layers(
-            lambda session: self._call(self.edge_index_dict, session), self.device, "the heterogeneous graph"
+            lambda session: self._call(self.edge_index_dict, session), "the heterogeneous graph"
         )
         self.num_layers = len(self.layers)
         if verify:
@@ -110,7 +108,7 @@ class PyGHeteroAdapter(HeteroAdapter):
             kept = self.split(keep[0])
             edge_index_dict = {t: ei[:, kept[t]] for t, ei in edge_index_dict.items()}
             kwargs = {name: self._cut_edge_values(value, kept) for name, value in kwargs.items()}
-        session = MessageWeights(weights, self.num_layers, self.edge_ids, self.edge_ids)
+        session = session_for(weights, self.num_layers, self.edge_ids, self.edge_ids)
         out = self._call(edge_index_dict, session, kwargs)
         session.finish()
         return out
@@ -124,10 +122,8 @@ class PyGHeteroAdapter(HeteroAdapter):
             for t, v in value.items()
         }
 
-    def _weights_of(self, session: MessageWeights, layer: int, edge_index: Tensor) -> Optional[Tensor]:
+    def _weights_of(self, session: MessageWeights, layer: int, edge_index: Tensor) -> Tensor:
         """The weights of call ``layer``: the mask entries of the edge type it propagates over."""
-        if session.mask is None:
-            return None
         edge_type = self._type_of.get(id(edge_index))
         if edge_type is None:
             edge_type, local = self._locate(edge_index, self.layers[layer])
@@ -150,7 +146,7 @@ class PyGHeteroAdapter(HeteroAdapter):
                 local = align_messages(edge_index[0], edge_index[1], ref[0], ref[1])
             except UnsupportedLayerError:
                 continue
-            found.append((edge_type, torch.arange(ref.size(1), device=self.device) if local is None else local))
+            found.append((edge_type, torch.arange(ref.size(1), device=self.device) if local is IN_ORDER else local))
         if len(found) == 1:
             return found[0]
         why = (
@@ -161,9 +157,9 @@ class PyGHeteroAdapter(HeteroAdapter):
         )
         raise UnsupportedLayerError(f"layer '{layer.name}' ({type(layer.module).__name__}) is not supported: {why}")
 
-    def _call(self, edge_index_dict: Dict[EdgeType, Tensor], session: MessageWeights, kwargs: Optional[dict] = None) -> Tensor:
+    def _call(self, edge_index_dict: Dict[EdgeType, Tensor], session: CallCounter, kwargs: Optional[dict] = None) -> Tensor:
         """Runs the model on ``edge_index_dict`` (the bound one, or one with edges removed: then unweighted)."""
-        handler = MessageWeighting(session, self._name_of, lambda layer, ei: self._weights_of(session, layer, ei))
+        handler = MessageWeighting(session, self._name_of, self._weights_of)
         with prepared(self.model, handler):
             out = self.model(self.x_dict, edge_index_dict, *self._args, **(self._kwargs if kwargs is None else kwargs))
         return self._explained_row(out)

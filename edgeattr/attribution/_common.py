@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
 from edgeattr.modes import BINARY, MULTICLASS, REGRESSION, resolve_mode
 
 TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
@@ -67,11 +68,17 @@ def pack(result: Tensor, is_tuple: bool) -> TensorOrTuple:
     return (result,) if is_tuple else result
 
 
-def check_forward_mask(forward_func: Callable, mask: Tensor) -> None:
+def check_forward_mask(forward_func: ForwardFunc, mask: Tensor) -> None:
     r"""Lets an adapter check the mask's shape before any work is done."""
-    check = getattr(forward_func, "check", None)
-    if callable(check):
-        check(mask)
+    adapter = adapter_of(forward_func)
+    if adapter is not None:
+        adapter.check(mask)
+
+
+def mode_of(forward_func: ForwardFunc) -> Optional[str]:
+    r"""The output mode of an adapter (see :mod:`edgeattr.modes`); ``None`` (inferred) for a plain function."""
+    adapter = adapter_of(forward_func)
+    return None if adapter is None else adapter.mode
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ class Targets:
         return Targets(self.targets, mode)
 
 
-def resolve_target(forward_func: Callable, mask: Tensor, target: TargetType) -> Targets:
+def resolve_target(forward_func: ForwardFunc, mask: Tensor, target: TargetType) -> Targets:
     r"""What is explained for each of the ``B`` masks.
 
     ``target=None`` is the class the model predicts for the mask's target
@@ -133,9 +140,10 @@ def resolve_target(forward_func: Callable, mask: Tensor, target: TargetType) -> 
             mode needs one (a multi-label or multi-output regression model).
     """
     batch = mask.size(0)
-    mode = getattr(forward_func, "mode", None)
+    mode = mode_of(forward_func)
     if target is None:
-        num_targets = getattr(forward_func, "num_targets", 1)
+        adapter = adapter_of(forward_func)
+        num_targets = 1 if adapter is None else adapter.num_targets
         with torch.no_grad():
             predicted = predicted_targets(forward_func(torch.ones_like(mask[:num_targets])), mode)
         return predicted.repeat(batch // num_targets)
@@ -189,7 +197,7 @@ def explained_output(output: Tensor, targets: Targets) -> Tensor:
     return logits.gather(1, targets.targets.view(-1, 1)).squeeze(1)
 
 
-def explained_gradient(forward_func: Callable, mask: Tensor, target: TargetType) -> Tensor:
+def explained_gradient(forward_func: ForwardFunc, mask: Tensor, target: TargetType) -> Tensor:
     r"""The gradient :math:`\partial z / \partial w` of each mask, same shape as ``mask``.
 
     With ``target=None`` and an all-ones mask, the predicted class is read off
@@ -204,15 +212,15 @@ def explained_gradient(forward_func: Callable, mask: Tensor, target: TargetType)
         mask = mask.detach().requires_grad_(True)
         output = forward_func(mask)
         if target is None and bool((mask == 1).all()):
-            targets = predicted_targets(output.detach(), getattr(forward_func, "mode", None))
+            targets = predicted_targets(output.detach(), mode_of(forward_func))
         else:
             targets = resolve_target(forward_func, mask, target)
         z = explained_output(output, targets)
         grad = torch.autograd.grad(z.sum(), mask, allow_unused=True)[0] if z.requires_grad else None
     if grad is not None:
         return grad
-    carriers = getattr(forward_func, "message_edges", None)
-    if carriers is not None and carriers.numel() == 0:  # no edge reaches the target: exactly zero
+    adapter = adapter_of(forward_func)
+    if adapter is not None and adapter.message_edges.numel() == 0:  # no edge reaches the target: exactly zero
         return torch.zeros_like(mask)
     raise ValueError(
         "the explained output does not depend on the edge mask: the model's output is computed apart "
@@ -220,14 +228,14 @@ def explained_gradient(forward_func: Callable, mask: Tensor, target: TargetType)
     )
 
 
-def sparse_gradient(adapter: Any, target: TargetType) -> Tensor:
+def sparse_gradient(forward_func: ForwardFunc, target: TargetType) -> Tensor:
     r"""The gradient of every target at the all-ones mask as a sparse tensor, without dense masks.
 
     Runs one all-ones mask over the computation graphs' edges (``edge_ids``),
     so its cost does not grow with the number of edges times targets.
 
     Args:
-        adapter: An edgeattr adapter with ``T`` targets.
+        forward_func (AdapterInterface): An edgeattr adapter with ``T`` targets.
         target (int, list or Tensor, optional): Class explained per target;
             ``None`` is each target's predicted class.
 
@@ -235,8 +243,9 @@ def sparse_gradient(adapter: Any, target: TargetType) -> Tensor:
         Sparse COO tensor of shape ``(T, E)`` or ``(T, L, E)``, coalesced, with
         an entry for every edge of each target's computation graph.
     """
-    if not callable(getattr(adapter, "forward_subgraph", None)):
-        raise TypeError(f"sparse attributions need an edgeattr adapter as forward_func, got {type(adapter).__name__}")
+    adapter = adapter_of(forward_func)
+    if adapter is None:
+        raise TypeError(f"sparse attributions need an edgeattr adapter as forward_func, got {type(forward_func).__name__}")
     shape = (1, adapter.num_layers, adapter.edge_ids.numel()) if adapter.layerwise else (1, adapter.edge_ids.numel())
     with torch.enable_grad():
         ones = torch.ones(shape, dtype=adapter.dtype, device=adapter.device, requires_grad=True)
@@ -246,15 +255,15 @@ def sparse_gradient(adapter: Any, target: TargetType) -> Tensor:
         grad = torch.autograd.grad(z.sum(), ones, allow_unused=True)[0] if z.requires_grad else None
     if grad is None:
         grad = torch.zeros_like(ones)
-    rows, columns = adapter.column_targets, adapter.edge_ids
+    rows, edge_ids = adapter.edge_segment, adapter.edge_ids
     if adapter.layerwise:
-        layers = torch.arange(adapter.num_layers, device=adapter.device).repeat_interleave(columns.numel())
-        indices = torch.stack([rows.repeat(adapter.num_layers), layers, columns.repeat(adapter.num_layers)])
+        layers = torch.arange(adapter.num_layers, device=adapter.device).repeat_interleave(edge_ids.numel())
+        indices = torch.stack([rows.repeat(adapter.num_layers), layers, edge_ids.repeat(adapter.num_layers)])
         order = torch.argsort((indices[0] * adapter.num_layers + indices[1]) * adapter.num_edges + indices[2])
         indices, values = indices[:, order], grad[0].reshape(-1)[order]
         size: Tuple[int, ...] = (adapter.num_targets, adapter.num_layers, adapter.num_edges)
     else:
-        indices, values, size = torch.stack([rows, columns]), grad[0], (adapter.num_targets, adapter.num_edges)
+        indices, values, size = torch.stack([rows, edge_ids]), grad[0], (adapter.num_targets, adapter.num_edges)
     return torch.sparse_coo_tensor(indices, values, size, is_coalesced=True, check_invariants=False)
 
 
@@ -265,46 +274,54 @@ class MaskView:
     For an adapter these are the computation graphs' edges (``edge_ids``), so
     that methods perturbing many masks never build masks over all edges. With
     ``T`` targets, each row covers all targets: column ``k`` belongs to target
-    ``column_targets[k]``, and running ``C`` rows gives ``C * T`` output rows.
+    ``edge_segment[k]``, and running ``C`` rows gives ``C * T`` output rows.
 
     Attributes:
-        masks (Tensor): The masks, ``(C, ..., K)``.
-        run (Callable): Masks ``(n, ..., K)`` to outputs ``(n * T, *out)``.
-        remove (Callable, optional): Bool keep-masks to outputs with edges deleted.
-        columns (Tensor): The edge id (column of the full mask) of each of the ``K`` columns.
-        carriers (Tensor): Positions along ``K`` whose messages reach their target's output.
-        column_targets (Tensor): The target of each column, ``(K,)``.
+        masks (Tensor): The masks, ``(C, ..., E_sub)``.
+        run (Callable): Masks ``(n, ..., E_sub)`` to outputs ``(n * T, *out)``.
+        remove (Callable): Bool keep-masks to outputs with edges deleted (a
+            plain function cannot delete edges: it raises a :class:`TypeError`).
+        edge_ids (Tensor): The edge id (column of the full mask) of each of the ``E_sub`` columns.
+        message_edges (Tensor): Positions along ``E_sub`` whose messages reach their target's output.
+        edge_segment (Tensor): The target of each column, ``(E_sub,)``.
         num_targets (int): ``T``.
-        scatter (Callable): Values ``(C, ..., K)`` to values over all edges ``(C * T, ..., E)``.
+        scatter (Callable): Values ``(C, ..., E_sub)`` to values over all edges ``(C * T, ..., E)``.
     """
 
     masks: Tensor
     run: Callable[[Tensor], Tensor]
-    remove: Optional[Callable[[Tensor], Tensor]]
-    columns: Tensor
-    carriers: Tensor
-    column_targets: Tensor
+    remove: Callable[[Tensor], Tensor]
+    edge_ids: Tensor
+    message_edges: Tensor
+    edge_segment: Tensor
     num_targets: int
     scatter: Callable[[Tensor], Tensor]
 
 
-def mask_view(forward_func: Callable, mask: Tensor) -> MaskView:
+def mask_view(forward_func: ForwardFunc, mask: Tensor) -> MaskView:
     r"""The masks ``(B, ..., E)`` in the coordinates ``forward_func`` runs on (see :class:`MaskView`)."""
-    if callable(getattr(forward_func, "forward_subgraph", None)):
+    adapter = adapter_of(forward_func)
+    if adapter is not None:
         return MaskView(
-            forward_func.compact(mask),
-            forward_func.forward_subgraph,
-            forward_func.remove_subgraph,
-            forward_func.edge_ids,
-            forward_func.message_edges,
-            forward_func.column_targets,
-            forward_func.num_targets,
-            forward_func.expand,
+            adapter.compact(mask),
+            adapter.forward_subgraph,
+            adapter.remove_subgraph,
+            adapter.edge_ids,
+            adapter.message_edges,
+            adapter.edge_segment,
+            adapter.num_targets,
+            adapter.expand,
         )
     every = torch.arange(mask.size(-1), device=mask.device)
-    return MaskView(
-        mask, forward_func, getattr(forward_func, "remove", None), every, every, torch.zeros_like(every), 1, lambda values: values
-    )
+    return MaskView(mask, forward_func, _cannot_remove, every, every, torch.zeros_like(every), 1, lambda values: values)
+
+
+#: Why a plain function of edge masks cannot run with edges deleted.
+REMOVAL_NEEDS_ADAPTER = "mode='remove' needs an edgeattr adapter as forward_func (it deletes edges)"
+
+
+def _cannot_remove(keep: Tensor) -> Tensor:
+    raise TypeError(REMOVAL_NEEDS_ADAPTER)
 
 
 def flat_entries(shape: torch.Size, columns: Tensor) -> Tensor:

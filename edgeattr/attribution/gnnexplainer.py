@@ -3,22 +3,33 @@ r"""GNNExplainer over an adapter's edge mask, for comparison with the gradient m
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
-from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
-from edgeattr.attribution._common import Targets, TargetType, TensorOrTuple, check_forward_mask, flat_output, pack, resolve_target, unpack
+from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
+from edgeattr.attribution._common import (
+    Targets,
+    TargetType,
+    TensorOrTuple,
+    check_forward_mask,
+    flat_output,
+    mode_of,
+    pack,
+    resolve_target,
+    unpack,
+)
+from edgeattr.attribution.base import EdgeGradientAttribution
 from edgeattr.checks import checked_count, checked_number
 from edgeattr.modes import MULTICLASS, REGRESSION
 
 EPS = 1e-15
 
 
-class GNNExplainer(GradientAttribution):
+class GNNExplainer(EdgeGradientAttribution):
     r"""GNNExplainer (Ying et al., 2019) on edge masks, with PyG's defaults.
 
     Learns :math:`M = \sigma(\theta)` minimising, per mask,
@@ -47,7 +58,8 @@ class GNNExplainer(GradientAttribution):
     epoch; a layerwise adapter gives a layerwise GNNExplainer.
 
     Args:
-        forward_func (Callable): An adapter or any function of edge masks.
+        forward_func (AdapterInterface or Callable): An adapter or any function
+            of edge masks (whose mask width :math:`E` then stands for :math:`N`).
         epochs (int, optional): Optimisation steps. (default: ``100``)
         lr (float, optional): Adam's learning rate, positive. (default: ``0.01``)
         edge_size (float, optional): Weight of the size penalty, at least 0. (default: ``0.005``)
@@ -58,14 +70,14 @@ class GNNExplainer(GradientAttribution):
 
     def __init__(
         self,
-        forward_func: Callable,
+        forward_func: ForwardFunc,
         epochs: int = 100,
         lr: float = 0.01,
         edge_size: float = 0.005,
         edge_ent: float = 1.0,
         edge_reduction: str = "sum",
     ) -> None:
-        GradientAttribution.__init__(self, forward_func)
+        EdgeGradientAttribution.__init__(self, forward_func)
         if edge_reduction not in ("sum", "mean"):
             raise ValueError(f"edge_reduction must be 'sum' or 'mean', got {edge_reduction!r}")
         self.epochs, self.lr = checked_count("epochs", epochs), checked_number("lr", lr, positive=True)
@@ -104,14 +116,18 @@ class GNNExplainer(GradientAttribution):
                 the wrong shape, or an output that does not depend on the mask.
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
+        return pack(self._attribute(mask, target, kept_values), is_tuple)
+
+    def _attribute(self, mask: Tensor, target: TargetType, kept_values: Optional[Tensor]) -> Tensor:
         check_forward_mask(self.forward_func, mask)
         mask = mask.detach()
-        regression = getattr(self.forward_func, "mode", None) == REGRESSION
+        regression = mode_of(self.forward_func) == REGRESSION
         if kept_values is not None and not regression:
             raise ValueError("kept_values is for regression models: build the adapter with mode='regression'")
         targets = None if regression and target is None else resolve_target(self.forward_func, mask, target)
         kept = self._kept_values(mask, kept_values) if regression else None
-        num_nodes = getattr(self.forward_func, "num_nodes", mask.size(-1))
+        adapter = adapter_of(self.forward_func)
+        num_nodes = mask.size(-1) if adapter is None else adapter.num_nodes
         std = torch.nn.init.calculate_gain("relu") * math.sqrt(2.0 / (2 * num_nodes))
         with torch.enable_grad():
             # One draw per mask, in the default dtype, as PyG draws its single mask: a seed
@@ -136,7 +152,8 @@ class GNNExplainer(GradientAttribution):
                 if hard is None:
                     hard = logits.grad != 0
                 optimizer.step()
-        return pack(torch.where(hard, logits.detach().sigmoid(), torch.zeros_like(mask)), is_tuple)
+        assert hard is not None  # set at the first of epochs >= 1 steps
+        return torch.where(hard, logits.detach().sigmoid(), torch.zeros_like(mask))
 
     def _kept_values(self, mask: Tensor, kept_values: Optional[Tensor]) -> Tensor:
         """The regression outputs each mask's optimisation keeps, ``(B, C)``."""

@@ -2,13 +2,13 @@ r"""Edge gradients and the gradient-sign rule."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
-from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
+from edgeattr.adapters.base.interface import ForwardFunc
 from edgeattr.attribution._common import (
     TargetType,
     TensorOrTuple,
@@ -18,10 +18,11 @@ from edgeattr.attribution._common import (
     sparse_gradient,
     unpack,
 )
+from edgeattr.attribution.base import EdgeGradientAttribution
 from edgeattr.checks import checked_number
 
 
-class EdgeGradient(GradientAttribution):
+class EdgeGradient(EdgeGradientAttribution):
     r"""The gradient of the explained logit with respect to the edge mask.
 
     .. math::
@@ -34,12 +35,10 @@ class EdgeGradient(GradientAttribution):
     the input-level gradient.
 
     Args:
-        forward_func (Callable): An adapter (e.g. :class:`~edgeattr.PyGAdapter`)
-            or any function mapping masks ``(B, ...)`` to outputs ``(B, *out)``.
+        forward_func (AdapterInterface or Callable): An adapter (e.g.
+            :class:`~edgeattr.PyGAdapter`) or any function mapping masks
+            ``(B, ...)`` to outputs ``(B, *out)``.
     """
-
-    def __init__(self, forward_func: Callable) -> None:
-        GradientAttribution.__init__(self, forward_func)
 
     @log_usage()
     def attribute(
@@ -55,7 +54,8 @@ class EdgeGradient(GradientAttribution):
                 gradient, shape ``(B, E)`` or ``(B, L, E)``; usually
                 ``forward_func.ones()``.
             target (int, list or Tensor, optional): Class explained per mask.
-                ``None``: the class predicted with all edges at weight 1; for a
+                ``None``: the class predicted with all edges at weight 1 (not
+                Captum's meaning, see :mod:`edgeattr.attribution.base`); for a
                 single-logit output this explains :math:`\operatorname{sign}(z) z`.
             abs (bool, optional): Return :math:`|g|`. (default: ``False``)
             additional_forward_args: Must be ``None``; the adapter binds the graph.
@@ -64,9 +64,12 @@ class EdgeGradient(GradientAttribution):
             Tensor or tuple[Tensor]: :math:`g`, same shape and structure as ``inputs``.
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
+        return pack(self._attribute(mask, target, abs), is_tuple)
+
+    def _attribute(self, mask: Tensor, target: TargetType, abs: bool) -> Tensor:
         check_forward_mask(self.forward_func, mask)
         grad = explained_gradient(self.forward_func, mask, target)
-        return pack(grad.abs() if abs else grad, is_tuple)
+        return grad.abs() if abs else grad
 
     def attribute_sparse(self, target: TargetType = None) -> Tensor:
         r"""Every target's :math:`g` at the all-ones mask, as a sparse tensor.
@@ -86,7 +89,7 @@ class EdgeGradient(GradientAttribution):
         return sparse_gradient(self.forward_func, target)
 
 
-class GradientSign(GradientAttribution):
+class GradientSign(EdgeGradientAttribution):
     r"""The gradient-sign rule: GNNExplainer's mask at the cost of one backward pass.
 
     .. math::
@@ -98,12 +101,12 @@ class GradientSign(GradientAttribution):
     Like GNNExplainer, it drops negative evidence.
 
     Args:
-        forward_func (Callable): An adapter or any function of edge masks.
+        forward_func (AdapterInterface or Callable): An adapter or any function of edge masks.
         eps (float, optional): Threshold :math:`\varepsilon \ge 0`. (default: ``0.0``)
     """
 
-    def __init__(self, forward_func: Callable, eps: float = 0.0) -> None:
-        GradientAttribution.__init__(self, forward_func)
+    def __init__(self, forward_func: ForwardFunc, eps: float = 0.0) -> None:
+        EdgeGradientAttribution.__init__(self, forward_func)
         self.eps = checked_number("eps", eps)
 
     @log_usage()
@@ -125,9 +128,12 @@ class GradientSign(GradientAttribution):
             same shape and structure as ``inputs``.
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
+        return pack(self._attribute(mask, target), is_tuple)
+
+    def _attribute(self, mask: Tensor, target: TargetType) -> Tensor:
         check_forward_mask(self.forward_func, mask)
         grad = explained_gradient(self.forward_func, mask, target)
-        return pack((grad > self.eps).to(mask.dtype), is_tuple)
+        return (grad > self.eps).to(mask.dtype)
 
     def attribute_sparse(self, target: TargetType = None) -> Tensor:
         r"""Every target's :math:`P` at the all-ones mask, as a sparse tensor.

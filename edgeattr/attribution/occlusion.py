@@ -2,14 +2,16 @@ r"""Edge occlusion, at input level and per layer of the computation graph."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional, Sequence, Union
 
 import torch
 from captum.attr import PerturbationAttribution
 from captum.log import log_usage
 from torch import Tensor
 
+from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
 from edgeattr.attribution._common import (
+    REMOVAL_NEEDS_ADAPTER,
     MaskView,
     Targets,
     TargetType,
@@ -49,11 +51,11 @@ class EdgeOcclusion(PerturbationAttribution):
     already deleted).
 
     Args:
-        forward_func (Callable): An adapter or any function of edge masks
-            (mode ``'remove'`` needs an adapter's ``remove``).
+        forward_func (AdapterInterface or Callable): An adapter or any function
+            of edge masks (mode ``'remove'`` needs an adapter, which deletes edges).
     """
 
-    def __init__(self, forward_func: Callable) -> None:
+    def __init__(self, forward_func: ForwardFunc) -> None:
         PerturbationAttribution.__init__(self, forward_func)
 
     @log_usage()
@@ -64,7 +66,7 @@ class EdgeOcclusion(PerturbationAttribution):
         mode: str = "message",
         perturbations_per_eval: Optional[int] = None,
         additional_forward_args: Any = None,
-        edges: Optional[Tensor] = None,
+        edges: Union[None, Tensor, Sequence[int]] = None,
     ) -> TensorOrTuple:
         r"""
         Args:
@@ -85,31 +87,36 @@ class EdgeOcclusion(PerturbationAttribution):
             Tensor or tuple[Tensor]: :math:`O`, same shape and structure as ``inputs``.
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
+        return pack(self._attribute(mask, target, mode, perturbations_per_eval, edges), is_tuple)
+
+    def _attribute(
+        self, mask: Tensor, target: TargetType, mode: str, perturbations_per_eval: Optional[int], edges: Union[None, Tensor, Sequence[int]]
+    ) -> Tensor:
         check_forward_mask(self.forward_func, mask)
         self._check_mode(mask, mode)
         perturbations_per_eval = checked_count("perturbations_per_eval", perturbations_per_eval)
-        edges = checked_edges(edges, mask.size(-1), mask.device)
+        edge_ids = checked_edges(edges, mask.size(-1), mask.device)
         targets = resolve_target(self.forward_func, mask, target)
         view = mask_view(self.forward_func, mask)
         per_eval = perturbations_per_eval or max(1, MASK_ELEMENTS_PER_CHUNK // max(1, view.masks[0].numel()))
         num_targets = view.num_targets
         with torch.no_grad():
             result = torch.stack([
-                self._occlude(view, index, targets[index * num_targets : (index + 1) * num_targets], mode, per_eval, edges)
+                self._occlude(view, index, targets[index * num_targets : (index + 1) * num_targets], mode, per_eval, edge_ids)
                 for index in range(view.masks.size(0))
             ])
-        return pack(view.scatter(result), is_tuple)
+        return view.scatter(result)
 
     def _check_mode(self, mask: Tensor, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "remove":
-            if not callable(getattr(self.forward_func, "remove", None)):
-                raise TypeError("mode='remove' needs an edgeattr adapter as forward_func (it deletes edges)")
+            if adapter_of(self.forward_func) is None:
+                raise TypeError(REMOVAL_NEEDS_ADAPTER)
             if not ((mask == 0) | (mask == 1)).all():
                 raise ValueError("mode='remove' takes 0/1 masks (0 = edge deleted); use mode='message' for weighted masks")
 
-    def _occlude(self, view: MaskView, index: int, targets: Targets, mode: str, per_eval: int, edges: Optional[Tensor]) -> Tensor:
+    def _occlude(self, view: MaskView, index: int, targets: Targets, mode: str, per_eval: int, edge_ids: Optional[Tensor]) -> Tensor:
         """Occlusion of every entry of the mask ``view.masks[index]``, same shape.
 
         Each target's entries are occluded in turn, one entry of every target
@@ -120,12 +127,12 @@ class EdgeOcclusion(PerturbationAttribution):
         """
         shape = view.masks.shape[1:]
         flat = view.masks[index].reshape(-1)
-        columns = view.carriers if mode == "message" else torch.arange(shape[-1], device=flat.device)
-        if edges is not None:
-            columns = columns[torch.isin(view.columns[columns], edges)]
-        entries = flat_entries(shape, columns)
+        positions = view.message_edges if mode == "message" else torch.arange(shape[-1], device=flat.device)
+        if edge_ids is not None:
+            positions = positions[torch.isin(view.edge_ids[positions], edge_ids)]
+        entries = flat_entries(shape, positions)
         entries = entries[flat[entries] != 0]
-        owner = view.column_targets[entries % shape[-1]]
+        owner = view.edge_segment[entries % shape[-1]]
         owner, order = torch.sort(owner, stable=True)
         entries = entries[order]
         counts = torch.bincount(owner, minlength=view.num_targets)
@@ -157,11 +164,13 @@ class LayerwiseOcclusion(EdgeOcclusion):
     Same options as :class:`EdgeOcclusion`; needs a layerwise adapter.
 
     Args:
-        forward_func (Callable): A layerwise adapter (``layerwise=True``).
+        forward_func (AdapterInterface or Callable): A layerwise adapter
+            (``layerwise=True``), or a function of layerwise masks ``(B, L, E)``.
     """
 
-    def __init__(self, forward_func: Callable) -> None:
-        if getattr(forward_func, "layerwise", None) is False:
+    def __init__(self, forward_func: ForwardFunc) -> None:
+        adapter = adapter_of(forward_func)
+        if adapter is not None and not adapter.layerwise:
             raise ValueError(
                 "LayerwiseOcclusion needs a layerwise adapter: build it with layerwise=True "
                 "(or use EdgeOcclusion for input-level occlusion)"
@@ -176,7 +185,7 @@ class LayerwiseOcclusion(EdgeOcclusion):
         mode: str = "message",
         perturbations_per_eval: Optional[int] = None,
         additional_forward_args: Any = None,
-        edges: Optional[Tensor] = None,
+        edges: Union[None, Tensor, Sequence[int]] = None,
     ) -> TensorOrTuple:
         r"""
         Args:
@@ -188,12 +197,10 @@ class LayerwiseOcclusion(EdgeOcclusion):
         Returns:
             Tensor or tuple[Tensor]: :math:`O_{l,e}`, shape ``(B, L, E)``.
         """
-        mask, _ = unpack(inputs, additional_forward_args)
+        mask, is_tuple = unpack(inputs, additional_forward_args)
         if mask.dim() != 3:
             raise ValueError(f"LayerwiseOcclusion takes layerwise masks of shape (B, L, E), got {tuple(mask.shape)}")
-        return EdgeOcclusion.attribute.__wrapped__(
-            self, inputs, target, mode, perturbations_per_eval, additional_forward_args, edges
-        )
+        return pack(self._attribute(mask, target, mode, perturbations_per_eval, edges), is_tuple)
 
 
 __all__ = ["EdgeOcclusion", "LayerwiseOcclusion"]

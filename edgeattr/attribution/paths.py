@@ -21,10 +21,11 @@ from __future__ import annotations
 from typing import Any, List, NamedTuple, Optional, Tuple
 
 import torch
-from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
+from edgeattr.adapters.base.graph import GraphAdapter
+from edgeattr.adapters.base.interface import ForwardFunc
 from edgeattr.adapters.base.prepared import Handler, observing
 from edgeattr.attribution._common import (
     Targets,
@@ -36,6 +37,7 @@ from edgeattr.attribution._common import (
     resolve_target,
     unpack,
 )
+from edgeattr.attribution.base import EdgeGradientAttribution
 
 
 class Walk(NamedTuple):
@@ -61,7 +63,7 @@ class _LayerStates:
     requires grad, so that backward passes reach it.
     """
 
-    def __init__(self, adapter: Any, mask: Tensor, target: Targets, copies: int) -> None:
+    def __init__(self, adapter: GraphAdapter, mask: Tensor, target: Targets, copies: int) -> None:
         kept = _KeptInputs(adapter, copies * adapter.segments.nodes.numel())
         with torch.enable_grad(), observing(kept):
             out = adapter.forward_subgraph(mask.expand(copies, -1, -1).contiguous())
@@ -76,7 +78,7 @@ class _LayerStates:
 class _KeptInputs(Handler):
     """Keeps the node-feature input of every layer's module in this thread's passes (the first as a leaf)."""
 
-    def __init__(self, adapter: Any, rows: int) -> None:
+    def __init__(self, adapter: GraphAdapter, rows: int) -> None:
         self.modules = {id(layer.module) for layer in adapter.layers}
         self.name_of, self.rows = adapter._name_of, rows
         self.states: List[Tensor] = []
@@ -119,14 +121,7 @@ def _replace_node_features(args: tuple, kwargs: dict, rows: int, first: bool, na
 class _ComputationGraph:
     r"""The adapter's computation subgraph: node ids, edges in its coordinates, and hop levels."""
 
-    def __init__(self, adapter: Any) -> None:
-        from edgeattr.adapters import GraphAdapter
-
-        if not isinstance(adapter, GraphAdapter) or not adapter.layerwise or adapter.task != "node" or adapter.num_targets != 1:
-            raise ValueError(
-                "the walk search needs a layerwise adapter of one node target, e.g. "
-                "PyGAdapter(model, x, edge_index, index=v, layerwise=True) or DGLAdapter(model, g, x, index=v, layerwise=True)"
-            )
+    def __init__(self, adapter: GraphAdapter) -> None:
         # The adapter runs the model on its computation subgraph: these are the nodes (sorted
         # ids), the edges (edge_ids) in its coordinates, and the target row it runs.
         segments = adapter.segments
@@ -195,7 +190,17 @@ class _ComputationGraph:
         return int(self.edge_ids[position[0]])
 
 
-class _WalkSearch(GradientAttribution):
+def _walk_adapter(forward_func: ForwardFunc) -> GraphAdapter:
+    """``forward_func`` if it is a layerwise adapter of one node target, which the walk search needs."""
+    if not isinstance(forward_func, GraphAdapter) or not forward_func.layerwise or forward_func.task != "node" or forward_func.num_targets != 1:
+        raise ValueError(
+            "the walk search needs a layerwise adapter of one node target, e.g. "
+            "PyGAdapter(model, x, edge_index, index=v, layerwise=True) or DGLAdapter(model, g, x, index=v, layerwise=True)"
+        )
+    return forward_func
+
+
+class _WalkSearch(EdgeGradientAttribution):
     r"""What both searches share: the layer states, one backward pass per layer, and the walk."""
 
     @log_usage()
@@ -218,12 +223,15 @@ class _WalkSearch(GradientAttribution):
             takes at each layer, 0 elsewhere (a layer where the walk stays is all 0).
         """
         mask, is_tuple = unpack(inputs, additional_forward_args)
+        return pack(self._attribute(mask, target), is_tuple)
+
+    def _attribute(self, mask: Tensor, target: TargetType) -> Tensor:
         walk = self.walk(mask, target)
         marked = torch.zeros_like(mask)
         for layer, edge in enumerate(walk.edges.tolist()):
             if edge >= 0:
                 marked[0, layer, edge] = 1
-        return pack(marked, is_tuple)
+        return marked
 
     def walk(self, inputs: Optional[Tensor] = None, target: TargetType = None) -> Walk:
         r"""The best walk to the adapter's node.
@@ -236,7 +244,7 @@ class _WalkSearch(GradientAttribution):
             :class:`Walk`: nodes from source to target, the edge taken at each
             layer, and the walk's score.
         """
-        adapter = self.forward_func
+        adapter = _walk_adapter(self.forward_func)
         graph = _ComputationGraph(adapter)
         mask = adapter.ones() if inputs is None else inputs
         check_forward_mask(adapter, mask)
@@ -356,7 +364,7 @@ class BestWalk(_WalkSearch):
     greedy rule.
 
     Args:
-        forward_func (Callable): A layerwise adapter of a node target, e.g.
+        forward_func (GraphAdapter): A layerwise adapter of a node target, e.g.
             ``PyGAdapter(model, x, edge_index, index=v, layerwise=True)`` or
             ``DGLAdapter(model, g, x, index=v, layerwise=True)``. Its layers must
             follow one another (no skip connections) and receive node features
@@ -392,7 +400,7 @@ class AMPAve(_WalkSearch):
     node id.
 
     Args:
-        forward_func (Callable): A layerwise adapter of a node target (see :class:`BestWalk`).
+        forward_func (GraphAdapter): A layerwise adapter of a node target (see :class:`BestWalk`).
     """
 
     def _cotangents(self, level: int, chain: Tensor, states: _LayerStates, layer: int) -> Tensor:

@@ -11,9 +11,10 @@ r"""edgeattr's methods as a PyG :class:`~torch_geometric.explain.ExplainerAlgori
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import numbers
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Set, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -28,6 +29,7 @@ from torch_geometric.explain.config import (
 )
 
 from edgeattr.adapters.base import EdgeMaskAdapter
+from edgeattr.adapters.base.interface import AdapterWrapper
 from edgeattr.adapters.pyg import PyGAdapter
 from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
 from edgeattr.checks import checked_count
@@ -40,11 +42,6 @@ NORMALIZATIONS = ("positive", "abs", None)
 LAYER_KEYS = ("layer_masks", "layer_attribution")
 
 
-#: Adapter parameters that a model keyword argument must not shadow, per adapter.
-_ADAPTER_PARAMETERS = {
-    PyGAdapter: {"layerwise", "task", "edge_index_arg", "restrict", "copies_per_pass"},
-    PyGHeteroAdapter: {"layerwise", "node_type"},
-}
 
 
 class EdgeAttrExplainer(ExplainerAlgorithm):
@@ -196,8 +193,9 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             ``edge_mask`` and ``edge_attribution`` ``[E]`` (per edge type), and
             for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``.
         """
-        adapter = self._adapter(model, x, edge_index, _single_index(index), kwargs)
-        raw = self._attribute(adapter, *self._explained_target(adapter, target, adapter.index or 0))
+        row = _single_index(index)
+        adapter = self._adapter(model, x, edge_index, row, kwargs)
+        raw = self._attribute(adapter, *self._explained_target(adapter, target, row or 0))
         values = self._values(raw)
         if isinstance(adapter, PyGHeteroAdapter):
             explanation = LayerwiseHeteroExplanation() if self._spec.layerwise else HeteroExplanation()
@@ -208,9 +206,9 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
 
     # -- the steps ----------------------------------------------------------------------------
 
-    def _adapter(self, model: torch.nn.Module, x: Any, edge_index: Any, index: Optional[int], kwargs: dict) -> EdgeMaskAdapter:
+    def _adapter(self, model: torch.nn.Module, x: Any, edge_index: Any, index: Optional[int], kwargs: dict) -> Union[PyGAdapter, PyGHeteroAdapter]:
         hetero = isinstance(x, dict) or isinstance(edge_index, dict)
-        shadowed = _ADAPTER_PARAMETERS[PyGHeteroAdapter if hetero else PyGAdapter] & set(kwargs)
+        shadowed = adapter_parameters(PyGHeteroAdapter if hetero else PyGAdapter) & set(kwargs)
         if shadowed:
             raise ValueError(
                 f"model keyword arguments {sorted(shadowed)} clash with edgeattr's adapter parameters; "
@@ -297,7 +295,7 @@ def normalized(values: Tensor, how: str) -> Tensor:
     return scores / top if top > 0 else torch.zeros_like(scores)
 
 
-class _AsLogits:
+class _AsLogits(AdapterWrapper):
     """An adapter whose outputs are mapped to logits, so that GNNExplainer's cross-entropy is PyG's loss.
 
     ``log_probs`` are logits already (the softmax of log-probabilities is the
@@ -306,26 +304,27 @@ class _AsLogits:
     """
 
     def __init__(self, adapter: EdgeMaskAdapter, model_config: ModelConfig) -> None:
-        self.adapter, self.config = adapter, model_config
-        self.num_nodes = adapter.num_nodes  # GNNExplainer scales its initial mask by it
-        self.mode, self.num_targets = adapter.mode, adapter.num_targets
+        super().__init__(adapter)
+        self.config = model_config
 
-    def check(self, mask: Tensor, **kwargs: Any) -> None:
-        self.adapter.check(mask, **kwargs)
-
-    def __call__(self, mask: Tensor) -> Tensor:
-        out = self.adapter(mask)
+    def map_output(self, output: Tensor) -> Tensor:
         if self.config.return_type != ModelReturnType.probs:
-            return out
+            return output
         if self.config.mode == ModelMode.binary_classification:
-            return out.log() - (1 - out).log()
-        return out.log()
+            return output.log() - (1 - output).log()
+        return output.log()
+
+
+def adapter_parameters(adapter: type) -> Set[str]:
+    r"""The keyword-only parameters of an adapter's constructor, which a model keyword argument must not shadow."""
+    parameters = inspect.signature(adapter).parameters.values()
+    return {parameter.name for parameter in parameters if parameter.kind == inspect.Parameter.KEYWORD_ONLY}
 
 
 def _single_index(index: Any) -> Optional[int]:
     """One node or graph id from what PyG passes: ``None``, an int, or a tensor of ids."""
     if index is None or isinstance(index, numbers.Integral) and not isinstance(index, bool):
-        return index
+        return None if index is None else int(index)
     if isinstance(index, Tensor) and not index.is_floating_point() and index.dtype != torch.bool:
         if index.numel() == 1:
             return int(index)

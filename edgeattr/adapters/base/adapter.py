@@ -12,6 +12,7 @@ from torch import Tensor
 from edgeattr.adapters.base.messages import Layer
 from edgeattr.adapters.base.prepared import prepared
 from edgeattr.adapters.base.verification import difference, not_reproduced
+from edgeattr.deprecation import renamed
 from edgeattr.errors import UnsupportedLayerError, VerificationError
 from edgeattr.modes import check_mode, resolve_mode
 
@@ -78,6 +79,8 @@ class EdgeMaskAdapter(ABC):
 
     #: Number of edges of the graph the user passed (masks are indexed by these).
     num_edges: int
+    #: Number of nodes of the graph the user passed.
+    num_nodes: int
     #: Number of message-passing calls of one forward pass.
     num_layers: int
     #: Whether masks carry one row per layer.
@@ -107,9 +110,11 @@ class EdgeMaskAdapter(ABC):
     num_targets: int = 1
 
     @property
-    def column_targets(self) -> Tensor:
+    def edge_segment(self) -> Tensor:
         r"""The target (``0 .. T - 1``) whose computation graph holds each of ``edge_ids``, ``(E_sub,)``."""
         return torch.zeros_like(self.edge_ids)
+
+    column_targets = renamed("column_targets", "edge_segment")
 
     @property
     @abstractmethod
@@ -183,14 +188,14 @@ class EdgeMaskAdapter(ABC):
 
         Returns:
             Tensor of shape ``(C, E_sub)`` or ``(C, L, E_sub)``: column ``k`` of
-            row ``c`` is ``mask[c * T + column_targets[k], ..., edge_ids[k]]``.
+            row ``c`` is ``mask[c * T + edge_segment[k], ..., edge_ids[k]]``.
         """
         if self.num_targets == 1:
             return mask.index_select(-1, self.edge_ids)
         rounds = mask.view((mask.size(0) // self.num_targets, self.num_targets) + mask.shape[1:])
         if self.layerwise:
-            return rounds.transpose(1, 2)[:, :, self.column_targets, self.edge_ids]
-        return rounds[:, self.column_targets, self.edge_ids]
+            return rounds.transpose(1, 2)[:, :, self.edge_segment, self.edge_ids]
+        return rounds[:, self.edge_segment, self.edge_ids]
 
     def forward_subgraph(self, mask: Tensor) -> Tensor:
         r"""Like calling the adapter, with masks over the computation graphs' edges only.
@@ -201,7 +206,7 @@ class EdgeMaskAdapter(ABC):
         Args:
             mask (Tensor): Shape ``(C, E_sub)``, or ``(C, L, E_sub)`` when
                 layerwise; column ``k`` weights edge ``edge_ids[k]`` for target
-                ``column_targets[k]``.
+                ``edge_segment[k]``.
 
         Returns:
             Tensor of shape ``(C * T, *out)``: row ``c * T + t`` is target ``t``'s
@@ -262,9 +267,9 @@ class EdgeMaskAdapter(ABC):
         """
         rounds = values.new_zeros((values.size(0), self.num_targets) + values.shape[1:-1] + (self.num_edges,))
         if self.layerwise and values.dim() == 3:
-            rounds.transpose(1, 2)[:, :, self.column_targets, self.edge_ids] = values
+            rounds.transpose(1, 2)[:, :, self.edge_segment, self.edge_ids] = values
         else:
-            rounds[:, self.column_targets, self.edge_ids] = values
+            rounds[:, self.edge_segment, self.edge_ids] = values
         return rounds.view((values.size(0) * self.num_targets,) + rounds.shape[2:])
 
     def _verify_whole_input(self, own_rows: Callable[[], Tensor]) -> None:

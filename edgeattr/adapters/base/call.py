@@ -105,7 +105,7 @@ def classify(slots: List[Slot], num_nodes: int, num_edges: int, node_args: Seque
         if slot.kind != STATIC or not isinstance(value, Tensor) or value.dim() == 0:
             continue
         size, name = value.size(0), slot.name or str(slot.key)
-        kind = named.get(slot.name) or named.get(str(slot.key))
+        kind = (named.get(slot.name) if slot.name else None) or named.get(str(slot.key))
         if kind is not None:
             expected = num_nodes if kind == NODE else num_edges
             if size != expected:

@@ -56,8 +56,8 @@ def checkpoints_run_directly() -> Iterator[None]:
     global _users
     with _lock:
         if _users == 0:
-            torch_checkpoint.CheckpointFunction = _ReentrantCheckpoint
-            torch_checkpoint._checkpoint_without_reentrant_generator = _non_reentrant_checkpoint
+            setattr(torch_checkpoint, "CheckpointFunction", _ReentrantCheckpoint)
+            setattr(torch_checkpoint, "_checkpoint_without_reentrant_generator", _non_reentrant_checkpoint)
         _users += 1
     _local.depth = getattr(_local, "depth", 0) + 1
     try:
@@ -67,5 +67,5 @@ def checkpoints_run_directly() -> Iterator[None]:
         with _lock:
             _users -= 1
             if _users == 0:
-                torch_checkpoint.CheckpointFunction = _original_function
-                torch_checkpoint._checkpoint_without_reentrant_generator = _original_generator
+                setattr(torch_checkpoint, "CheckpointFunction", _original_function)
+                setattr(torch_checkpoint, "_checkpoint_without_reentrant_generator", _original_generator)

@@ -43,17 +43,12 @@ from edgeattr.adapters.base.call import (
     node_count,
 )
 from edgeattr.adapters.base.fingerprint import InputState, Snapshot, module_settings, tensor_state
-from edgeattr.adapters.base.messages import (
-    Layer,
-    MessageWeights,
-    discover_layers,
-    loop_policy,
-)
+from edgeattr.adapters.base.messages import CallCounter, Layer, discover_layers, loop_policy, session_for
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
 from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node, whole_inputs
 from edgeattr.adapters.base.verification import Record, difference, not_reproduced, pooling_modules, record_for
 from edgeattr.checks import checked_count
-from edgeattr.errors import InputModifiedError, UnsupportedLayerError, VerificationError, warn_at_caller
+from edgeattr.errors import InputModifiedError, UnsupportedLayerError, VerificationError, raised_by_edgeattr, warn_at_caller
 from edgeattr.modes import resolve_mode
 
 
@@ -158,7 +153,7 @@ class GraphAdapter(EdgeMaskAdapter):
 
     @abstractmethod
     def _restrict_structure(self, structure: Any, segments: Segments) -> Any:
-        r"""The graph of ``segments.nodes`` and ``segments.edges``, in that order, whose edge
+        r"""The graph of ``segments.nodes`` and ``segments.edge_ids``, in that order, whose edge
         endpoints are ``segments.src`` and ``segments.dst`` (positions in ``nodes``), with one
         graph of a batch per segment."""
 
@@ -175,8 +170,8 @@ class GraphAdapter(EdgeMaskAdapter):
         r"""A graph like ``structure`` with two nodes and one edge, a self-loop on node 0, with its src, dst."""
 
     @abstractmethod
-    def _intercept(self, call: Call, session: MessageWeights) -> Tuple[Handler, ContextManager]:
-        r"""What weights every message-passing call of this thread by ``session``.
+    def _intercept(self, call: Call, session: CallCounter) -> Tuple[Handler, ContextManager]:
+        r"""What weights every message-passing call of this thread by ``session`` (or counts them).
 
         Returns:
             A :class:`Handler` for the model's hooks and a context (for what
@@ -250,12 +245,13 @@ class GraphAdapter(EdgeMaskAdapter):
         return torch.stack([self._src, self._dst])
 
     @property
-    def column_targets(self) -> Tensor:
+    def edge_segment(self) -> Tensor:
         return self.segments.edge_segment
 
     def _check_index(self, index: Any) -> Tuple[Union[int, Tensor], Tensor]:
         """``index`` as given (an int, or a tensor of ids) and as a tensor of target ids ``(T,)``."""
         many = isinstance(index, Tensor) and index.dim() == 1
+        ids: Optional[Tensor]
         if isinstance(index, Tensor):
             if index.is_floating_point() or index.dtype == torch.bool or index.dim() > 1 or (many and index.numel() == 0):
                 raise ValueError(
@@ -304,8 +300,8 @@ class GraphAdapter(EdgeMaskAdapter):
         """
         #: Each target's computation graph, as segments of the union that is run.
         self.segments = segments
-        self.edge_ids = segments.edges
-        self.message_edges = segments.carriers
+        self.edge_ids = segments.edge_ids
+        self.message_edges = segments.message_edges
         if self.exact_path:
             own = self._restricted_values(segments, own_inputs=True)
             self._units = [_Unit(self, segments, t, t + 1, values=own) for t in range(segments.num_segments)]
@@ -386,7 +382,7 @@ class GraphAdapter(EdgeMaskAdapter):
         """
         unit = self._units[0]
         copies = min(2, self._copies_for(unit))
-        width = unit.columns.stop - unit.columns.start
+        width = unit.edge_range.stop - unit.edge_range.start
         random = torch.rand(
             (self.num_layers, width) if self.layerwise else (width,), generator=torch.Generator().manual_seed(0), dtype=torch.float64
         ).to(self.device, self.dtype)
@@ -394,7 +390,7 @@ class GraphAdapter(EdgeMaskAdapter):
         alone_unit = _Unit(self, self.segments, 0, 1)
         with torch.no_grad():
             together = self._run(unit, copies, masks, None)
-            alone = self._run(alone_unit, 1, random[..., : alone_unit.columns.stop][None], None)
+            alone = self._run(alone_unit, 1, random[..., : alone_unit.edge_range.stop][None], None)
         first_random = (copies - 1) * unit.num_targets
         gap = difference(together[first_random : first_random + 1], alone)
         if gap is None and copies == 2:
@@ -459,7 +455,11 @@ class GraphAdapter(EdgeMaskAdapter):
         first = self.targets[:1] if self.task == "node" else self._graph_nodes(int(self.targets[0]))[:1]
         try:
             layers = self._discover(single_node(first))
-        except Exception:  # a model that cannot run on a single node: discover on the first target's graph
+        except Exception as error:
+            if raised_by_edgeattr(error):  # a refusal holds on every graph
+                raise
+            # The model's own error on a graph of one node (DGL's check for nodes without in-edges, a
+            # normalisation over one value): discover on the first target's graph instead.
             key, layers = None, self._discover(self._segments(self.targets[:1], restrict=False))
         policies = self._probe_loop_policies(len(layers))
         if key is not None:
@@ -471,7 +471,7 @@ class GraphAdapter(EdgeMaskAdapter):
 
     def _layout_key(self) -> Optional[tuple]:
         """What layer discovery on one node depends on: the model's modules and settings and the arguments' layout."""
-        layout = []
+        layout: List[tuple] = []
         for slot in self._slots:
             value = slot.value
             if isinstance(value, Tensor):
@@ -493,7 +493,7 @@ class GraphAdapter(EdgeMaskAdapter):
         for slot in self._slots:
             value = slot.value
             if slot.kind in (NODE, EDGE):
-                value = value if own_inputs else value[segments.nodes if slot.kind == NODE else segments.edges]
+                value = value if own_inputs else value[segments.nodes if slot.kind == NODE else segments.edge_ids]
                 if value.is_floating_point() and not torch.isfinite(value).all():
                     raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
             elif own_inputs:
@@ -548,7 +548,7 @@ class GraphAdapter(EdgeMaskAdapter):
     def _discover(self, segments: Segments) -> List[Layer]:
         unit = _Unit(self, segments, 0, segments.num_segments)
         call = self._copies(unit, 1)
-        return discover_layers(lambda session: self._call(call, session, None), self.device, "the graph")
+        return discover_layers(lambda session: self._call(call, session, None), "the graph")
 
     def _probe_loop_policies(self, num_layers: int) -> Optional[List[Optional[str]]]:
         """How each layer treats input self-loops, from a run on a two-node graph with one self-loop.
@@ -571,12 +571,14 @@ class GraphAdapter(EdgeMaskAdapter):
             values[slot.key] = value
         args, kwargs = assemble(self._slots, values)
         probe = Call(args, kwargs, structure, src, dst, torch.zeros(1, dtype=torch.long, device=self.device))
-        session = MessageWeights(None, None, src, dst)
+        session = CallCounter()
         try:
             with torch.no_grad():
                 self._forward(probe, session, None)
-        except Exception:  # the model cannot run on the probe graph
-            return None
+        except Exception as error:
+            if raised_by_edgeattr(error):
+                raise
+            return None  # the model's own error on the probe graph: messages are matched by their form alone
         if len(session.layers) != num_layers or len(session.message_counts) != num_layers:
             return None
         return [loop_policy(count) for count in session.message_counts]
@@ -591,7 +593,7 @@ class GraphAdapter(EdgeMaskAdapter):
         rounds, outputs = sub_mask.size(0), []
         for unit in self._units:
             run = functools.partial(self._run, unit)
-            out = run_in_passes(sub_mask[..., unit.columns], self._copies_for(unit), keep, run)
+            out = run_in_passes(sub_mask[..., unit.edge_range], self._copies_for(unit), keep, run)
             outputs.append(out.view((rounds, unit.num_targets) + out.shape[1:]))
         out = torch.cat(outputs, 1) if len(outputs) > 1 else outputs[0]
         return out.reshape((rounds * self.num_targets,) + out.shape[2:])
@@ -604,16 +606,17 @@ class GraphAdapter(EdgeMaskAdapter):
             call = self._without_edges(call, keep.reshape(-1))
         elif keep is not None:
             layer_keep = keep
-        session = MessageWeights(weights, self.num_layers, call.src, call.dst, self._loop_policies)
+        session = session_for(weights, self.num_layers, call.src, call.dst, self._loop_policies)
         out = self._call(call, session, layer_keep)
         session.finish()
         return out[call.rows]
 
-    def _forward(self, call: Call, session: MessageWeights, layer_keep: Optional[Tensor]) -> Any:
+    def _forward(self, call: Call, session: CallCounter, layer_keep: Optional[Tensor]) -> Any:
         handler, routing = self._intercept(call, session)
         if layer_keep is not None:
             handler = Handlers([handler, self._layer_removal(call, session, layer_keep)])
-        values = {**dict(enumerate(call.args)), **call.kwargs}
+        values: Dict[Key, Any] = dict(enumerate(call.args))
+        values.update(call.kwargs)
         state = InputState(functools.partial(named_tensors, self._slots, values, self._structure_tensors))
         with prepared(self.model, handler), routing:
             out = self.model(*call.args, **call.kwargs)
@@ -630,14 +633,14 @@ class GraphAdapter(EdgeMaskAdapter):
                 f"changing it (e.g. x = x.clone(), or graph.local_scope() for a DGL graph's data)"
             )
 
-    def _call(self, call: Call, session: MessageWeights, layer_keep: Optional[Tensor]) -> Tensor:
+    def _call(self, call: Call, session: CallCounter, layer_keep: Optional[Tensor]) -> Tensor:
         return self._checked_output(self._forward(call, session, layer_keep), call.num_outputs)
 
-    def _checked_output(self, out: Any, expected: int) -> Tensor:
-        """The model's output, if it is a tensor with one row per node (node task) or graph (graph task)."""
+    def _checked_output(self, out: Any, expected: Optional[int]) -> Tensor:
+        """The model's output, if it is a tensor with one row per node (node task) or graph (graph task), ``expected`` of them."""
         if not isinstance(out, Tensor):
             raise TypeError(f"the model must return a Tensor, got {type(out).__name__}")
-        if out.dim() == 0 or out.size(0) != expected:
+        if out.dim() == 0 or (expected is not None and out.size(0) != expected):
             other = "graph" if self.task == "node" else "node"
             raise ValueError(
                 f"the model returned {tuple(out.shape)} for a {self.task} task with {expected} "
@@ -645,7 +648,7 @@ class GraphAdapter(EdgeMaskAdapter):
             )
         return out
 
-    def _layer_removal(self, call: Call, session: MessageWeights, keep: Tensor) -> Handler:
+    def _layer_removal(self, call: Call, session: CallCounter, keep: Tensor) -> Handler:
         """Deletes, at each layer ``l``, the edges ``keep[:, l]`` drops from the inputs of the layer's module."""
         return _LayerRemoval(self, call, session, keep)
 
@@ -661,7 +664,7 @@ def named_tensors(slots: List[Slot], values: Dict[Key, Any], structure_tensors: 
 
 
 class _Unit:
-    """Consecutive targets whose segments run together, and their columns of the masks.
+    """Consecutive targets whose segments run together, and their positions among ``edge_ids`` (``edge_range``).
 
     Args:
         adapter (GraphAdapter): The adapter.
@@ -676,10 +679,10 @@ class _Unit:
         self, adapter: GraphAdapter, segments: Segments, first: int, last: int, node_size: int = 1, edge_size: int = 1,
         values: Optional[Dict[Key, Any]] = None,
     ) -> None:
-        self.columns = segments.edge_range(first, last)
+        self.edge_range = segments.edge_range(first, last)
         self.segments = segments.select(first, last)
         self.num_targets = last - first
-        self.size = self.segments.nodes.numel() * node_size + self.segments.edges.numel() * edge_size
+        self.size = self.segments.nodes.numel() * node_size + self.segments.edge_ids.numel() * edge_size
         self.values = adapter._restricted_values(self.segments) if values is None else values
         self.cache: Optional[Tuple[int, Call]] = None
 
@@ -697,7 +700,7 @@ class _LayerRemoval(Handler):
             delete differ.
     """
 
-    def __init__(self, adapter: GraphAdapter, call: Call, session: MessageWeights, keep: Tensor) -> None:
+    def __init__(self, adapter: GraphAdapter, call: Call, session: CallCounter, keep: Tensor) -> None:
         self.adapter, self.call, self.session, self.keep = adapter, call, session, keep
         self.modules = {id(layer.module) for layer in adapter.layers}
         self.starts: List[int] = []

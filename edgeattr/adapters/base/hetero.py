@@ -3,12 +3,15 @@ r"""Adapters over graphs with several edge types: one flat mask, split per type.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Dict, Hashable, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.adapter import EdgeMaskAdapter, run_in_passes
+
+#: An edge type as PyG and DGL name it: ``(source node type, relation, destination node type)``.
+EdgeType = Tuple[str, str, str]
 
 
 class HeteroAdapter(EdgeMaskAdapter):
@@ -20,9 +23,9 @@ class HeteroAdapter(EdgeMaskAdapter):
     """
 
     #: The edge types, in mask order.
-    edge_types: List[Hashable]
+    edge_types: List[EdgeType]
 
-    def _set_edge_types(self, counts: Mapping[Hashable, int], device: torch.device) -> None:
+    def _set_edge_types(self, counts: Mapping[EdgeType, int], device: torch.device) -> None:
         r"""Lays the edge types out in the mask: ``counts`` maps each type to its number of edges."""
         self.edge_types = list(counts)
         sizes = [counts[t] for t in self.edge_types]
@@ -32,15 +35,15 @@ class HeteroAdapter(EdgeMaskAdapter):
         self.edge_ids = torch.arange(self.num_edges, device=device)
         self.message_edges = self.edge_ids
 
-    def split(self, values: Tensor) -> Dict[Hashable, Tensor]:
+    def split(self, values: Tensor) -> Dict[EdgeType, Tensor]:
         r"""Keys the last dimension of ``values`` ``(..., E)`` by edge type: ``{edge type: (..., E_t)}``."""
         return {t: values[..., self._offsets[t] : self._offsets[t] + self._counts[t]] for t in self.edge_types}
 
-    def join(self, values: Mapping[Hashable, Tensor]) -> Tensor:
+    def join(self, values: Mapping[EdgeType, Tensor]) -> Tensor:
         r"""The inverse of :meth:`split`: one tensor ``(..., E)`` from per-type tensors ``(..., E_t)``."""
         missing = set(self.edge_types) - set(values)
         if missing:
-            raise ValueError(f"values are missing edge types {sorted(missing)}")
+            raise ValueError(f"values are missing edge types {sorted(missing, key=str)}")
         return torch.cat([values[t] for t in self.edge_types], -1)
 
     def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:

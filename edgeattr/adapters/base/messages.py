@@ -2,8 +2,9 @@ r"""Counting message-passing calls and weighting their messages."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
 from torch import Tensor
@@ -34,6 +35,20 @@ class Layer:
 EDGES, REPLACE, APPEND = "edges", "replace", "append"
 
 
+class InOrder(enum.Enum):
+    r"""Marks messages that are the batched graph's edges, one each, in edge order."""
+
+    IN_ORDER = "in order"
+
+
+#: The messages are the edges, in order (no gather needed).
+IN_ORDER = InOrder.IN_ORDER
+
+#: Where each message of a call lies among the batched graph's edges: positions ``(M,)``
+#: (``-1`` for a self-loop the layer added), or :data:`IN_ORDER`.
+MessagePositions = Union[Tensor, InOrder]
+
+
 def loop_policy(num_messages: int) -> Optional[str]:
     r"""The self-loop policy of a call that sent ``num_messages`` messages on the probe graph.
 
@@ -44,7 +59,7 @@ def loop_policy(num_messages: int) -> Optional[str]:
     return {1: EDGES, 2: REPLACE, 3: APPEND}.get(num_messages)
 
 
-def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, policy: Optional[str] = None) -> Optional[Tensor]:
+def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, policy: Optional[str] = None) -> MessagePositions:
     r"""Maps the messages of one call to the edges the model was given.
 
     Layers pass messages either along exactly the edges they were given, or
@@ -65,9 +80,9 @@ def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, p
             the forms in the order edges, append, replace.
 
     Returns:
-        ``None`` when message ``m`` is edge ``m`` for all ``m`` (``M == E``),
-        otherwise a long tensor of shape ``(M,)`` with the edge id of each
-        message and ``-1`` for self-loops the layer added.
+        :data:`IN_ORDER` when message ``m`` is edge ``m`` for all ``m``
+        (``M == E``), otherwise a long tensor of shape ``(M,)`` with the edge
+        id of each message and ``-1`` for self-loops the layer added.
 
     Raises:
         UnsupportedLayerError: if the messages are of none of the forms.
@@ -86,7 +101,7 @@ def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, p
         )
 
     if policy in (None, EDGES) and num_messages == num_edges and matches(None, num_edges):
-        return None
+        return IN_ORDER
     if policy in (None, APPEND) and matches(None, num_edges):
         kept = torch.arange(num_edges, device=src.device)
     else:
@@ -100,33 +115,21 @@ def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, p
     return torch.cat([kept, added])
 
 
-class MessageWeights:
-    r"""Hands each message-passing call of one forward pass its message weights.
+class CallCounter:
+    r"""Counts the message-passing calls of one forward pass, weighting nothing.
+
+    Layer discovery and the self-loop probe run with a counter, and so do the
+    passes that delete edges instead of weighting their messages.
 
     Args:
-        mask (Tensor, optional): Mask over the computation graph's edges for the
-            copies of this pass, shape ``(b, E)`` (input level) or ``(b, L, E)``
-            (layerwise). ``None`` only counts the calls.
         num_layers (int, optional): The number of calls a forward pass must make;
             ``None`` while the layers are being discovered.
-        ref_src (Tensor): Sources of the batched graph's edges, ``(b * E,)``.
-        ref_dst (Tensor): Destinations of the batched graph's edges, ``(b * E,)``.
     """
 
-    def __init__(
-        self,
-        mask: Optional[Tensor],
-        num_layers: Optional[int],
-        ref_src: Tensor,
-        ref_dst: Tensor,
-        loop_policies: Optional[List[Optional[str]]] = None,
-    ) -> None:
-        self.mask = mask
+    def __init__(self, num_layers: Optional[int] = None) -> None:
         self.num_layers = num_layers
-        self.ref_src, self.ref_dst = ref_src, ref_dst
-        self.loop_policies = loop_policies
         self.layers: List[Layer] = []
-        #: Messages each call sent, recorded while counting.
+        #: Messages each call sent, as the handlers report them (see :meth:`record`).
         self.message_counts: List[int] = []
         self._calls_per_module: Dict[int, int] = {}
 
@@ -149,48 +152,9 @@ class MessageWeights:
         self.layers.append(Layer(name, module, call))
         return layer
 
-    def weights(self, layer: int, src: Optional[Tensor] = None, dst: Optional[Tensor] = None) -> Optional[Tensor]:
-        r"""The weights of the messages of call ``layer``, shape ``(M,)``.
-
-        Args:
-            layer (int): The call's layer index.
-            src, dst (Tensor, optional): The call's message endpoints, ``(M,)``;
-                ``None`` when the call passes messages along the batched graph's
-                own edges, in order.
-
-        Returns:
-            ``None`` when only counting calls. Self-loops added by the layer get 1.
-        """
-        if self.mask is None or src is None or dst is None:
-            return self.weights_at(layer, None)
-        return self.weights_at(layer, align_messages(src, dst, self.ref_src, self.ref_dst, self.policy(layer)))
-
-    def policy(self, layer: int) -> Optional[str]:
-        r"""The self-loop policy of call ``layer``, if it was probed."""
-        return None if self.loop_policies is None else self.loop_policies[layer]
-
     def record(self, num_messages: int) -> None:
-        r"""Records how many messages the current call sent (while counting)."""
+        r"""Records how many messages the current call sent."""
         self.message_counts.append(num_messages)
-
-    def weights_at(self, layer: int, edge_ids: Optional[Tensor]) -> Optional[Tensor]:
-        r"""The weights of call ``layer`` for messages along the given edges.
-
-        Args:
-            layer (int): The call's layer index.
-            edge_ids (Tensor, optional): Position in the batched graph's edges of
-                each message, ``(M,)``, ``-1`` for a self-loop the layer added
-                (weight 1); ``None`` when the messages are those edges, in order.
-
-        Returns:
-            ``None`` when only counting calls, else a tensor of shape ``(M,)``.
-        """
-        if self.mask is None:
-            return None
-        flat = (self.mask[:, layer] if self.mask.dim() == 3 else self.mask).reshape(-1)
-        if edge_ids is None:
-            return flat
-        return torch.cat([flat, flat.new_ones(1)])[edge_ids]
 
     def finish(self) -> None:
         r"""Checks that the pass made as many calls as were discovered."""
@@ -202,12 +166,88 @@ class MessageWeights:
             )
 
 
-def discover_layers(run: Callable[["MessageWeights"], Any], device: torch.device, what: str) -> List[Layer]:
+class MessageWeights(CallCounter):
+    r"""Hands each message-passing call of one forward pass its message weights.
+
+    Args:
+        mask (Tensor): Mask over the computation graph's edges for the copies
+            of this pass, shape ``(b, E)`` (input level) or ``(b, L, E)`` (layerwise).
+        num_layers (int, optional): As for :class:`CallCounter`.
+        ref_src (Tensor): Sources of the batched graph's edges, ``(b * E,)``.
+        ref_dst (Tensor): Destinations of the batched graph's edges, ``(b * E,)``.
+        loop_policies (list[str], optional): Each layer's self-loop policy
+            (see :func:`loop_policy`), where it was probed.
+    """
+
+    def __init__(
+        self,
+        mask: Tensor,
+        num_layers: Optional[int],
+        ref_src: Tensor,
+        ref_dst: Tensor,
+        loop_policies: Optional[List[Optional[str]]] = None,
+    ) -> None:
+        super().__init__(num_layers)
+        self.mask = mask
+        self.ref_src, self.ref_dst = ref_src, ref_dst
+        self.loop_policies = loop_policies
+
+    def weights(self, layer: int, src: Tensor, dst: Tensor) -> Tensor:
+        r"""The weights of the messages of call ``layer``, matched to the edges by their endpoints.
+
+        Args:
+            layer (int): The call's layer index.
+            src, dst (Tensor): The call's message endpoints, ``(M,)``.
+
+        Returns:
+            Tensor of shape ``(M,)``; self-loops added by the layer get 1.
+        """
+        return self.weights_at(layer, align_messages(src, dst, self.ref_src, self.ref_dst, self.policy(layer)))
+
+    def policy(self, layer: int) -> Optional[str]:
+        r"""The self-loop policy of call ``layer``, if it was probed."""
+        return None if self.loop_policies is None else self.loop_policies[layer]
+
+    def weights_at(self, layer: int, positions: MessagePositions) -> Tensor:
+        r"""The weights of call ``layer`` for messages along the given edges.
+
+        Args:
+            layer (int): The call's layer index.
+            positions (Tensor or IN_ORDER): Position in the batched graph's edges
+                of each message, ``(M,)``, ``-1`` for a self-loop the layer added
+                (weight 1); :data:`IN_ORDER` when the messages are those edges, in order.
+
+        Returns:
+            Tensor of shape ``(M,)``.
+        """
+        flat = (self.mask[:, layer] if self.mask.dim() == 3 else self.mask).reshape(-1)
+        if positions is IN_ORDER:
+            return flat
+        return torch.cat([flat, flat.new_ones(1)])[positions]
+
+
+def session_for(
+    weights: Optional[Tensor],
+    num_layers: int,
+    ref_src: Tensor,
+    ref_dst: Tensor,
+    loop_policies: Optional[List[Optional[str]]] = None,
+) -> CallCounter:
+    r"""The session of one pass: :class:`MessageWeights` for ``weights``, else a :class:`CallCounter`.
+
+    A pass without weights deletes edges instead; its calls are still checked
+    against the ``num_layers`` discovered.
+    """
+    if weights is None:
+        return CallCounter(num_layers)
+    return MessageWeights(weights, num_layers, ref_src, ref_dst, loop_policies)
+
+
+def discover_layers(run: Callable[[CallCounter], Any], what: str) -> List[Layer]:
     r"""The message-passing calls of one forward pass, counted without weighting anything.
 
     Args:
-        run (Callable): Runs the forward pass with a counting session.
-        device (torch.device): Device of the graph.
+        run (Callable): Runs the forward pass with a :class:`CallCounter`.
         what (str): What the model ran on, for the error message.
 
     Raises:
@@ -215,8 +255,7 @@ def discover_layers(run: Callable[["MessageWeights"], Any], device: torch.device
             computed with a sparse tensor (an aggregation by sparse matrix
             product, which bypasses message passing).
     """
-    nothing = torch.empty(0, dtype=torch.long, device=device)
-    session = MessageWeights(None, None, nothing, nothing)
+    session = CallCounter()
     with torch.no_grad(), SparseOperations():
         run(session)
     if not session.layers:

@@ -129,9 +129,10 @@ def _install(module: torch.nn.Module) -> Callable[[], None]:
         module.register_forward_hook(_forward_post, with_kwargs=True),
     ]
     if hasattr(module, "register_message_forward_hook"):  # a PyG MessagePassing layer
-        handles.append(module.register_propagate_forward_pre_hook(_propagate_pre))
-        handles.append(module.register_message_forward_hook(_message_post))
-        handles.append(module.register_propagate_forward_hook(_propagate_post))
+        layer: Any = module  # (PyG's hook registration is not typed)
+        handles.append(layer.register_propagate_forward_pre_hook(_propagate_pre))
+        handles.append(layer.register_message_forward_hook(_message_post))
+        handles.append(layer.register_propagate_forward_hook(_propagate_post))
     module.training = False
 
     def restore() -> None:
@@ -146,9 +147,9 @@ def _install(module: torch.nn.Module) -> Callable[[], None]:
 def _enter(modules: List[torch.nn.Module]) -> None:
     with _lock:
         for entered, module in enumerate(modules):
-            count, restore = _running.get(id(module), (0, None))
+            running = _running.get(id(module))
             try:
-                _running[id(module)] = (count + 1, _install(module) if count == 0 else restore)
+                _running[id(module)] = (1, _install(module)) if running is None else (running[0] + 1, running[1])
             except BaseException:
                 _leave_locked(modules[:entered])
                 raise

@@ -8,6 +8,8 @@ from typing import List, Tuple
 import torch
 from torch import Tensor
 
+from edgeattr.deprecation import renamed
+
 
 @dataclass
 class Segments:
@@ -19,10 +21,10 @@ class Segments:
     Attributes:
         node_segment (Tensor): Segment of each node of the union, ``(N_u,)``, sorted.
         nodes (Tensor): Its node id in the user's graph, ``(N_u,)``.
-        edge_segment (Tensor): Segment of each edge of the union, ``(K,)``, sorted.
-        edges (Tensor): Its edge id in the user's graph, ``(K,)``.
-        src, dst (Tensor): Its endpoints as positions in ``nodes``, ``(K,)``.
-        carriers (Tensor): Positions in ``edges`` of the edges whose messages
+        edge_segment (Tensor): Segment of each edge of the union, ``(E_sub,)``, sorted.
+        edge_ids (Tensor): Its edge id in the user's graph, ``(E_sub,)``.
+        src, dst (Tensor): Its endpoints as positions in ``nodes``, ``(E_sub,)``.
+        message_edges (Tensor): Positions in ``edge_ids`` of the edges whose messages
             can reach their segment's target, sorted.
         roots (Tensor): The output row of each target within the union,
             ``(T,)``: its position in ``nodes`` (node targets), or for graph
@@ -36,20 +38,23 @@ class Segments:
     node_segment: Tensor
     nodes: Tensor
     edge_segment: Tensor
-    edges: Tensor
+    edge_ids: Tensor
     src: Tensor
     dst: Tensor
-    carriers: Tensor
+    message_edges: Tensor
     roots: Tensor
     graph_level: bool = False
     graphs_per_segment: int = 1
+
+    edges = renamed("edges", "edge_ids")
+    carriers = renamed("carriers", "message_edges")
 
     @property
     def num_segments(self) -> int:
         return self.roots.numel()
 
     def edge_range(self, first: int, last: int) -> slice:
-        r"""The positions in ``edges`` of segments ``first .. last - 1``."""
+        r"""The positions in ``edge_ids`` of segments ``first .. last - 1``."""
         return _range(self.edge_segment, first, last)
 
     def bounds(self, budget: int, node_size: int = 1, edge_size: int = 1) -> List[Tuple[int, int]]:
@@ -67,15 +72,15 @@ class Segments:
         node_range = _range(self.node_segment, first, last)
         edge_range = self.edge_range(first, last)
         node_offset = node_range.start
-        carriers = self.carriers[_range(self.carriers, edge_range.start, edge_range.stop)]
+        message_edges = self.message_edges[_range(self.message_edges, edge_range.start, edge_range.stop)]
         return Segments(
             self.node_segment[node_range] - first,
             self.nodes[node_range],
             self.edge_segment[edge_range] - first,
-            self.edges[edge_range],
+            self.edge_ids[edge_range],
             self.src[edge_range] - node_offset,
             self.dst[edge_range] - node_offset,
-            carriers - edge_range.start,
+            message_edges - edge_range.start,
             self.roots[first:last] - (first * self.graphs_per_segment if self.graph_level else node_offset),
             self.graph_level,
             self.graphs_per_segment,
@@ -172,20 +177,20 @@ class Neighbourhoods:
         out_segment, out_edge = self.out_edges(reached)
         num_edges = max(1, self.src.numel())
         edge_keys = torch.unique(torch.cat([in_segment * num_edges + in_edge, out_segment * num_edges + out_edge]))
-        edge_segment, edges = edge_keys // num_edges, edge_keys % num_edges
+        edge_segment, edge_ids = edge_keys // num_edges, edge_keys % num_edges
         src_keys, dst_keys = _merge_outside(
-            edge_segment * n + self.src[edges], edge_segment * n + self.dst[edges], reached, edge_segment, targets.numel()
+            edge_segment * n + self.src[edge_ids], edge_segment * n + self.dst[edge_ids], reached, edge_segment, targets.numel()
         )
         node_keys = torch.unique(torch.cat([reached, src_keys, dst_keys]))
-        carriers = _contains(inner, dst_keys).nonzero().view(-1)
+        message_edges = _contains(inner, dst_keys).nonzero().view(-1)
         return Segments(
             node_keys // n,
             node_keys % n,
             edge_segment,
-            edges,
+            edge_ids,
             torch.searchsorted(node_keys, src_keys),
             torch.searchsorted(node_keys, dst_keys),
-            carriers,
+            message_edges,
             torch.searchsorted(node_keys, segment * n + targets),
         )
 
@@ -201,19 +206,19 @@ class Neighbourhoods:
         """
         n = self.num_nodes
         node_keys = segment_of_node * n + node_sets
-        edge_segment, edges = self.in_edges(node_keys)
-        src_keys = edge_segment * n + self.src[edges]
+        edge_segment, edge_ids = self.in_edges(node_keys)
+        src_keys = edge_segment * n + self.src[edge_ids]
         inside = _contains(node_keys, src_keys)
-        edge_segment, edges, src_keys = edge_segment[inside], edges[inside], src_keys[inside]
-        order = torch.argsort(edge_segment * max(1, self.src.numel()) + edges)
-        edge_segment, edges, src_keys = edge_segment[order], edges[order], src_keys[order]
-        dst_keys = edge_segment * n + self.dst[edges]
-        every = torch.arange(edges.numel(), device=edges.device)
+        edge_segment, edge_ids, src_keys = edge_segment[inside], edge_ids[inside], src_keys[inside]
+        order = torch.argsort(edge_segment * max(1, self.src.numel()) + edge_ids)
+        edge_segment, edge_ids, src_keys = edge_segment[order], edge_ids[order], src_keys[order]
+        dst_keys = edge_segment * n + self.dst[edge_ids]
+        every = torch.arange(edge_ids.numel(), device=edge_ids.device)
         return Segments(
             segment_of_node,
             node_sets,
             edge_segment,
-            edges,
+            edge_ids,
             torch.searchsorted(node_keys, src_keys),
             torch.searchsorted(node_keys, dst_keys),
             every,
@@ -222,8 +227,8 @@ class Neighbourhoods:
         )
 
     def _grow(self, keys: Tensor) -> Tensor:
-        segment, edges = self.in_edges(keys)
-        return torch.unique(torch.cat([keys, segment * self.num_nodes + self.src[edges]]))
+        segment, edge_ids = self.in_edges(keys)
+        return torch.unique(torch.cat([keys, segment * self.num_nodes + self.src[edge_ids]]))
 
 
 def _csr(index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
