@@ -1,4 +1,4 @@
-# Two pinned environments (see DESIGN.md): .venv (modern) and .venv-dgl (dgl).
+# Two pinned environments, .venv (modern) and .venv-dgl (dgl): see README.md. The map of the package: docs/architecture.md.
 PYTHON ?= python3.11
 VENV := .venv
 VENV_DGL := .venv-dgl
@@ -7,12 +7,17 @@ export DGLBACKEND := pytorch
 DATA ?= data
 SHARED_DATA ?= ../shared/data
 
-.PHONY: demo test test-modern test-dgl bench docs clean
+.PHONY: demo test lint test-modern test-dgl bench docs clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/edgeattr demo
 
-test: test-modern test-dgl
+test: lint test-modern test-dgl
+
+# Static checks, in the modern lane: ruff with the rules of pyproject.toml, and mypy on edgeattr/.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check --no-cache edgeattr tests
+	$(VENV)/bin/mypy --cache-dir=/dev/null
 
 test-modern: $(VENV)/.installed
 	EDGEATTR_LANE=modern ./.ci/pytest-lane $(VENV)/bin/python
@@ -43,4 +48,4 @@ $(VENV_DGL)/.installed: requirements/dgl.txt requirements/dgl-nodeps.txt require
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV_DGL) outputs .pytest_cache $(DATA) docs/_build
+	rm -rf $(VENV) $(VENV_DGL) outputs .pytest_cache .mypy_cache .ruff_cache $(DATA) docs/_build

@@ -201,11 +201,12 @@ class EdgeExplanation:
         """
         from edgeattr.plotting import plot_edge_attribution
 
-        per_layer = layers and self.layer_masks is not None
+        layer_masks = self.layer_masks if layers else None
+        per_layer = layer_masks is not None
         what = f"{self.method}, class {self.target}, " + (f"node {self.index}" if self.task == "node" else f"graph {self.index}")
         return plot_edge_attribution(
             self.edge_index,
-            self.layer_masks if per_layer else self.edge_mask,
+            layer_masks if layer_masks is not None else self.edge_mask,
             self.index if self.task == "node" else None,
             path,
             node_colors=node_colors,

@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, Mapping, Tuple, Type
 from captum.attr import Attribution
 from torch import Tensor
 
+from edgeattr.adapters.base.interface import AdapterInterface
 from edgeattr.attribution import EdgeGradient, EdgeOcclusion, GNNExplainer, GradientSign, LayerwiseOcclusion
 from edgeattr.attribution._common import TargetType
 
@@ -71,7 +72,7 @@ class Method:
                 )
         return constructor, attribute
 
-    def attribute(self, adapter: Callable, target: TargetType = None, **options: Any) -> Tensor:
+    def attribute(self, adapter: AdapterInterface, target: TargetType = None, **options: Any) -> Tensor:
         r"""The method's attribution at the all-ones mask of ``adapter``.
 
         Args:

@@ -3,7 +3,7 @@ r"""Benchmark cases on a DGL model (item 7): the PyG workloads through the DGL a
 from __future__ import annotations
 
 import time
-from typing import List, Optional
+from typing import List, Optional, cast
 
 import dgl
 import torch
@@ -53,7 +53,7 @@ def dgl_cases(root: str, count: int, explainer_count: int, sampled: int) -> List
     data = Planetoid(root, "Cora")[0]
     graph = dgl.add_self_loop(dgl.graph((data.edge_index[0], data.edge_index[1]), num_nodes=data.num_nodes))
     work = CoraWorkload.load(root, lambda f, c: _OnGraph(DGLGCN(f, 32, c), graph))
-    model, x = work.model.model, work.x
+    model, x = cast(_OnGraph, work.model).model, work.x
     nodes = work.test_nodes[:count]
     with torch.no_grad():
         predicted = model(graph, x).argmax(1)
@@ -69,10 +69,12 @@ def _gradient_row(model: DGLGCN, graph: dgl.DGLGraph, x: Tensor, nodes: Tensor, 
         return EdgeGradient(adapter).attribute(adapter.ones())
 
     def baseline() -> Tensor:
-        rows = []
+        rows: List[Tensor] = []
         for node in nodes.tolist():
             weight = torch.ones(graph.num_edges(), requires_grad=True)
             model(graph, x, eweight=weight)[node, predicted[node]].backward()
+            if weight.grad is None:
+                raise RuntimeError(f"the output of node {node} does not depend on eweight: no gradient reached the edge weights")
             rows.append(weight.grad)
         return torch.stack(rows)
 
@@ -83,7 +85,9 @@ def _gradient_row(model: DGLGCN, graph: dgl.DGLGraph, x: Tensor, nodes: Tensor, 
 
 def _explainer_row(model: DGLGCN, graph: dgl.DGLGraph, x: Tensor, nodes: Tensor) -> Row:
     explainer = DGLGNNExplainer(model, num_hops=2, num_epochs=100, log=False)
-    masks, signs, edges = [], [], []
+    masks: List[Tensor] = []
+    signs: List[Tensor] = []
+    edges: List[Tensor] = []
 
     def baseline() -> None:
         torch.manual_seed(0)
@@ -112,8 +116,8 @@ def _explainer_row(model: DGLGCN, graph: dgl.DGLGraph, x: Tensor, nodes: Tensor)
 def _occlusion_row(model: DGLGCN, graph: dgl.DGLGraph, x: Tensor, node: int, target: int, sampled: int) -> Row:
     adapter = DGLAdapter(model, graph, x, index=node, layerwise=True)
     occlusion = LayerwiseOcclusion(adapter).attribute(adapter.ones())[0]
-    carriers = adapter.edge_ids[adapter.message_edges]
-    picks = carriers[torch.randperm(carriers.numel(), generator=torch.Generator().manual_seed(0))[:sampled]]
+    message_edge_ids = adapter.edge_ids[adapter.message_edges]
+    picks = message_edge_ids[torch.randperm(message_edge_ids.numel(), generator=torch.Generator().manual_seed(0))[:sampled]]
     num_edges = graph.num_edges()
     start = time.perf_counter()
     with torch.no_grad():

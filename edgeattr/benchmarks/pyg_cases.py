@@ -83,7 +83,9 @@ def gradient_sign_vs_gnnexplainer(work: CoraWorkload, count: int) -> List[Row]:
     model, x, edge_index = work.model, work.x, work.edge_index
     nodes = work.test_nodes[:count].tolist()
     explainer = Explainer(model, algorithm=PyGGNNExplainer(epochs=100), explanation_type="model", edge_mask_type="object", model_config=MODEL_CONFIG)
-    signs, masks, edges = [], [], []
+    signs: List[Tensor] = []
+    masks: List[Tensor] = []
+    edges: List[Tensor] = []
 
     def ours() -> None:
         signs.clear()
@@ -120,8 +122,8 @@ def occlusion_vs_loops(work: CoraWorkload, sampled: int, count: int) -> List[Row
     ours_layerwise = LayerwiseOcclusion(layerwise).attribute(layerwise.ones())[0]
     predicted = int(model(x, edge_index)[node].argmax())
     generator = torch.Generator().manual_seed(0)
-    carriers = layerwise.edge_ids[layerwise.message_edges]
-    picks = carriers[torch.randperm(carriers.numel(), generator=generator)[:sampled]]
+    message_edge_ids = layerwise.edge_ids[layerwise.message_edges]
+    picks = message_edge_ids[torch.randperm(message_edge_ids.numel(), generator=generator)[:sampled]]
     layers = [module for module in model.modules() if isinstance(module, MessagePassing)]
     num_layers, num_edges = len(layers), edge_index.size(1)
 
@@ -281,7 +283,8 @@ def walk_search(num_nodes: int, targets: int, epochs: int) -> List[Row]:
     train(model, graphs, epochs, seed=0)
     graph = graphs[-1]
     nodes = valid_targets(graph, 4)[:targets].tolist()
-    ours_walks, their_walks = [], []
+    ours_walks: List[List[int]] = []
+    their_walks: List[List[int]] = []
 
     def ours() -> None:
         ours_walks.clear()

@@ -16,20 +16,21 @@ Usage::
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch_geometric.nn.models.basic_gnn import BasicGNN
 from torch_geometric.utils import add_remaining_self_loops, get_embeddings, k_hop_subgraph
 
 
-def layer_inputs(model: torch.nn.Module, x: Tensor, edge_index: Tensor) -> List[Tensor]:
+def layer_inputs(model: BasicGNN, x: Tensor, edge_index: Tensor) -> List[Tensor]:
     r"""The features entering each layer, ``[x, act(conv_1), ..., act(conv_{L-1})]``."""
     outputs = get_embeddings(model, x, edge_index)
     return [x] + [model.act(out) for out in outputs[:-1]]
 
 
-def layer_jacobian(model: torch.nn.Module, x: Tensor, edge_index: Tensor, node: int, target: int, layer: int) -> Tensor:
+def layer_jacobian(model: BasicGNN, x: Tensor, edge_index: Tensor, node: int, target: int, layer: int) -> Tensor:
     r"""Jacobian of layer ``layer`` (0-based) at ``node`` with respect to all its inputs, ``(d_out, N, d_in)``.
 
     Inner layers include the activation; the last layer ends in the ``target`` logit (``d_out = 1``).
@@ -45,7 +46,7 @@ def layer_jacobian(model: torch.nn.Module, x: Tensor, edge_index: Tensor, node: 
 
 
 def reference_walk(
-    model: torch.nn.Module, x: Tensor, edge_index: Tensor, index: int, target: int, method: str = "best"
+    model: BasicGNN, x: Tensor, edge_index: Tensor, index: int, target: int, method: str = "best"
 ) -> Tuple[List[int], float]:
     r"""The best walk to ``index`` under the paper's search (``"best"``) or AMP-ave (``"amp"``).
 
@@ -66,7 +67,7 @@ def reference_walk(
     levels = [set(k_hop_subgraph(index, hops, edge_index, num_nodes=x.size(0))[0].tolist()) for hops in range(num_layers + 1)]
     scores = [{node: -float("inf") for node in level} for level in levels]
     parents = [{node: -1 for node in level} for level in levels]
-    chains = [{} for _ in levels]
+    chains: List[Dict[int, Tensor]] = [{} for _ in levels]
     scores[0][index] = 0.0
     chains[0][index] = torch.ones(1, 1)
     for back in range(num_layers):
@@ -77,6 +78,7 @@ def reference_walk(
             neighbours = k_hop_subgraph(node, 1, with_loops, num_nodes=x.size(0))[0].tolist()
             for neighbour in sorted(neighbours):
                 block = jacobian[:, neighbour, :]
+                vector: Optional[Tensor]
                 if method == "best":
                     vector = chains[back][node] @ block
                     score = float(vector @ features[neighbour])
@@ -86,7 +88,8 @@ def reference_walk(
                 if score > scores[back + 1][neighbour]:
                     scores[back + 1][neighbour] = score
                     parents[back + 1][neighbour] = node
-                    chains[back + 1][neighbour] = vector
+                    if vector is not None:  # only the chained search ("best") reads the chains
+                        chains[back + 1][neighbour] = vector
     source = max(sorted(scores[-1]), key=lambda node: scores[-1][node])
     walk = [source]
     for back in range(num_layers, 0, -1):

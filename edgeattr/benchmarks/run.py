@@ -45,12 +45,13 @@ def run_case(name: str, root: str, sizes: dict) -> List[Row]:
     if name == "walk-search":
         return pyg_cases.walk_search(**sizes)
     work = pyg_cases.cora_gcn(root)
-    run: Callable[..., List[Row]] = {
+    runs: Dict[str, Callable[..., List[Row]]] = {
         "edge-gradient": pyg_cases.edge_gradient_vs_saliency,
         "gnnexplainer": pyg_cases.gradient_sign_vs_gnnexplainer,
         "occlusion": pyg_cases.occlusion_vs_loops,
         "every-node": pyg_cases.every_cora_node,
-    }[name]
+    }
+    run = runs[name]
     return run(work, **sizes)
 
 
@@ -113,7 +114,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--case-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
-        sizes = CASES[args.case][2 if args.quick else 1]
+        _, full, small = CASES[args.case]
+        sizes = small if args.quick else full
         rows = run_case(args.case, args.root, sizes)
         with open(args.case_out, "w") as handle:
             json.dump([asdict(row) for row in rows], handle)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
 import torch
 from torch.nn import Module
+
+ModelT = TypeVar("ModelT", bound=Module)
 
 #: Environment variable that moves the cache (default ``~/.cache/edgeattr/models``).
 CACHE_ENV = "EDGEATTR_CACHE"
@@ -26,9 +28,9 @@ def configuration_key(config: Mapping[str, Any]) -> str:
 
 
 def load_or_train(
-    model: Module,
+    model: ModelT,
     config: Mapping[str, Any],
-    train: Callable[[Module], Dict[str, float]],
+    train: Callable[[ModelT], Dict[str, float]],
     cache_dir: Optional[str] = None,
 ) -> Dict[str, float]:
     r"""Loads ``model``'s trained weights from the cache, or trains it and stores them.

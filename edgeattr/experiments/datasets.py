@@ -53,6 +53,16 @@ class LoadedDataset:
     val: List[Data] = field(default_factory=list)
     test: List[Data] = field(default_factory=list)
 
+    def node_graph(self) -> Data:
+        r"""The graph of a node task.
+
+        Raises:
+            ValueError: for a dataset without one (a graph task).
+        """
+        if self.graph is None:
+            raise ValueError(f"{self.name} is a {self.task} task without a single graph; its graphs are train, val and test")
+        return self.graph
+
 
 def canonical_name(name: str) -> str:
     r"""The dataset's canonical spelling, matched case-insensitively.

@@ -48,15 +48,17 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     config = GridConfig(datasets=(data.name,), architectures=(ARCHITECTURES[args.model],), depths=(args.layers,),
                         seed=args.seed, root=args.root, cache_dir=args.cache_dir, **epochs)
     model, metrics = trained_model(data, ARCHITECTURES[args.model], args.layers, config)
+    extra: Dict[str, Any]  # model keyword arguments (batch, edge_attr)
     if data.task == "node":
-        graph, index, extra = data.graph, args.node, {}
+        graph, index, extra = data.node_graph(), args.node, {}
     else:
         graph, index = data.test[args.graph], 0
         extra = {"batch": torch.zeros(graph.num_nodes, dtype=torch.long)}
         if data.edge_dim:
             extra["edge_attr"] = graph.edge_attr
     explanation = explain(
-        model, graph.x, graph.edge_index, method=args.method, index=index, layerwise=args.layerwise, mode=output_mode(data.task), **extra
+        model, graph.x, graph.edge_index, method=args.method, index=index, layerwise=args.layerwise, mode=output_mode(data.task),
+        **extra,
     )
     explanation.plot(args.out)
     edges = [(int(e), tuple(graph.edge_index[:, e].tolist()), float(explanation.edge_mask[e])) for e in explanation.topk(5).indices.tolist()]

@@ -16,7 +16,7 @@ import argparse
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypedDict
 
 import torch
 from torch import Tensor
@@ -29,9 +29,23 @@ from edgeattr.experiments.models import ARCHITECTURES, build_model, output_mode
 from edgeattr.experiments.outputs import progress
 from edgeattr.experiments.training import graph_accuracy, node_accuracy, train_graph_classifier, train_node_classifier
 
+
+class NodeTraining(TypedDict):
+    r"""Training options of a node task (keyword arguments of :func:`train_node_classifier`)."""
+
+    lr: float
+    weight_decay: float
+
+
+class GraphTraining(NodeTraining):
+    r"""Training options of a graph task (keyword arguments of :func:`train_graph_classifier`)."""
+
+    batch_size: int
+
+
 #: The paper's training: Adam, learning rate 0.003; weight decay 1e-5 (node) and 1e-4 (graph tasks).
-NODE_TRAINING = dict(lr=0.003, weight_decay=1e-5)
-GRAPH_TRAINING = dict(lr=0.003, weight_decay=1e-4, batch_size=32)
+NODE_TRAINING: NodeTraining = dict(lr=0.003, weight_decay=1e-5)
+GRAPH_TRAINING: GraphTraining = dict(lr=0.003, weight_decay=1e-4, batch_size=32)
 #: Bumped whenever training changes, so that cached models of an older recipe are not reused.
 TRAINING_VERSION = 1
 #: Node feature values of all masks run in one forward pass (about 200 MB in float32).
@@ -96,7 +110,7 @@ class ExplainedItem:
     task: str
     model: torch.nn.Module
     args: Tuple[Tensor, Tensor]
-    kwargs: Dict[str, Tensor] = field(default_factory=dict)
+    kwargs: Dict[str, Any] = field(default_factory=dict)
     index: int = 0
     seed: int = 0
 
@@ -117,7 +131,8 @@ class ExplainedItem:
         nodes = x.size(0) if self.task == "graph" else k_hop_subgraph(self.index, self.depth, self.edge_index, num_nodes=x.size(0))[0].numel()
         copies = max(1, VALUES_PER_PASS // (nodes * max(x.size(1), WIDEST_HIDDEN)))
         return PyGAdapter(
-            self.model, *self.args, index=self.index, layerwise=layerwise, task=self.task, mode=output_mode(self.task), copies_per_pass=copies, **self.kwargs
+            self.model, *self.args, index=self.index, layerwise=layerwise, task=self.task, mode=output_mode(self.task),
+            copies_per_pass=copies, **self.kwargs,
         )
 
     def in_double(self) -> "ExplainedItem":
@@ -144,10 +159,10 @@ Measure = Callable[[ExplainedItem], Optional[Dict[str, float]]]
 def sampled_edges(adapter: PyGAdapter, max_edges: int) -> Tensor:
     r"""Ids of the edges whose messages reach the adapter's target: at most ``max_edges`` of them,
     drawn with torch's default generator (so seeded with the grid), or all for ``max_edges = 0``."""
-    carriers = adapter.edge_ids[adapter.message_edges]
-    if max_edges and carriers.numel() > max_edges:
-        carriers = carriers[torch.randperm(carriers.numel())[:max_edges]]
-    return carriers
+    message_edge_ids = adapter.edge_ids[adapter.message_edges]
+    if max_edges and message_edge_ids.numel() > max_edges:
+        message_edge_ids = message_edge_ids[torch.randperm(message_edge_ids.numel())[:max_edges]]
+    return message_edge_ids
 
 
 def trained_model(data: LoadedDataset, architecture: str, depth: int, config: GridConfig) -> Tuple[torch.nn.Module, Dict[str, float]]:
@@ -164,7 +179,7 @@ def trained_model(data: LoadedDataset, architecture: str, depth: int, config: Gr
     key = dict(dataset=data.name, architecture=architecture, depth=depth, task=data.task, epochs=epochs,
                seed=config.seed, version=TRAINING_VERSION, **training)
     if data.task == "node":
-        g = data.graph
+        g = data.node_graph()
 
         def train(m: torch.nn.Module) -> Dict[str, float]:
             accuracy = train_node_classifier(m, g.x, g.edge_index, g.y, g.train_mask, epochs=epochs, seed=config.seed, val_mask=g.val_mask, **training)
@@ -183,7 +198,7 @@ def explained_items(data: LoadedDataset, model: torch.nn.Module, architecture: s
     r"""The explained items of one cell: test nodes, or test graphs of label 1 (as in the paper),
     ``config.explained`` of them drawn with ``config.seed`` (the same ones for every architecture and depth)."""
     if data.task == "node":
-        pool = data.graph.test_mask.nonzero().view(-1).tolist()
+        pool = data.node_graph().test_mask.nonzero().view(-1).tolist()
     else:
         pool = [i for i, graph in enumerate(data.test) if int(graph.y) == 1]
     if config.explained:
@@ -193,7 +208,8 @@ def explained_items(data: LoadedDataset, model: torch.nn.Module, architecture: s
     for item in pool:
         common = dict(dataset=data.name, architecture=architecture, depth=depth, item=item, task=data.task, model=model, seed=config.seed * 1_000_003 + item)
         if data.task == "node":
-            items.append(ExplainedItem(args=(data.graph.x, data.graph.edge_index), index=item, **common))
+            graph = data.node_graph()
+            items.append(ExplainedItem(args=(graph.x, graph.edge_index), index=item, **common))
         else:
             graph = data.test[item]
             kwargs = {"batch": torch.zeros(graph.num_nodes, dtype=torch.long)}

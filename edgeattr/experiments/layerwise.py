@@ -59,9 +59,9 @@ def linear_measure(item: ExplainedItem, max_edges: int = 128) -> Optional[Dict[s
     message-carrying edges (0: all), and the input-level cosine of GNNExplainer to P."""
     exact = item.in_double()
     layerwise = exact.adapter(layerwise=True)
-    carriers = sampled_edges(layerwise, max_edges)
-    gradient = EdgeGradient(layerwise).attribute(layerwise.ones())[..., carriers]
-    occlusion = LayerwiseOcclusion(layerwise).attribute(layerwise.ones(), edges=carriers)[..., carriers]
+    sampled = sampled_edges(layerwise, max_edges)
+    gradient = EdgeGradient(layerwise).attribute(layerwise.ones())[..., sampled]
+    occlusion = LayerwiseOcclusion(layerwise).attribute(layerwise.ones(), edges=sampled)[..., sampled]
     adapter = exact.adapter()
     positive = (EdgeGradient(adapter).attribute(adapter.ones()) > 0).double()
     if not occlusion.any() or not positive.any():
@@ -69,7 +69,7 @@ def linear_measure(item: ExplainedItem, max_edges: int = 128) -> Optional[Dict[s
     return {
         "layerwise_grad_vs_occlusion": round(float(cosine_similarity(gradient, occlusion)), 9),
         "max_abs_gap": float((gradient - occlusion).abs().max()),
-        "examined_edges": int(carriers.numel()),
+        "examined_edges": int(sampled.numel()),
         "gnnexplainer_vs_p": round(float(cosine_similarity(GNNExplainer(adapter).attribute(adapter.ones()), positive)), 6),
     }
 

@@ -54,7 +54,7 @@ class GINE(BasicGNN):
 
     supports_edge_weight: Final[bool] = False
     supports_edge_attr: Final[bool] = True
-    supports_norm_batch: Final[bool]
+    supports_norm_batch: Final[bool]  # type: ignore[misc]  # set in BasicGNN.__init__, declared Final as PyG's GIN does
 
     def init_conv(self, in_channels: int, out_channels: int, **kwargs: Any) -> MessagePassing:
         mlp = MLP([in_channels, out_channels, out_channels], act=self.act, act_first=self.act_first,
@@ -72,7 +72,7 @@ class SGC(BasicGNN):
 
     supports_edge_weight: Final[bool] = True
     supports_edge_attr: Final[bool] = False
-    supports_norm_batch: Final[bool]
+    supports_norm_batch: Final[bool]  # type: ignore[misc]  # set in BasicGNN.__init__, declared Final as PyG's GIN does
 
     def init_conv(self, in_channels: int, out_channels: int, **kwargs: Any) -> MessagePassing:
         return SGConv(in_channels, out_channels, K=1, **kwargs)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict
 
 import torch
 from torch import Tensor
@@ -39,8 +39,18 @@ from edgeattr.experiments.training import train_node_classifier
 from edgeattr.metrics import cosine_similarity
 from edgeattr.plotting import edge_attribution_figure
 
+
+class GNNExplainerOptions(TypedDict):
+    r"""Keyword arguments of :class:`~edgeattr.GNNExplainer`."""
+
+    epochs: int
+    lr: float
+    edge_ent: float
+    edge_size: float
+
+
 #: GNNExplainer as the paper runs it on this graph.
-GNNEXPLAINER_OPTIONS = dict(epochs=100, lr=0.5, edge_ent=0.0, edge_size=0.001)
+GNNEXPLAINER_OPTIONS: GNNExplainerOptions = dict(epochs=100, lr=0.5, edge_ent=0.0, edge_size=0.001)
 
 #: Node fill per colour index of the one-hot features: white, then the colours.
 PALETTE = ["white", "tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple"]
@@ -153,7 +163,7 @@ class NodeExplanations:
     reverse: Optional[Tensor]
 
 
-def explain_node(model: torch.nn.Module, data: Data, node: int, eps: float, gnnexplainer_options: Mapping[str, Any], seed: int = 0) -> NodeExplanations:
+def explain_node(model: SumSAGE, data: Data, node: int, eps: float, gnnexplainer_options: Mapping[str, Any], seed: int = 0) -> NodeExplanations:
     r"""Explains ``node`` with the edge gradient, its sign, GNNExplainer and (one logit) the reverse GNNExplainer.
 
     The model has one sum-aggregating layer, so only the edges into ``node``

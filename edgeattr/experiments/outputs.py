@@ -6,7 +6,7 @@ import csv
 import json
 import os
 import sys
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, TypeVar
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -26,7 +26,7 @@ class ResultFolder:
         r"""Returns the path of ``name`` inside the folder."""
         return os.path.join(self.path, name)
 
-    def write_csv(self, name: str, rows: List[Mapping[str, Any]]) -> str:
+    def write_csv(self, name: str, rows: Sequence[Mapping[str, Any]]) -> str:
         r"""Writes ``rows`` (dicts with the same keys) as a CSV file with a header; returns its path."""
         path = self.file(name)
         with open(path, "w", newline="") as handle:
