@@ -4,7 +4,6 @@ import pytest
 import torch
 from torch_geometric.explain.algorithm.utils import set_masks
 from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
-from zoo import model_of, random_graph
 
 from edgeattr import (
     EdgeGradient,
@@ -16,6 +15,7 @@ from edgeattr import (
     UnsupportedLayerError,
     sign_flips,
 )
+from tests.support.zoo import model_of, random_graph
 
 X, EDGE_INDEX, _ = random_graph()
 NODE = 10

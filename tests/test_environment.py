@@ -5,7 +5,8 @@ import importlib.metadata
 import pathlib
 
 import pytest
-from lanes import lane
+
+from tests.support.lanes import lane
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

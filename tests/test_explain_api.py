@@ -3,7 +3,6 @@
 import pytest
 import torch
 from torch_geometric.explain import Explanation
-from zoo import assert_same_state, graph_batch, model_of, random_graph, reference_gradient, state_of
 
 from edgeattr import (
     EdgeExplanation,
@@ -16,6 +15,7 @@ from edgeattr import (
     explain,
 )
 from edgeattr.methods import METHODS
+from tests.support.zoo import assert_same_state, graph_batch, model_of, random_graph, reference_gradient, state_of
 
 NODE = 10
 GRAPH = 1
@@ -93,10 +93,10 @@ def test_prediction_target_and_the_computation_subgraph():
     assert torch.equal(explanation.edge_index, edge_index) and explanation.num_nodes == x.size(0)
     # brute force: two layers, so the messages that reach NODE run into NODE or into its in-neighbours
     receivers = {NODE} | {u for u, v in edge_index.t().tolist() if v == NODE}
-    carriers = [e for e, v in enumerate(edge_index[1].tolist()) if v in receivers]
-    assert explanation.computation_edges.tolist() == carriers
+    message_edge_ids = [e for e, v in enumerate(edge_index[1].tolist()) if v in receivers]
+    assert explanation.computation_edges.tolist() == message_edge_ids
     outside = torch.ones(edge_index.size(1), dtype=torch.bool)
-    outside[carriers] = False
+    outside[message_edge_ids] = False
     assert (explanation.edge_mask[outside] == 0).all()
 
     other = (explanation.target + 1) % output.numel()
@@ -141,12 +141,7 @@ def test_bad_names_and_inputs_are_named():
 
 
 # -- EdgeExplanation's views, against brute force -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def layered():
-    x, edge_index, _ = random_graph(num_nodes=12, num_edges=50, seed=3)
-    return explain(model_of("GraphConv"), x, edge_index, method="layerwise_gradient", index=4)
+# ``layered``, a layerwise explanation of node 4, is the fixture of tests/conftest.py.
 
 
 def test_explanations_have_parallel_and_opposite_edges(layered):
@@ -213,3 +208,13 @@ def test_an_explanation_is_a_plain_record():
         computation_edges=torch.tensor([0, 1]), layer_names=["conv"],
     )
     assert e.topk(1, absolute=True).indices.tolist() == [1] and e.subgraph().edge_ids.tolist() == [0]
+
+
+def test_an_index_given_as_a_tensor_of_one_id_is_the_explanations_int_index():
+    x, edge_index, _ = random_graph()
+    model = model_of("GCNConv")
+    explanation = explain(model, x, edge_index, method="edge_gradient", index=torch.tensor([NODE]))
+    assert type(explanation.index) is int and explanation.index == NODE
+    torch.testing.assert_close(explanation.edge_mask, explain(model, x, edge_index, method="edge_gradient", index=NODE).edge_mask)
+    graph = explanation.to_networkx()  # raised a KeyError while the index was a tensor
+    assert graph.graph["index"] == NODE and graph.nodes[NODE]["target"] is True

@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
-from zoo import model_of, random_graph
 
 from edgeattr import PyGAdapter, cosine_similarity, sign_flips
+from tests.support.zoo import model_of, random_graph
 
 
 def test_cosine_similarity_closed_form():

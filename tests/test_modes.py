@@ -5,10 +5,10 @@ import torch
 from torch_geometric.explain import Explainer
 from torch_geometric.explain import GNNExplainer as PyGGNNExplainer
 from torch_geometric.nn import GCN
-from zoo import FEATURES, HIDDEN, random_graph, reference_output
 
 from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, GradientSign, PyGAdapter, explain
 from edgeattr.integrations.pyg import EdgeAttrExplainer
+from tests.support.zoo import FEATURES, HIDDEN, random_graph, reference_output
 
 
 def gcn(out_channels, seed=2):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.collections import LineCollection
-from zoo import graph_batch, model_of, random_graph
 
 from edgeattr import explain
 from edgeattr.plotting import plot_edge_attribution
+from tests.support.zoo import graph_batch, model_of
 
 matplotlib.use("Agg")
 
@@ -37,10 +37,7 @@ def image_of(path):
     return pixels, len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0))
 
 
-@pytest.fixture(scope="module")
-def layered():
-    x, edge_index, _ = random_graph(num_nodes=12, num_edges=50, seed=3)
-    return explain(model_of("GraphConv"), x, edge_index, method="layerwise_gradient", index=4)
+# ``layered``, a layerwise explanation of node 4, is the fixture of tests/conftest.py.
 
 
 def test_a_layerwise_explanation_is_one_panel_per_layer_on_one_symmetric_scale(layered, tmp_path):

@@ -4,9 +4,9 @@ import threading
 
 import torch
 from torch_geometric.nn import GCNConv, GraphSAGE
-from zoo import model_of, random_graph
 
 from edgeattr import BestWalk, EdgeGradient, EdgeOcclusion, PyGAdapter
+from tests.support.zoo import model_of, random_graph
 
 
 def explain(model, x, edge_index, node):

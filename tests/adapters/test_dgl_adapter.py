@@ -1,14 +1,18 @@
 """DGLAdapter against DGL's native edge weights, finite differences, brute force and the model itself."""
 
 import pytest
-from lanes import skip_unless_dgl_lane
+
+from tests.support.lanes import skip_unless_dgl_lane
 
 skip_unless_dgl_lane()
 
 import dgl  # noqa: E402  (a broken DGL must fail here in the dgl lane)
 import torch  # noqa: E402
 from dgl.nn import GraphConv  # noqa: E402
-from dgl_zoo import (  # noqa: E402
+
+from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, LayerwiseOcclusion  # noqa: E402
+from tests.adapters.test_model_state import METHODS as STATE_METHODS  # noqa: E402
+from tests.support.dgl_zoo import (  # noqa: E402
     CALLS,
     LAYERS,
     NATIVE_EDGE_WEIGHT,
@@ -17,10 +21,7 @@ from dgl_zoo import (  # noqa: E402
     dgl_model,
     tolerance,
 )
-from test_model_state import METHODS as STATE_METHODS  # noqa: E402
-from zoo import CLASSES, FEATURES, assert_float64_masks_give_float32_values, assert_same_state, explained, state_of  # noqa: E402
-
-from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, LayerwiseOcclusion  # noqa: E402
+from tests.support.zoo import CLASSES, FEATURES, assert_float64_masks_give_float32_values, assert_same_state, explained, state_of  # noqa: E402
 
 NODE = 10
 ORIGINAL = dgl.core.message_passing
@@ -231,7 +232,7 @@ def test_clear_errors_for_unsupported_inputs():
 
 
 def test_threads_explaining_different_dgl_models_match_sequential_runs():
-    from test_concurrency import run_concurrently
+    from tests.adapters.test_concurrency import run_concurrently
 
     g, x, _ = dgl_graph()
     models = [dgl_model(name) for name in ("GraphConv", "GATConv", "update_all-udf", "TAGConv")]

@@ -1,7 +1,8 @@
 """Twin PyG and DGL models with copied weights give the same attributions, edge for edge."""
 
 import pytest
-from lanes import skip_unless_dgl_lane
+
+from tests.support.lanes import skip_unless_dgl_lane
 
 skip_unless_dgl_lane()
 
@@ -11,9 +12,7 @@ import torch  # noqa: E402
 import torch_geometric.nn as pygnn  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from test_properties import graphs  # noqa: E402
 from torch_geometric.utils import coalesce, to_undirected  # noqa: E402
-from zoo import CLASSES, FEATURES, HIDDEN, random_graph  # noqa: E402
 
 from edgeattr import (  # noqa: E402
     DGLAdapter,
@@ -23,6 +22,8 @@ from edgeattr import (  # noqa: E402
     LayerwiseOcclusion,
     PyGAdapter,
 )
+from tests.attribution.test_properties import graphs  # noqa: E402
+from tests.support.zoo import CLASSES, FEATURES, HIDDEN, random_graph  # noqa: E402
 
 NODE = 4
 

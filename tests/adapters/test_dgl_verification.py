@@ -3,16 +3,17 @@
 import warnings
 
 import pytest
-from lanes import skip_unless_dgl_lane
+
+from tests.support.lanes import skip_unless_dgl_lane
 
 skip_unless_dgl_lane()
 
 import dgl  # noqa: E402
 import torch  # noqa: E402
 from dgl.nn import GraphConv, RelGraphConv  # noqa: E402
-from dgl_zoo import dgl_graph, dgl_model  # noqa: E402
 
 from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, FallbackWarning, InputModifiedError  # noqa: E402
+from tests.support.dgl_zoo import dgl_graph, dgl_model  # noqa: E402
 
 NODE = 4
 RELATIONS = 3

@@ -7,9 +7,9 @@ import torch
 from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn import DeepGCNLayer, GCNConv, GENConv
 from torch_geometric.utils import to_torch_coo_tensor
-from zoo import assert_float64_masks_give_float32_values, model_of, random_graph, reference_gradient
 
 from edgeattr import EdgeGradient, InputModifiedError, PyGAdapter, UnsupportedLayerError
+from tests.support.zoo import assert_float64_masks_give_float32_values, model_of, random_graph, reference_gradient
 
 NODE = 10
 

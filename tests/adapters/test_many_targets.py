@@ -3,11 +3,11 @@
 import pytest
 import torch
 from captum.attr import IntegratedGradients
-from zoo import graph_batch, model_of, random_graph
 
 import edgeattr.adapters.base.graph as graph_module
 from edgeattr import EdgeGradient, EdgeOcclusion, GradientSign, LayerwiseOcclusion, PyGAdapter
 from edgeattr.adapters.base import Neighbourhoods
+from tests.support.zoo import graph_batch, model_of, random_graph
 
 # Node 13 of random_graph(seed=0) is repeated, so one node appears in two segments.
 TARGETS = torch.tensor([10, 3, 0, 13, 7, 13])
@@ -136,8 +136,8 @@ def brute_force_subgraph(src, dst, target, hops):
         frontier = {int(s) for s, d in zip(src.tolist(), dst.tolist()) if d in frontier}
         inner |= frontier
     edges = [e for e, (s, d) in enumerate(zip(src.tolist(), dst.tolist())) if s in within or d in within]
-    carriers = [position for position, e in enumerate(edges) if int(dst[e]) in inner]
-    return edges, carriers
+    message_edges = [position for position, e in enumerate(edges) if int(dst[e]) in inner]
+    return edges, message_edges
 
 
 @pytest.mark.parametrize("hops", [1, 2, 3])
@@ -148,17 +148,17 @@ def test_computation_subgraphs_match_a_breadth_first_search_per_target(hops, see
     targets = torch.tensor([0, 5, 19, 5, 11])
     segments = Neighbourhoods(src, dst, 20).computation_subgraphs(targets, hops)
     for t, target in enumerate(targets.tolist()):
-        edges, carriers = brute_force_subgraph(src, dst, target, hops)
+        edges, message_edges = brute_force_subgraph(src, dst, target, hops)
         mine = segments.edge_segment == t
-        assert segments.edges[mine].tolist() == edges
+        assert segments.edge_ids[mine].tolist() == edges
         offset = int(mine.nonzero()[0]) if mine.any() else 0
-        assert [int(c) - offset for c in segments.carriers if segments.edge_segment[c] == t] == carriers
+        assert [int(c) - offset for c in segments.message_edges if segments.edge_segment[c] == t] == message_edges
         nodes = segments.nodes[segments.node_segment == t]
         assert int(nodes[segments.roots[t] - int((segments.node_segment < t).sum())]) == target
         # Endpoints within hops are the edge's own; those beyond are merged into the first of them.
         within = brute_force_within(src, dst, target, hops)
         beyond = sorted({int(n) for e in edges for n in (src[e], dst[e])} - within)
-        for position, edge in zip(mine.nonzero().view(-1).tolist(), segments.edges[mine].tolist()):
+        for position, edge in zip(mine.nonzero().view(-1).tolist(), segments.edge_ids[mine].tolist()):
             for ends, own in ((segments.src, int(src[edge])), (segments.dst, int(dst[edge]))):
                 assert int(segments.nodes[ends[position]]) == (own if own in within else beyond[0])
         assert sorted(nodes.tolist()) == sorted(within | set(beyond[:1]))

@@ -3,7 +3,6 @@
 import pytest
 import torch
 from torch_geometric.nn import GCNConv
-from zoo import assert_same_state, model_of, random_graph, state_of
 
 from edgeattr import (
     EdgeGradient,
@@ -14,6 +13,7 @@ from edgeattr import (
     PyGAdapter,
     sign_flips,
 )
+from tests.support.zoo import assert_same_state, model_of, random_graph, state_of
 
 METHODS = {
     "EdgeGradient": lambda f: EdgeGradient(f).attribute(f.ones()),

@@ -7,15 +7,6 @@ import torch
 from torch_geometric.explain import Explainer
 from torch_geometric.explain import GNNExplainer as PyGGNNExplainer
 from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
-from zoo import (
-    BASIC_GNNS,
-    CONVS,
-    SINGLE_CALL,
-    graph_batch,
-    model_of,
-    random_graph,
-    reference_gradient,
-)
 
 from edgeattr import (
     EdgeGradient,
@@ -24,6 +15,15 @@ from edgeattr import (
     PyGAdapter,
     UnsupportedLayerError,
     sign_flips,
+)
+from tests.support.zoo import (
+    BASIC_GNNS,
+    CONVS,
+    SINGLE_CALL,
+    graph_batch,
+    model_of,
+    random_graph,
+    reference_gradient,
 )
 
 NODE_MODELS = list(CONVS) + ["APPNP"] + list(BASIC_GNNS)

@@ -5,11 +5,11 @@ import torch
 from torch_geometric.explain import Explainer, HeteroExplanation
 from torch_geometric.explain.algorithm.utils import clear_masks, set_hetero_masks, set_masks
 from torch_geometric.nn import GCNConv, GINEConv, GraphConv, HeteroConv, MessagePassing, SAGEConv, global_mean_pool, to_hetero
-from zoo import assert_same_state, state_of
 
 from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, UnsupportedLayerError
 from edgeattr.adapters import PyGHeteroAdapter
 from edgeattr.integrations.pyg import EdgeAttrExplainer, LayerwiseHeteroExplanation, normalized
+from tests.support.zoo import assert_same_state, state_of
 
 F, CLASSES = 5, 3
 NODE_TYPE, NODE = "a", 0  # node a0 is reached by edges of every type

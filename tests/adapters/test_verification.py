@@ -8,9 +8,9 @@ import weakref
 import pytest
 import torch
 from torch_geometric.nn import GCNConv, GraphNorm, GraphSizeNorm, InstanceNorm, LayerNorm, MeanSubtractionNorm, PairNorm, global_mean_pool
-from zoo import graph_batch, model_of, random_graph, reference_gradient, reference_output
 
 from edgeattr import EdgeGradient, EdgeOcclusion, FallbackWarning, PyGAdapter, VerificationError
+from tests.support.zoo import graph_batch, model_of, random_graph, reference_gradient, reference_output
 
 NODE = 10
 TARGETS = torch.tensor([10, 3, 0, 7])

@@ -4,9 +4,9 @@ import pytest
 import torch
 from captum.attr import FeatureAblation, IntegratedGradients, NoiseTunnel, Saliency
 from captum.metrics import infidelity, sensitivity_max
-from zoo import explained, model_of, random_graph, reference_gradient, reference_output
 
 from edgeattr import EdgeGradient, GradientSign, PyGAdapter
+from tests.support.zoo import explained, model_of, random_graph, reference_gradient, reference_output
 
 NODE = 10
 

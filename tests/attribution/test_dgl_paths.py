@@ -1,15 +1,16 @@
 """The walk searches give the same walk through DGL as through PyG for twin models."""
 
 import pytest
-from lanes import skip_unless_dgl_lane
+
+from tests.support.lanes import skip_unless_dgl_lane
 
 skip_unless_dgl_lane()
 
 import dgl  # noqa: E402
-from test_dgl_parity import twins  # noqa: E402
-from zoo import random_graph  # noqa: E402
 
 from edgeattr import AMPAve, BestWalk, DGLAdapter, PyGAdapter  # noqa: E402
+from tests.adapters.test_dgl_parity import twins  # noqa: E402
+from tests.support.zoo import random_graph  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["SAGEConv-mean", "GINConv"])

@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch_geometric.explain import Explainer
 from torch_geometric.explain import GNNExplainer as PyGGNNExplainer
-from zoo import model_of, random_graph
 
 from edgeattr import GNNExplainer, GradientSign, PyGAdapter, cosine_similarity
 from edgeattr.experiments.models import SumSAGE
 from edgeattr.experiments.synthetic import negative_evidence_graph
 from edgeattr.experiments.training import train_node_classifier
+from tests.support.zoo import model_of, random_graph
 
 
 def pyg_explainer(model, mode, **coeffs):

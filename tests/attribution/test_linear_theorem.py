@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch_geometric.nn import SGConv
 from torch_geometric.utils import to_undirected
-from zoo import FEATURES
 
 from edgeattr import EdgeGradient, EdgeOcclusion, LayerwiseOcclusion, PyGAdapter
+from tests.support.zoo import FEATURES
 
 
 class LinearSGC(torch.nn.Module):
@@ -37,10 +37,10 @@ def test_layerwise_occlusion_equals_layerwise_gradient_entry_by_entry(depth):
     x, edge_index = graph()
     model = LinearSGC(depth).double()
     adapter = PyGAdapter(model, x, edge_index, index=0, layerwise=True)
-    G = EdgeGradient(adapter).attribute(adapter.ones())
-    O = LayerwiseOcclusion(adapter).attribute(adapter.ones())
-    assert G.shape == (1, depth, edge_index.size(1)) and G.abs().sum() > 0
-    torch.testing.assert_close(O, G, rtol=1e-10, atol=1e-12)
+    gradient = EdgeGradient(adapter).attribute(adapter.ones())
+    occlusion = LayerwiseOcclusion(adapter).attribute(adapter.ones())
+    assert gradient.shape == (1, depth, edge_index.size(1)) and gradient.abs().sum() > 0
+    torch.testing.assert_close(occlusion, gradient, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from zoo import explained, model_of, random_graph, reference_output
 
 from edgeattr import EdgeOcclusion, LayerwiseOcclusion, PyGAdapter
+from tests.support.zoo import explained, model_of, random_graph, reference_output
 
 NODE = 10
 LAYERS = ["GCNConv", "GATConv", "SAGEConv-mean", "GINConv", "GraphConv"]

@@ -5,10 +5,10 @@ import itertools
 import pytest
 import torch
 from torch_geometric.nn import GraphSAGE
-from zoo import random_graph
 
 from edgeattr import AMPAve, BestWalk, PyGAdapter
 from edgeattr.benchmarks.reference_paths import reference_walk
+from tests.support.zoo import random_graph
 
 
 def sage(in_channels, hidden, layers, classes, seed=0, dtype=torch.float64):

@@ -3,10 +3,10 @@
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_linear_theorem import LinearSGC
-from zoo import FEATURES, explained, model_of, reference_gradient, reference_output
 
 from edgeattr import EdgeGradient, EdgeOcclusion, LayerwiseOcclusion, PyGAdapter
+from tests.attribution.test_linear_theorem import LinearSGC
+from tests.support.zoo import FEATURES, explained, model_of, reference_gradient, reference_output
 
 LAYERS = ["GCNConv", "GATConv", "GATv2Conv", "SAGEConv-mean", "SAGEConv-sum", "GINConv", "GraphConv", "TransformerConv"]
 REPLACES_LOOPS = {"GCNConv", "GATConv", "GATv2Conv"}

@@ -4,9 +4,10 @@ import pathlib
 import re
 
 import pytest
-from lanes import lane
 
-DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+from tests.support.lanes import lane
+
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 EXAMPLES = [
     pytest.param(code, id=f"{path.relative_to(DOCS)}:{number}")

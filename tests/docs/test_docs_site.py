@@ -7,7 +7,7 @@ import sys
 import edgeattr
 from edgeattr.adapters import FRAMEWORK_NAMES
 
-DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_the_site_builds_without_warnings_and_documents_every_public_name(tmp_path):

@@ -5,7 +5,6 @@ import json
 
 import pytest
 import torch
-from raw_datasets import WEBKB_CLASSES, WEBKB_NODES, write_tudataset, write_webkb
 from torch_geometric.nn import GATv2Conv, GINEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_undirected
@@ -15,6 +14,7 @@ from edgeattr.cli import main
 from edgeattr.experiments.datasets import dataset_task, load_dataset
 from edgeattr.experiments.models import GraphClassifier, build_model
 from edgeattr.metrics import sign_flips
+from tests.support.raw_datasets import WEBKB_CLASSES, WEBKB_NODES, write_tudataset, write_webkb
 
 TINY = ["--datasets", "Cornell", "MUTAG", "--depths", "1", "--explained", "2", "--node-epochs", "5", "--graph-epochs", "2", "--cache-dir", ""]
 

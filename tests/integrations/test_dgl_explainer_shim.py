@@ -1,7 +1,8 @@
 """DGL's own GNNExplainer on an unmodified model through EdgeWeightShim, against GradientSign."""
 
 import pytest
-from lanes import skip_unless_dgl_lane
+
+from tests.support.lanes import skip_unless_dgl_lane
 
 skip_unless_dgl_lane()
 

@@ -1,7 +1,8 @@
 """DGLExplainer's DGL-style calls and explain() on DGL models, against DGLAdapter, the classes and DGL's own GNNExplainer."""
 
 import pytest
-from lanes import skip_unless_dgl_lane
+
+from tests.support.lanes import skip_unless_dgl_lane
 
 skip_unless_dgl_lane()
 
@@ -9,12 +10,12 @@ import dgl  # noqa: E402
 import torch  # noqa: E402
 from dgl.nn import GNNExplainer as DGLGNNExplainer  # noqa: E402
 from dgl.nn import GraphConv  # noqa: E402
-from dgl_zoo import dgl_case, dgl_graph  # noqa: E402
-from test_explain_api import EXPECTED, by_class  # noqa: E402
-from zoo import CLASSES, FEATURES, HIDDEN, assert_same_state, state_of  # noqa: E402
 
 from edgeattr import DGLAdapter, EdgeWeightShim, explain  # noqa: E402
 from edgeattr.integrations.dgl import DGLExplainer  # noqa: E402
+from tests.support.dgl_zoo import dgl_case, dgl_graph  # noqa: E402
+from tests.support.zoo import CLASSES, FEATURES, HIDDEN, assert_same_state, state_of  # noqa: E402
+from tests.test_explain_api import EXPECTED, by_class  # noqa: E402
 
 NODE = 10
 ORIGINAL = dgl.core.message_passing

@@ -10,7 +10,10 @@ import torch  # noqa: E402
 from torch_geometric.explain import Explainer, Explanation  # noqa: E402
 from torch_geometric.explain.metric import characterization_score, fidelity  # noqa: E402
 from torch_geometric.nn import GCN  # noqa: E402
-from zoo import (  # noqa: E402
+
+from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, GradientSign, LayerwiseOcclusion, PyGAdapter  # noqa: E402
+from edgeattr.integrations.pyg import METHODS, EdgeAttrExplainer, LayerwiseExplanation, normalized  # noqa: E402
+from tests.support.zoo import (  # noqa: E402
     FEATURES,
     HIDDEN,
     assert_same_state,
@@ -21,9 +24,6 @@ from zoo import (  # noqa: E402
     reference_output,
     state_of,
 )
-
-from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, GradientSign, LayerwiseOcclusion, PyGAdapter  # noqa: E402
-from edgeattr.integrations.pyg import METHODS, EdgeAttrExplainer, LayerwiseExplanation, normalized  # noqa: E402
 
 NODE = 10
 EPOCHS = 5  # GNNExplainer steps: enough to compare, quick to run

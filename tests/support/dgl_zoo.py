@@ -14,7 +14,8 @@ from dgl.nn import (
     SGConv,
     TAGConv,
 )
-from zoo import CLASSES, FEATURES, HIDDEN, random_graph
+
+from tests.support.zoo import CLASSES, FEATURES, HIDDEN, random_graph
 
 
 class UpdateAllBuiltin(torch.nn.Module):

@@ -1,0 +1,1 @@
+"""Tests of edgeattr.attribution: gradients, occlusion, GNNExplainer and the walk searches."""

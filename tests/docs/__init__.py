@@ -1,0 +1,1 @@
+"""Tests of the documentation: the site builds and its examples run."""

@@ -1,0 +1,1 @@
+"""Tests of edgeattr.experiments: the reproduction experiments, their data, cache and outputs."""

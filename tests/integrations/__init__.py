@@ -1,0 +1,1 @@
+"""Tests of edgeattr.integrations: edgeattr inside PyG's Explainer and DGL's explainers."""
