@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -252,21 +252,21 @@ class MessageWeighting(Handler):
         self.session, self._name, self._weights_of = session, name_of, weights_of
         self.pending: Dict[int, List[_Propagation]] = {}
 
-    def propagate_pre(self, module: torch.nn.Module, inputs: tuple) -> None:
+    def propagate_pre(self, module: MessagePassing, inputs: tuple) -> None:
         edge_index = inputs[0]
         if not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
             raise unsupported(self._name(module), module, "it propagates over a sparse adjacency matrix; pass edge_index as a (2, E) tensor")
-        if cast(int, module.decomposed_layers) > 1:
+        if module.decomposed_layers > 1:
             raise unsupported(self._name(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
         session = self.session
         layer = session.begin_call(self._name(module), module)
         weights = self._weights_of(session, layer, edge_index) if isinstance(session, MessageWeights) else None
         self.pending.setdefault(id(module), []).append(_Propagation(weights))
 
-    def message_post(self, module: torch.nn.Module, inputs: tuple, messages: Tensor) -> Optional[Tensor]:
+    def message_post(self, module: MessagePassing, inputs: tuple, messages: Tensor) -> Optional[Tensor]:
         propagation = self.pending[id(module)][-1]
         propagation.sent = True
-        dim = cast(int, module.node_dim) % messages.dim()
+        dim = module.node_dim % messages.dim()
         weights = propagation.weights
         if weights is None:
             self.session.record(messages.size(dim))
@@ -277,7 +277,7 @@ class MessageWeighting(Handler):
         shape[dim] = -1
         return messages * weights.view(shape)
 
-    def propagate_post(self, module: torch.nn.Module, inputs: tuple, output: Any) -> None:
+    def propagate_post(self, module: MessagePassing, inputs: tuple, output: Any) -> None:
         if not self.pending[id(module)].pop().sent:
             raise unsupported(self._name(module), module, "it aggregated without calling message() (a fused kernel); the mask cannot be applied")
 

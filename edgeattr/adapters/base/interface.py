@@ -14,6 +14,8 @@ from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.adapter import EdgeMaskAdapter
+
 
 @runtime_checkable
 class AdapterInterface(Protocol):
@@ -87,7 +89,13 @@ ForwardFunc = Union[AdapterInterface, Callable[[Tensor], Tensor]]
 
 
 def adapter_of(forward_func: Any) -> Optional[AdapterInterface]:
-    r"""``forward_func`` if it is an adapter (provides :class:`AdapterInterface`), else ``None``."""
+    r"""``forward_func`` if it is an adapter (provides :class:`AdapterInterface`), else ``None``.
+
+    edgeattr's own adapters and wrappers are known by their class, a check
+    cheap enough for every call; anything else is checked member by member.
+    """
+    if isinstance(forward_func, (EdgeMaskAdapter, AdapterWrapper)):
+        return forward_func
     return forward_func if isinstance(forward_func, AdapterInterface) else None
 
 
