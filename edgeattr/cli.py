@@ -92,12 +92,12 @@ def _add_module_arguments(parser: argparse.ArgumentParser, module_name: str) -> 
     parser.set_defaults(run=module.run)
 
 
-def _summary(module_name: str) -> str:
-    """The first line of a module's docstring, read from its source without importing it."""
+def _docstring(module_name: str) -> str:
+    """A module's docstring, read from its source without importing it (its name if it has none)."""
     spec = importlib.util.find_spec(module_name)
     source = pathlib.Path(spec.origin).read_text() if spec is not None and spec.origin else None
     docstring = ast.get_docstring(ast.parse(source)) if source else None
-    return (docstring or module_name).strip().splitlines()[0]
+    return docstring or module_name
 
 
 def _add_reproduce(commands: "argparse._SubParsersAction", chosen: Optional[str]) -> None:
@@ -112,17 +112,17 @@ def _add_reproduce(commands: "argparse._SubParsersAction", chosen: Optional[str]
     )
     experiments = reproduce.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
     for name, module_name in EXPERIMENTS.items():
+        docstring = _docstring(module_name)
+        summary = docstring.strip().splitlines()[0]
         if name != chosen:
-            experiments.add_parser(name, help=_summary(module_name))
+            experiments.add_parser(name, help=summary)
             continue
-        module = importlib.import_module(module_name)
-        sub = experiments.add_parser(name, help=_summary(module_name), description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = experiments.add_parser(name, help=summary, description=docstring, formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--out", default=f"outputs/{name}", help=f"folder for CSV, JSON and PNG results (default: outputs/{name})")
         sub.add_argument("--seed", type=int, default=0, help="seed of data, training and explanations (default: 0)")
         sub.add_argument("--root", default="data", help="dataset folder, as PyG's dataset classes take it (default: data)")
         sub.add_argument("--cache-dir", default=None, help="trained-model cache ('' disables; default: $EDGEATTR_CACHE or ~/.cache/edgeattr/models)")
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        _add_module_arguments(sub, module_name)
 
 
 if __name__ == "__main__":

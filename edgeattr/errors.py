@@ -48,12 +48,20 @@ class InputModifiedError(RuntimeError):
     """
 
 
+#: The folder of the package: code whose file lies below it is edgeattr's own.
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _runs_edgeattr(frame: FrameType) -> bool:
+    """Whether ``frame`` runs edgeattr's own code."""
+    return os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep)
+
+
 def warn_at_caller(message: str, category: type = FallbackWarning) -> None:
     r"""Issues a warning attributed to the first frame outside edgeattr: the user's line that led to it."""
-    package = os.path.dirname(os.path.abspath(__file__))
     frame: Optional[FrameType]
     level, frame = 2, sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+    while frame is not None and _runs_edgeattr(frame):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)
 
@@ -65,8 +73,7 @@ def raised_by_edgeattr(error: BaseException) -> bool:
     own computation raises (in the model, PyG, DGL or torch) come from frames
     outside the package, even when edgeattr's hooks are on the way.
     """
-    package = os.path.dirname(os.path.abspath(__file__))
     trace = error.__traceback__
     while trace is not None and trace.tb_next is not None:
         trace = trace.tb_next
-    return trace is not None and os.path.abspath(trace.tb_frame.f_code.co_filename).startswith(package + os.sep)
+    return trace is not None and _runs_edgeattr(trace.tb_frame)

@@ -140,9 +140,9 @@ def resolve_target(forward_func: ForwardFunc, mask: Tensor, target: TargetType) 
             mode needs one (a multi-label or multi-output regression model).
     """
     batch = mask.size(0)
-    mode = mode_of(forward_func)
+    adapter = adapter_of(forward_func)
+    mode = None if adapter is None else adapter.mode
     if target is None:
-        adapter = adapter_of(forward_func)
         num_targets = 1 if adapter is None else adapter.num_targets
         with torch.no_grad():
             predicted = predicted_targets(forward_func(torch.ones_like(mask[:num_targets])), mode)
