@@ -71,9 +71,14 @@ def raised_by_edgeattr(error: BaseException) -> bool:
 
     The frame that raised it is the last of its traceback; errors the model's
     own computation raises (in the model, PyG, DGL or torch) come from frames
-    outside the package, even when edgeattr's hooks are on the way.
+    outside the package, even when edgeattr's hooks are on the way. A torch
+    function fails in the frame of the edgeattr ``TorchFunctionMode`` that
+    called it for the model: that error is the model's, unless the mode itself
+    refused the call.
     """
     trace = error.__traceback__
     while trace is not None and trace.tb_next is not None:
         trace = trace.tb_next
-    return trace is not None and _runs_edgeattr(trace.tb_frame)
+    if trace is None or not _runs_edgeattr(trace.tb_frame):
+        return False
+    return trace.tb_frame.f_code.co_name != "__torch_function__" or isinstance(error, UnsupportedLayerError)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 from torch_geometric.explain.algorithm.utils import set_masks
-from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
+from torch_geometric.nn import EdgeConv, GCNConv, RGCNConv
 
 from edgeattr import (
     EdgeGradient,
@@ -23,6 +23,34 @@ NODE = 10
 
 def adapter(layerwise=False):
     return PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=NODE, layerwise=layerwise)
+
+
+#: An edge given twice with two relation types: a relation's messages cannot tell which of the two they run along.
+PARALLEL = (torch.cat([EDGE_INDEX, EDGE_INDEX[:, :1]], 1), torch.cat([torch.zeros(40, dtype=torch.long), torch.ones(1, dtype=torch.long)]))
+
+
+class NearestNeighbours(torch.nn.Module):
+    """DGCNN's pattern: EdgeConv over a k-nearest-neighbour graph of the features, built in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = EdgeConv(torch.nn.Linear(10, 3)).double()
+
+    def forward(self, x, edge_index):
+        nearest = torch.cdist(x, x).topk(3, largest=False).indices[:, 1:]
+        return self.conv(x, torch.stack([nearest.reshape(-1), torch.arange(x.size(0)).repeat_interleave(2)]))
+
+
+class WithLoss(torch.nn.Module):
+    """SuperGAT's pattern: the prediction and an auxiliary loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = GCNConv(5, 3).double()
+
+    def forward(self, x, edge_index):
+        out = self.conv(x, edge_index)
+        return out, out.pow(2).mean()
 
 
 class Detached(torch.nn.Module):
@@ -93,8 +121,9 @@ CASES = {
     "additional_forward_args": (lambda: GradientSign(adapter()).attribute(adapter().ones(), additional_forward_args=(X,)), ValueError, "bind the graph"),
     "model without message passing (MLP)": (lambda: PyGAdapter(MLP(), X, EDGE_INDEX, index=NODE), UnsupportedLayerError, "no message-passing call"),
     "detached branch": (lambda: EdgeGradient(PyGAdapter(Detached(), X, EDGE_INDEX, index=NODE)).attribute(torch.ones(1, 40, dtype=torch.float64)), ValueError, "does not depend on the edge mask"),
-    "RGCNConv": (lambda: PyGAdapter(RGCNConv(5, 3, 2), X, EDGE_INDEX, torch.zeros(40, dtype=torch.long), index=0), UnsupportedLayerError, "RGCNConv"),
-    "FastRGCNConv": (lambda: PyGAdapter(FastRGCNConv(5, 3, 2), X, EDGE_INDEX, torch.zeros(40, dtype=torch.long), index=0), UnsupportedLayerError, "FastRGCNConv"),
+    "parallel edges split by relation": (lambda: PyGAdapter(RGCNConv(5, 3, 2).double(), X, *PARALLEL, index=int(PARALLEL[0][1, 0])), UnsupportedLayerError, "RGCNConv.*same source and destination"),
+    "graph built inside forward": (lambda: PyGAdapter(NearestNeighbours(), X, EDGE_INDEX, index=NODE), UnsupportedLayerError, "EdgeConv.*built inside forward"),
+    "tuple output without output=": (lambda: PyGAdapter(WithLoss(), X, EDGE_INDEX, index=NODE), TypeError, "output=0"),
     "decomposed_layers > 1": (lambda: PyGAdapter(GCNConv(5, 3, decomposed_layers=2), X, EDGE_INDEX, index=0), UnsupportedLayerError, "decomposed_layers"),
     "sparse adjacency": (
         lambda: PyGAdapter(GCNConv(5, 3).double(), X, torch.sparse_coo_tensor(EDGE_INDEX, torch.ones(40), (14, 14)), edge_index_arg=1, index=0),

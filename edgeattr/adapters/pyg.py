@@ -2,29 +2,28 @@ r"""The PyTorch Geometric adapter: edge masks for unmodified PyG models."""
 
 from __future__ import annotations
 
+import copy
+import inspect
+import itertools
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
-from torch_geometric.nn import MessagePassing
+from torch_geometric.data import Batch, Data, HeteroData
+from torch_geometric.nn import DirGNNConv, MessagePassing, SAGPooling, TopKPooling
 
 from edgeattr.adapters.base import Call, CallCounter, GraphAdapter, MessageWeights, Slot, unsupported
-from edgeattr.adapters.base.adapter import ModuleNames, copy_offsets
-from edgeattr.adapters.base.call import BATCH, Key
+from edgeattr.adapters.base.adapter import ModuleNames, OutputSelector, copy_offsets
+from edgeattr.adapters.base.call import BATCH, CONTAINER, NODE, NODE_COUNT, Key
 from edgeattr.adapters.base.messages import IN_ORDER
 from edgeattr.adapters.base.prepared import Handler
 from edgeattr.adapters.base.subgraph import Segments
 from edgeattr.errors import UnsupportedLayerError
 
-#: Layers that split ``edge_index`` by relation or run dense kernels, so that
-#: their messages cannot be matched to edges.
-UNSUPPORTED_LAYERS = {
-    "RGCNConv": "it splits edge_index by relation type before message passing",
-    "FastRGCNConv": "it gathers messages per relation type outside the edge order",
-    "RGATConv": "it splits edge_index by relation type before message passing",
-}
+#: Layers whose messages cannot be matched to edges, by class name, and why.
+UNSUPPORTED_LAYERS: Dict[str, str] = {}
 
 
 class PyGAdapter(GraphAdapter):
@@ -89,6 +88,18 @@ class PyGAdapter(GraphAdapter):
         node_args, edge_args (Sequence[str], optional): Names of model
             arguments with one row per node or per edge, for a graph with as
             many nodes as edges whose argument names do not tell.
+        edge_index (Tensor, optional): For a model that reads its graph
+            itself (a module-level ``data``, ``self.edge_index``) and takes no
+            ``edge_index`` argument: that graph, ``(2, E)``. Masks index its
+            columns and the messages along it are weighted; the model is
+            called with the other arguments only, and every target runs on
+            the whole graph, one mask per pass (the graph cannot be cut,
+            copied or have edges deleted). A model that takes ``edge_index``
+            gets it as its own keyword argument, as always.
+        output (int, str or Callable, optional): For a model returning a
+            tuple, list or dict, the position, key, or a function of the
+            output that gives the tensor to explain, e.g. ``output=0`` for
+            SuperGAT's ``(log_softmax, attention_loss)``.
         **model_kwargs: Keyword arguments of the model call. Tensors whose
             first dimension is the number of nodes are node features, those
             whose first dimension is the number of edges are edge features;
@@ -118,6 +129,7 @@ class PyGAdapter(GraphAdapter):
         verify: bool = True,
         node_args: Sequence[str] = (),
         edge_args: Sequence[str] = (),
+        output: OutputSelector = None,
         **model_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -134,12 +146,35 @@ class PyGAdapter(GraphAdapter):
             verify=verify,
             node_args=node_args,
             edge_args=edge_args,
+            output=output,
         )
 
     # -- the graph structure: an edge_index --------------------------------------------------
 
     def _check_model(self) -> None:
         check_layers(self.model, self._name_of)
+
+    def _unpacked(self, slots: List[Slot]) -> List[Slot]:
+        unpacked: List[Slot] = []
+        for slot in slots:
+            unpacked.append(slot)
+            if slot.key == "edge_index" and not _takes_keyword(self.model, "edge_index"):
+                slot.passed = False  # the graph the model reads itself, named to the adapter
+            if isinstance(slot.value, HeteroData):
+                raise TypeError(
+                    f"argument {slot.name or slot.key!r} is a HeteroData: explain a heterogeneous model with "
+                    f"PyGHeteroAdapter(model, data.x_dict, data.edge_index_dict, ...) or explain(model, data.x_dict, "
+                    f"data.edge_index_dict, ...)"
+                )
+            if isinstance(slot.value, Data):
+                slot.kind, slot.rebuild = CONTAINER, _rebuilt
+                unpacked += [
+                    Slot(f"{slot.key}.{name}", name, value, container=slot.key)
+                    for name, value in slot.value.items()
+                    if isinstance(value, Tensor)
+                ]
+                unpacked.append(Slot(f"{slot.key}.num_nodes", "num_nodes", slot.value.num_nodes, NODE_COUNT, slot.key))
+        return unpacked
 
     def _find_structure(self, slots: List[Slot], edge_index_arg: Optional[Key]) -> Slot:
         for slot in slots:
@@ -155,6 +190,13 @@ class PyGAdapter(GraphAdapter):
                 raise ValueError(f"edge_index_arg={edge_index_arg!r} names no argument of the model call")
         else:
             found = [s for s in slots if s.name == "edge_index"] or [s for s in slots if _looks_like_edge_index(s.value)]
+            builders = [module for module in self.model.modules() if _builds_its_graph(module)]
+            if not found and builders:
+                named = ", ".join(f"'{self._name_of(module)}' ({type(module).__name__})" for module in builders)
+                raise UnsupportedLayerError(
+                    f"layer {named} builds its graph inside forward (from the features) and the model is given no "
+                    f"edge_index: there is no input edge to attribute"
+                )
             if not found:
                 raise ValueError(
                     "no edge_index found among the model's arguments: pass it as a (2, E) integer tensor, "
@@ -206,23 +248,38 @@ class PyGAdapter(GraphAdapter):
         # Without a batch vector, copies of a graph-level model would be pooled together.
         return self._slot(BATCH) is not None
 
+    def _knows_nodes_by_id(self) -> bool:
+        # No node-level argument: the model embeds its nodes by id (featureless RGCNConv, an Embedding of all nodes).
+        return self._slot(NODE) is None
+
     def _is_local(self) -> bool:
-        # Messages flowing from target to source reach a node from its out-neighbours.
-        return all(module.flow == "source_to_target" for module in self.model.modules() if isinstance(module, MessagePassing))
+        # Messages flowing from target to source (or along the reversed edges, as in DirGNNConv)
+        # reach a node from its out-neighbours.
+        return all(
+            module.flow == "source_to_target" for module in self.model.modules() if isinstance(module, MessagePassing)
+        ) and not any(isinstance(module, DirGNNConv) for module in self.model.modules())
 
     # -- intercepting message passing ------------------------------------------------------
 
     def _intercept(self, call: Call, session: CallCounter) -> Tuple[Handler, ContextManager]:
-        def weights_of(weights: MessageWeights, layer: int, edge_index: Tensor) -> Tensor:
+        def weights_of(weights: MessageWeights, layer: int, edge_index: Tensor, node_ids: Optional[Tensor]) -> Tensor:
             if edge_index is call.structure:
                 return weights.weights_at(layer, IN_ORDER)
-            return weights.weights(layer, edge_index[0], edge_index[1])
+            src, dst = edge_index[0], edge_index[1]
+            if node_ids is not None:
+                src, dst = node_ids[src], node_ids[dst]
+            return weights.weights(layer, src, dst)
 
-        return MessageWeighting(session, self._name_of, weights_of), nullcontext()
+        return MessageWeighting(session, self._name_of, weights_of, call.structure), nullcontext()
 
 
-#: Maps the pass's weights, a call's layer index and the edge_index it propagates over to its message weights ``(M,)``.
-WeightsOf = Callable[[MessageWeights, int, Tensor], Tensor]
+#: Maps the pass's weights, a call's layer index, the edge_index it propagates over and the
+#: input node id of each of its nodes (``None``: they are the input's) to its message weights ``(M,)``.
+WeightsOf = Callable[[MessageWeights, int, Tensor, Optional[Tensor]], Tensor]
+
+#: Pooling layers that keep a subset of nodes and the edges among them, in order; their output
+#: is ``(x, edge_index, edge_attr, batch, perm, ...)``, ``perm`` the kept nodes' ids.
+NODE_SELECTIONS = (TopKPooling, SAGPooling)
 
 
 @dataclass
@@ -241,16 +298,45 @@ class MessageWeighting(Handler):
     counted. Either way, a call that aggregates without ``message()`` (a fused
     kernel, which no weight can reach) is refused.
 
+    The edges a pooling layer of :data:`NODE_SELECTIONS` keeps are numbered
+    by the kept nodes; the handler follows them from module to module (by the
+    ``edge_index`` each module receives) with the input id of each kept node,
+    so that the messages of later layers are matched to the input's edges.
+
     Args:
         session (CallCounter): The pass's session.
         name_of (ModuleNames): Names modules in error messages.
         weights_of (Callable): The weights ``(M,)`` of the messages of call
             ``layer`` over ``edge_index``, from a weighting session.
+        structure (Tensor, optional): The pass's own ``edge_index``.
     """
 
-    def __init__(self, session: CallCounter, name_of: ModuleNames, weights_of: WeightsOf) -> None:
+    def __init__(self, session: CallCounter, name_of: ModuleNames, weights_of: WeightsOf, structure: Optional[Tensor] = None) -> None:
         self.session, self._name, self._weights_of = session, name_of, weights_of
         self.pending: Dict[int, List[_Propagation]] = {}
+        self._structure = structure
+        #: id of a pooled edge_index -> (that edge_index, the input id of each of its nodes)
+        self._pooled: Dict[int, Tuple[Tensor, Tensor]] = {}
+        #: For each running module, the input node ids of the graph it runs on (None: the input's own).
+        self._node_ids: List[Optional[Tensor]] = []
+
+    def forward_pre(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        node_ids = self._node_ids[-1] if self._node_ids else None
+        for value in itertools.chain(args, kwargs.values()):
+            if value is self._structure:
+                node_ids = None
+                break
+            pooled = self._pooled.get(id(value)) if isinstance(value, Tensor) else None
+            if pooled is not None and pooled[0] is value:
+                node_ids = pooled[1]
+                break
+        self._node_ids.append(node_ids)
+
+    def forward_post(self, module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        node_ids = self._node_ids.pop()
+        if isinstance(module, NODE_SELECTIONS):
+            edge_index, kept = output[1], output[4]
+            self._pooled[id(edge_index)] = (edge_index, kept if node_ids is None else node_ids[kept])
 
     def propagate_pre(self, module: MessagePassing, inputs: tuple) -> None:
         edge_index = inputs[0]
@@ -259,8 +345,13 @@ class MessageWeighting(Handler):
         if module.decomposed_layers > 1:
             raise unsupported(self._name(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
         session = self.session
-        layer = session.begin_call(self._name(module), module)
-        weights = self._weights_of(session, layer, edge_index) if isinstance(session, MessageWeights) else None
+        layer = session.begin_call(self._name(module), module, edge_index)
+        weights = None
+        if isinstance(session, MessageWeights):
+            try:
+                weights = self._weights_of(session, layer, edge_index, self._node_ids[-1] if self._node_ids else None)
+            except UnsupportedLayerError as error:
+                raise unsupported(self._name(module), module, str(error)) from None
         self.pending.setdefault(id(module), []).append(_Propagation(weights))
 
     def message_post(self, module: MessagePassing, inputs: tuple, messages: Tensor) -> Optional[Tensor]:
@@ -301,6 +392,36 @@ def check_layers(model: torch.nn.Module, name_of: ModuleNames) -> None:
                 f"layer '{name_of(module)}' still carries an edge mask of PyG's set_masks, which would weight its "
                 f"messages on top of edgeattr's: call torch_geometric.explain.algorithm.utils.clear_masks(model) first"
             )
+
+
+#: Names under which a PyG layer's forward takes its graph.
+GRAPH_PARAMETERS = frozenset({"edge_index", "adj_t", "edge_index_dict", "adj", "edge_indices"})
+
+
+def _builds_its_graph(module: torch.nn.Module) -> bool:
+    """Whether ``module`` is a message-passing layer whose forward takes no graph (DynamicEdgeConv builds a k-NN graph)."""
+    if not isinstance(module, MessagePassing):
+        return False
+    return not GRAPH_PARAMETERS & set(inspect.signature(module.forward).parameters)
+
+
+def _takes_keyword(model: torch.nn.Module, name: str) -> bool:
+    """Whether ``model.forward`` takes a keyword argument ``name``."""
+    parameters = inspect.signature(model.forward).parameters.values()
+    return any(p.name == name or p.kind == p.VAR_KEYWORD for p in parameters if p.kind != p.POSITIONAL_ONLY)
+
+
+def _rebuilt(data: Data, fields: Dict[str, Any]) -> Data:
+    """A shallow copy of ``data`` (a ``Data`` or ``Batch``) with ``fields`` replaced; a batch's graph count and ``ptr`` follow ``batch``."""
+    out = copy.copy(data)
+    for name, value in fields.items():
+        out[name] = value
+    batch = fields.get("batch")
+    if isinstance(out, Batch) and isinstance(batch, Tensor):
+        counts = torch.bincount(batch, minlength=int(batch.max()) + 1 if batch.numel() else 0)
+        out._num_graphs = counts.numel()
+        out.ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    return out
 
 
 def _looks_like_edge_index(value: Any) -> bool:

@@ -122,8 +122,8 @@ class PyGHeteroAdapter(HeteroAdapter):
             for t, v in value.items()
         }
 
-    def _weights_of(self, session: MessageWeights, layer: int, edge_index: Tensor) -> Tensor:
-        """The weights of call ``layer``: the mask entries of the edge type it propagates over."""
+    def _weights_of(self, session: MessageWeights, layer: int, edge_index: Tensor, node_ids: Optional[Tensor]) -> Tensor:
+        """The weights of call ``layer``: the mask entries of the edge type it propagates over (``node_ids``: see ``WeightsOf``)."""
         edge_type = self._type_of.get(id(edge_index))
         if edge_type is None:
             edge_type, local = self._locate(edge_index, self.layers[layer])

@@ -7,6 +7,7 @@ import torch
 from torch_geometric.explain import Explainer
 from torch_geometric.explain import GNNExplainer as PyGGNNExplainer
 from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
+from torch_geometric.utils import coalesce
 
 from edgeattr import (
     EdgeGradient,
@@ -159,16 +160,33 @@ def test_cached_gcn_layers_do_not_reuse_their_cached_graph():
     assert conv._cached_edge_index is cached and conv.cached is True
 
 
-@pytest.mark.parametrize(
-    "layer",
-    [lambda: RGCNConv(5, 3, num_relations=2), lambda: FastRGCNConv(5, 3, num_relations=2), lambda: GCNConv(5, 3, decomposed_layers=2)],
-    ids=["RGCNConv", "FastRGCNConv", "decomposed_layers"],
-)
-def test_unsupported_layers_raise_an_error_naming_the_layer(layer):
+def test_unsupported_layers_raise_an_error_naming_the_layer():
     x, edge_index, _ = random_graph()
-    conv = layer().double()
-    with pytest.raises(UnsupportedLayerError, match=type(conv).__name__):
-        PyGAdapter(conv, x, edge_index, torch.zeros(edge_index.size(1), dtype=torch.long), index=0)
+    with pytest.raises(UnsupportedLayerError, match="GCNConv"):
+        PyGAdapter(GCNConv(5, 3, decomposed_layers=2).double(), x, edge_index, index=0)
+
+
+@pytest.mark.parametrize("layer", [RGCNConv, FastRGCNConv])
+def test_relational_layers_equal_a_closed_form_over_per_relation_edge_weights(layer):
+    """A relation's messages are weighted by its own edges' entries: out_i = x_i W_0 + b + sum_r sum_{j->i in r} w_e x_j W_r / |N_r(i)|."""
+    x, edge_index, _ = random_graph(num_nodes=12, num_edges=36, seed=4)
+    edge_index = coalesce(edge_index)  # parallel edges of two relations could not be told apart
+    edge_type = torch.arange(edge_index.size(1)) % 3
+    torch.manual_seed(0)
+    conv = layer(5, 2, num_relations=3).double()
+    target = int(edge_index[1, 0])
+    weights = torch.ones(edge_index.size(1), dtype=torch.float64, requires_grad=True)
+    dst = edge_index[1]
+    out = x @ conv.root + conv.bias
+    for relation in range(3):
+        chosen = edge_type == relation
+        degree = torch.zeros(12, dtype=torch.float64).index_add_(0, dst[chosen], torch.ones(int(chosen.sum()), dtype=torch.float64))
+        message = (weights[chosen, None] * x[edge_index[0, chosen]]) @ conv.weight[relation] / degree[dst[chosen], None]
+        out = out.index_add(0, dst[chosen], message)
+    expected = torch.autograd.grad(out[target, out[target].argmax()], weights)[0]
+    adapter = PyGAdapter(conv, x, edge_index, edge_type, index=target)
+    torch.testing.assert_close(adapter(adapter.ones())[0], out[target].detach(), rtol=0, atol=1e-12)
+    torch.testing.assert_close(EdgeGradient(adapter).attribute(adapter.ones())[0], expected, rtol=1e-10, atol=1e-12)
 
 
 def test_sparse_adjacency_input_raises():

@@ -2,14 +2,16 @@ r"""Counting message-passing calls and weighting their messages."""
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.bypass import SparseOperations
+from edgeattr.adapters.base.provenance import EdgeProvenance
 from edgeattr.errors import UnsupportedLayerError
 
 
@@ -21,11 +23,16 @@ class Layer:
         name (str): Qualified name of the module that made the call.
         module (object): That module.
         call (int): Which call of that module this is (0 for the first).
+        own_edges (bool): Whether the call passes messages along edges of its
+            own, computed from no input edge (an attentive readout's
+            node-to-graph edges, a k-nearest-neighbour graph): its messages keep
+            weight 1 and carry no input edge's attribution.
     """
 
     name: str
     module: Any
     call: int
+    own_edges: bool = False
 
 
 #: How a layer treats self-loops, learnt from a probe graph with one input self-loop (see
@@ -33,6 +40,9 @@ class Layer:
 #: (PyG's add_self_loops / add_remaining_self_loops); it appends its own after all edges (DGL's
 #: add_self_loop).
 EDGES, REPLACE, APPEND = "edges", "replace", "append"
+
+#: The policy of a call along edges of its own (see :attr:`Layer.own_edges`): nothing to weight.
+OWN = "own"
 
 
 class InOrder(enum.Enum):
@@ -62,14 +72,21 @@ def loop_policy(num_messages: int) -> Optional[str]:
 def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, policy: Optional[str] = None) -> MessagePositions:
     r"""Maps the messages of one call to the edges the model was given.
 
-    Layers pass messages either along exactly the edges they were given, or
-    along those edges followed by self-loops they add themselves; PyG's
-    ``add_self_loops`` / ``add_remaining_self_loops`` first drop the self-loops
-    that were already there (:data:`REPLACE`), DGL's ``add_self_loop`` keeps
-    them (:data:`APPEND`). Where the messages fit several forms (an input
-    whose self-loops the layer replaced one for one), the layer's ``policy``
-    decides, so that an input self-loop is attributed the same way on every
-    graph.
+    Layers derive the edges they pass messages along from the edges they were
+    given in a few ways, tried in this order, each also on the reversed edges
+    (DirGNNConv's flipped ``edge_index``):
+
+    * exactly those edges, in order;
+    * those edges followed by self-loops the layer adds; PyG's
+      ``add_self_loops`` / ``add_remaining_self_loops`` first drop the
+      self-loops that were already there (:data:`REPLACE`), DGL's
+      ``add_self_loop`` keeps them (:data:`APPEND`). Where the messages fit
+      several forms (an input whose self-loops the layer replaced one for one),
+      the layer's ``policy`` decides, so that an input self-loop is attributed
+      the same way on every graph;
+    * an order-preserving subset of those edges, with or without self-loops of
+      the layer's own (a relation's edges, ``edge_index[:, edge_type == r]``;
+      the edges left after pooling, mapped back to the input's node ids).
 
     Args:
         src (Tensor): Sources of the call's messages, shape ``(M,)``.
@@ -85,8 +102,26 @@ def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, p
         id of each message and ``-1`` for self-loops the layer added.
 
     Raises:
-        UnsupportedLayerError: if the messages are of none of the forms.
+        UnsupportedLayerError: if the messages are of none of the forms, or
+            are a subset of edges that repeat the same (source, destination)
+            pair, which endpoints cannot tell apart.
     """
+    for ref in ((ref_src, ref_dst), (ref_dst, ref_src)):
+        positions = _with_self_loops(src, dst, ref[0], ref[1], policy)
+        if positions is not None:
+            return positions
+    for ref in ((ref_src, ref_dst), (ref_dst, ref_src)):
+        subset = _subset(src, dst, ref[0], ref[1], policy)
+        if subset is not None:
+            return subset
+    raise UnsupportedLayerError(
+        "it passed messages along edges that are neither the edges it was given, nor their reverse, nor an "
+        "order-preserving subset of either, with or without self-loops, so its messages cannot be matched to edges"
+    )
+
+
+def _with_self_loops(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, policy: Optional[str]) -> Optional[MessagePositions]:
+    """The positions of messages that are the given edges, followed by self-loops the layer adds, if they are."""
     num_edges, num_messages = ref_src.numel(), src.numel()
 
     def matches(edge_ids: Optional[Tensor], count: int) -> bool:
@@ -94,11 +129,7 @@ def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, p
             return False
         ref_s = ref_src if edge_ids is None else ref_src[edge_ids]
         ref_d = ref_dst if edge_ids is None else ref_dst[edge_ids]
-        return (
-            torch.equal(src[:count], ref_s)
-            and torch.equal(dst[:count], ref_d)
-            and torch.equal(src[count:], dst[count:])
-        )
+        return torch.equal(src[:count], ref_s) and torch.equal(dst[:count], ref_d) and torch.equal(src[count:], dst[count:])
 
     if policy in (None, EDGES) and num_messages == num_edges and matches(None, num_edges):
         return IN_ORDER
@@ -107,12 +138,55 @@ def align_messages(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, p
     else:
         kept = (ref_src != ref_dst).nonzero().view(-1)
         if policy == EDGES or not matches(kept, kept.numel()):
-            raise UnsupportedLayerError(
-                "it passed messages along edges that are neither the edges it was given nor those edges "
-                "followed by self-loops, so its messages cannot be matched to edges"
-            )
+            return None
     added = kept.new_full((num_messages - kept.numel(),), -1)
     return torch.cat([kept, added])
+
+
+def _subset(src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor, policy: Optional[str]) -> Optional[Tensor]:
+    """The positions of messages along an order-preserving subset of the given edges, if they are one.
+
+    A self-loop message is one the layer added (``-1``) when the layer replaces
+    input self-loops or no such edge was given. Every other message must be a
+    given edge, in the given order; where a (source, destination) pair is given
+    several times, the messages must take all of them, or they cannot be told apart.
+    """
+    if not ref_src.numel():
+        return None
+    width = int(torch.cat([src, dst, ref_src, ref_dst]).max()) + 1
+    ref_keys, keys = ref_src * width + ref_dst, src * width + dst
+    order = torch.sort(ref_keys, stable=True).indices
+    sorted_keys = ref_keys[order]
+    first = torch.searchsorted(sorted_keys, keys)
+    given = torch.searchsorted(sorted_keys, keys, right=True) - first
+    added = (src == dst) & ((given == 0) | (policy == REPLACE))
+    along = ~added
+    if (given[along] == 0).any():
+        return None
+    # The k-th message along a pair takes the k-th edge of that pair.
+    kept_keys = keys[along]
+    by_key = torch.sort(kept_keys, stable=True)
+    runs = torch.unique_consecutive(by_key.values, return_counts=True)[1]
+    starts = torch.repeat_interleave(torch.cumsum(runs, 0) - runs, runs)
+    rank = torch.empty_like(kept_keys)
+    rank[by_key.indices] = torch.arange(kept_keys.numel(), device=src.device) - starts
+    taken = torch.repeat_interleave(runs, runs)
+    count = torch.empty_like(kept_keys)
+    count[by_key.indices] = taken
+    if (rank >= given[along]).any():
+        return None
+    if (count < given[along]).any():
+        raise UnsupportedLayerError(
+            "it passed messages along some but not all of several edges with the same source and destination, "
+            "which their endpoints cannot tell apart; merge parallel edges (e.g. torch_geometric.utils.coalesce) "
+            "or give them distinct endpoints"
+        )
+    kept = order[first[along] + rank]
+    if (kept[1:] <= kept[:-1]).any():
+        return None
+    positions = torch.full_like(keys, -1)
+    positions[along] = kept
+    return positions
 
 
 class CallCounter:
@@ -124,17 +198,29 @@ class CallCounter:
     Args:
         num_layers (int, optional): The number of calls a forward pass must make;
             ``None`` while the layers are being discovered.
+        provenance (EdgeProvenance, optional): While the layers are discovered,
+            what tells the calls along the input's edges from those along
+            edges of their own.
     """
 
-    def __init__(self, num_layers: Optional[int] = None) -> None:
+    def __init__(self, num_layers: Optional[int] = None, provenance: Optional[EdgeProvenance] = None) -> None:
         self.num_layers = num_layers
+        self.provenance = provenance
         self.layers: List[Layer] = []
         #: Messages each call sent, as the handlers report them (see :meth:`record`).
         self.message_counts: List[int] = []
         self._calls_per_module: Dict[int, int] = {}
 
-    def begin_call(self, name: str, module: Any) -> int:
+    def begin_call(self, name: str, module: Any, edges: Optional[Tensor] = None) -> int:
         r"""Registers a message-passing call and returns its layer index.
+
+        Args:
+            name (str): The module's name.
+            module (object): The module making the call.
+            edges (Tensor, optional): The edges the call passes messages
+                along, where the framework shows them as a tensor; with a
+                ``provenance``, a call along edges computed from no input edge
+                is marked :attr:`Layer.own_edges`.
 
         Raises:
             RuntimeError: if the forward pass makes more calls than were
@@ -149,7 +235,8 @@ class CallCounter:
                 f"calls it made when its layers were discovered (extra call by "
                 f"'{name}'); edgeattr needs a fixed number of calls per forward pass"
             )
-        self.layers.append(Layer(name, module, call))
+        own = self.provenance is not None and edges is not None and not self.provenance.derived(edges)
+        self.layers.append(Layer(name, module, call, own))
         return layer
 
     def record(self, num_messages: int) -> None:
@@ -200,8 +287,11 @@ class MessageWeights(CallCounter):
             src, dst (Tensor): The call's message endpoints, ``(M,)``.
 
         Returns:
-            Tensor of shape ``(M,)``; self-loops added by the layer get 1.
+            Tensor of shape ``(M,)``; self-loops added by the layer get 1, and
+            so do all messages of a call along edges of its own (:data:`OWN`).
         """
+        if self.policy(layer) == OWN:
+            return self.mask.new_ones(src.numel())
         return self.weights_at(layer, align_messages(src, dst, self.ref_src, self.ref_dst, self.policy(layer)))
 
     def policy(self, layer: int) -> Optional[str]:
@@ -243,24 +333,36 @@ def session_for(
     return MessageWeights(weights, num_layers, ref_src, ref_dst, loop_policies)
 
 
-def discover_layers(run: Callable[[CallCounter], Any], what: str) -> List[Layer]:
+def discover_layers(run: Callable[[CallCounter], Any], what: str, edge_tensors: Iterable[Tensor] = ()) -> List[Layer]:
     r"""The message-passing calls of one forward pass, counted without weighting anything.
 
     Args:
         run (Callable): Runs the forward pass with a :class:`CallCounter`.
         what (str): What the model ran on, for the error message.
+        edge_tensors (Iterable[Tensor]): The input's edge tensors, from which
+            the calls along the input's edges are told apart from those along
+            edges of their own (see :class:`EdgeProvenance`); none: every call
+            is taken to pass messages along the input's edges.
 
     Raises:
         UnsupportedLayerError: if the model made no call edgeattr can see, or
             computed with a sparse tensor (an aggregation by sparse matrix
-            product, which bypasses message passing).
+            product, which bypasses message passing), or passed every message
+            along edges of its own (a graph built inside ``forward``).
     """
-    session = CallCounter()
-    with torch.no_grad(), SparseOperations():
+    sources = list(edge_tensors)
+    session = CallCounter(provenance=EdgeProvenance(sources) if sources else None)
+    with torch.no_grad(), SparseOperations(), session.provenance or contextlib.nullcontext():
         run(session)
     if not session.layers:
         raise UnsupportedLayerError(
             f"the model made no message-passing call on {what} that edgeattr can see: only messages passed "
             f"through the framework's message passing can be attributed to edges"
+        )
+    if all(layer.own_edges for layer in session.layers):
+        named = ", ".join(f"'{layer.name}' ({type(layer.module).__name__})" for layer in session.layers)
+        raise UnsupportedLayerError(
+            f"layer {named} passes messages only along a graph built inside forward (e.g. a k-nearest-neighbour graph of "
+            f"the features), not along the input's edges: there is no input edge to attribute"
         )
     return session.layers
