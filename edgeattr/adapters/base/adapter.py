@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional, Union
 
 import torch
 from torch import Tensor
@@ -320,6 +320,48 @@ def repeat_rows(tensor: Tensor, copies: int) -> Tensor:
 def copy_offsets(copies: int, per_copy: int, step: int, device: torch.device) -> Tensor:
     r"""Offsets ``[0]*per_copy + [step]*per_copy + ...`` for ``copies`` copies."""
     return torch.arange(copies, device=device).repeat_interleave(per_copy) * step
+
+
+#: Which part of a model's output is explained: a position (tuple, list), a key (dict) or a function of the output.
+OutputSelector = Union[None, int, str, Callable[[Any], Any]]
+
+
+def select_output(out: Any, output: OutputSelector) -> Tensor:
+    r"""The tensor to explain among a model's outputs.
+
+    Args:
+        out (object): What the model returned: a tensor, or a tuple, list or
+            dict holding one (SuperGAT's ``(log_softmax, attention_loss)``, the
+            dict of a heterogeneous model).
+        output (int, str or Callable, optional): The position, the key, or a
+            function of ``out`` that returns the tensor; ``None`` for a model
+            that returns a tensor.
+
+    Raises:
+        TypeError: for an output other than a tensor without ``output``, naming
+            the choices, or a selection that is not a tensor.
+    """
+    if output is None:
+        if isinstance(out, Tensor):
+            return out
+        if isinstance(out, (tuple, list)):
+            choices = ", ".join(f"output={i} ({_described(value)})" for i, value in enumerate(out))
+            raise TypeError(f"the model returned a {type(out).__name__} of {len(out)} values; choose the one to explain: {choices}")
+        if isinstance(out, dict):
+            choices = ", ".join(f"output={key!r} ({_described(value)})" for key, value in out.items())
+            raise TypeError(f"the model returned a dict; choose the value to explain: {choices}")
+        raise TypeError(f"the model must return a Tensor, got {type(out).__name__}; choose a tensor of its output with output=<a function>")
+    try:
+        selected = output(out) if callable(output) else out[output]
+    except (IndexError, KeyError, TypeError) as error:
+        raise TypeError(f"output={output!r} selects nothing of the model's output ({_described(out)}): {error}") from None
+    if not isinstance(selected, Tensor):
+        raise TypeError(f"output={output!r} selects a {type(selected).__name__} of the model's output, not a Tensor")
+    return selected
+
+
+def _described(value: Any) -> str:
+    return f"Tensor {tuple(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
 
 
 def unsupported(name: str, module: Any, why: str) -> UnsupportedLayerError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -14,23 +14,42 @@ Key = Union[int, str]
 #: How an argument follows the graph when it is restricted and copied.
 STRUCTURE, NODE, EDGE, BATCH, STATIC = "structure", "node", "edge", "batch", "static"
 
+#: An object holding the graph and its data (a PyG ``Data``), rebuilt from its fields for every call,
+#: and its field holding the number of nodes.
+CONTAINER, NODE_COUNT = "container", "node count"
+
+#: Rebuilds a container from the original and new values of its fields, by field name.
+Rebuild = Callable[[Any, Dict[str, Any]], Any]
+
 
 @dataclass
 class Slot:
     r"""One argument of the model call.
 
     Args:
-        key (int or str): Position or keyword.
-        name (str, optional): Parameter name of the model's forward, if known.
+        key (int or str): Position or keyword; for a field of a container,
+            ``'<container key>.<field name>'``.
+        name (str, optional): Parameter name of the model's forward, if known;
+            for a field, the field's name.
         value (object): The value the user passed.
         kind (str): ``'structure'`` (the graph: an edge_index or a DGLGraph),
-            ``'node'``, ``'edge'``, ``'batch'`` (graph id per node) or ``'static'``.
+            ``'node'``, ``'edge'``, ``'batch'`` (graph id per node),
+            ``'static'``, ``'container'`` (an object holding the graph among
+            its fields) or ``'node count'`` (a container's number of nodes).
+        container (int or str, optional): For a field, the key of its container.
+        rebuild (Callable, optional): For a container, how it is rebuilt
+            from its fields' values.
+        passed (bool): Whether the model is called with it; ``False`` for a
+            graph the model reads itself, which the user names to the adapter.
     """
 
     key: Key
     name: Optional[str]
     value: Any
     kind: str = STATIC
+    container: Optional[Key] = None
+    rebuild: Optional[Rebuild] = None
+    passed: bool = True
 
 
 @dataclass
@@ -38,7 +57,9 @@ class Call:
     r"""A ready model call over some number of disjoint copies of the computation graph.
 
     Args:
-        args, kwargs: What the model is called with.
+        slots (list[Slot]): The slots of the model call.
+        values (dict): A value per slot key; the model is called with
+            ``assemble(slots, values)``.
         structure (object): The batched graph among them.
         src, dst (Tensor): Its edges, in order, ``(copies * E_sub,)``.
         rows (Tensor): Output rows explained, one per target and copy.
@@ -46,8 +67,8 @@ class Call:
         num_outputs (int, optional): Output rows the model must return.
     """
 
-    args: List[Any]
-    kwargs: Dict[str, Any]
+    slots: List[Slot]
+    values: Dict[Key, Any]
     structure: Any
     src: Tensor
     dst: Tensor
@@ -55,11 +76,13 @@ class Call:
     edge_values: List[Tensor] = field(default_factory=list)
     num_outputs: Optional[int] = None
 
+    def __post_init__(self) -> None:
+        self.args, self.kwargs = assemble(self.slots, self.values)
+
     def replace(self, old: Dict[int, Any], structure: Any, src: Tensor, dst: Tensor) -> "Call":
         r"""The same call with the values whose ``id`` is in ``old`` replaced by ``old[id]``."""
-        args = [old.get(id(a), a) for a in self.args]
-        kwargs = {k: old.get(id(v), v) for k, v in self.kwargs.items()}
-        return Call(args, kwargs, structure, src, dst, self.rows, [], self.num_outputs)
+        values = {key: old.get(id(value), value) for key, value in self.values.items()}
+        return Call(self.slots, values, structure, src, dst, self.rows, [], self.num_outputs)
 
 
 def bind(model: torch.nn.Module, args: tuple, kwargs: dict) -> List[Slot]:
@@ -135,8 +158,15 @@ def _kind_by_name(name: str, size: int) -> str:
 
 
 def node_count(slots: List[Slot]) -> Optional[int]:
-    r"""Rows of the first tensor argument other than the graph (the node features)."""
+    r"""A container's number of nodes, else the rows of the first tensor argument other than the graph (the node
+    features) whose name does not say it follows the edges (an ``edge_type``)."""
+    counted = find(slots, NODE_COUNT)
+    if counted is not None:
+        return int(counted.value)
     for slot in slots:
+        name = (slot.name or str(slot.key)).lower()
+        if "edge" in name or name in EDGE_NAMES:
+            continue
         if slot.kind == STATIC and isinstance(slot.value, Tensor) and slot.value.dim() > 0:
             return slot.value.size(0)
     return None
@@ -148,7 +178,15 @@ def find(slots: List[Slot], kind: str) -> Optional[Slot]:
 
 
 def assemble(slots: List[Slot], values: Dict[Key, Any]) -> tuple:
-    r"""``(args, kwargs)`` from a value per slot key."""
-    args = [values[s.key] for s in slots if isinstance(s.key, int)]
-    kwargs = {s.key: values[s.key] for s in slots if isinstance(s.key, str)}
+    r"""``(args, kwargs)`` from a value per slot key; a container is rebuilt from the values of its fields."""
+
+    def value_of(slot: Slot) -> Any:
+        if slot.rebuild is None:
+            return values[slot.key]
+        fields = {str(field.name): values[field.key] for field in slots if field.container == slot.key}
+        return slot.rebuild(slot.value, fields)
+
+    arguments = [slot for slot in slots if slot.container is None and slot.passed]
+    args = [value_of(s) for s in arguments if isinstance(s.key, int)]
+    kwargs = {s.key: value_of(s) for s in arguments if isinstance(s.key, str)}
     return args, kwargs

@@ -22,15 +22,19 @@ from torch import Tensor
 from edgeattr.adapters.base.adapter import (
     DEFAULT_ELEMENTS_PER_PASS,
     EdgeMaskAdapter,
+    OutputSelector,
     copy_offsets,
     repeat_rows,
     run_in_passes,
+    select_output,
     unsupported,
 )
 from edgeattr.adapters.base.call import (
     BATCH,
+    CONTAINER,
     EDGE,
     NODE,
+    NODE_COUNT,
     STATIC,
     STRUCTURE,
     Call,
@@ -43,7 +47,7 @@ from edgeattr.adapters.base.call import (
     node_count,
 )
 from edgeattr.adapters.base.fingerprint import InputState, Snapshot, module_settings, tensor_state
-from edgeattr.adapters.base.messages import CallCounter, Layer, discover_layers, loop_policy, session_for
+from edgeattr.adapters.base.messages import OWN, CallCounter, Layer, discover_layers, loop_policy, session_for
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
 from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node, whole_inputs
 from edgeattr.adapters.base.verification import Record, difference, not_reproduced, pooling_modules, record_for
@@ -70,6 +74,8 @@ class GraphAdapter(EdgeMaskAdapter):
         verify (bool): Check the shortcuts against the model's own output.
         node_args, edge_args (Sequence[str]): Names of arguments with one row
             per node or per edge, where their sizes do not tell.
+        output (int, str or Callable, optional): The tensor to explain among
+            the model's outputs (see :func:`select_output`).
     """
 
     def __init__(
@@ -88,11 +94,13 @@ class GraphAdapter(EdgeMaskAdapter):
         verify: bool = True,
         node_args: Sequence[str] = (),
         edge_args: Sequence[str] = (),
+        output: OutputSelector = None,
     ) -> None:
         super().__init__(model, layerwise=layerwise, mode=mode)
+        self._output = output
         self._copies_per_pass = checked_count("copies_per_pass", copies_per_pass)
         self._check_model()
-        self._slots = bind(model, model_args, model_kwargs)
+        self._slots = self._unpacked(bind(model, model_args, model_kwargs))
         self._structure = self._find_structure(self._slots, structure_arg)
         self._structure.kind = STRUCTURE
         self._src, self._dst, num_nodes = self._edges(self._structure.value)
@@ -116,9 +124,14 @@ class GraphAdapter(EdgeMaskAdapter):
         self._user_tensors = functools.partial(named_tensors, self._slots, {slot.key: slot.value for slot in self._slots}, self._structure_tensors)
         self._inputs = InputState(self._user_tensors)
         self._neighbourhoods = Neighbourhoods(self._src, self._dst, self.num_nodes)
-        self._restrict = restrict and self._is_local()
+        #: Whether the model reads its graph itself (the user named it to the adapter): no edge can be deleted from it.
+        self.reads_own_graph = not self._structure.passed
+        #: Whether the graph cannot be cut or copied (a graph the model reads itself; nodes the model knows
+        #: by id), so that every target runs alone on the user's own inputs.
+        self.runs_whole = self.reads_own_graph or self._knows_nodes_by_id()
+        self._restrict = restrict and self._is_local() and not self.runs_whole
         #: Whether every target runs alone on the user's full input, one mask per pass (the exact path).
-        self.exact_path = False
+        self.exact_path = self.runs_whole
         self._settings = module_settings(model)
         self.layers, self._loop_policies = self._layers()
         self.num_layers = len(self.layers)
@@ -130,6 +143,10 @@ class GraphAdapter(EdgeMaskAdapter):
 
     def _check_model(self) -> None:
         r"""Raises :class:`UnsupportedLayerError` for layers known to bypass message passing."""
+
+    def _unpacked(self, slots: List[Slot]) -> List[Slot]:
+        r"""The slots with each object that holds the graph and its data (a container) followed by its fields."""
+        return slots
 
     @abstractmethod
     def _find_structure(self, slots: List[Slot], structure_arg: Optional[Key]) -> Slot:
@@ -185,6 +202,10 @@ class GraphAdapter(EdgeMaskAdapter):
     def _is_local(self) -> bool:
         r"""Whether a node's output depends on its in-neighbourhood alone."""
         return True
+
+    def _knows_nodes_by_id(self) -> bool:
+        r"""Whether the model knows its nodes by id rather than by features it is given, so they cannot be renumbered."""
+        return False
 
     # -- properties -----------------------------------------------------------------------
 
@@ -446,26 +467,30 @@ class GraphAdapter(EdgeMaskAdapter):
         discovered on the first target's whole graph instead, and that result
         is not kept.
         """
-        key = self._layout_key()
+        key = None if self.runs_whole else self._layout_key()
         known = _LAYERS.get(self.model, {}).get(key) if key is not None else None
         if known is not None:
             modules = list(self.model.modules())
             calls, policies = known
-            return [Layer(name, modules[position], call) for position, name, call in calls], policies
+            return [Layer(name, modules[position], call, own) for position, name, call, own in calls], policies
         first = self.targets[:1] if self.task == "node" else self._graph_nodes(int(self.targets[0]))[:1]
         try:
+            if self.runs_whole:  # one node's inputs would not be those of a node of the graph the model runs on
+                raise _NotOnOneNode
             layers = self._discover(single_node(first))
         except Exception as error:
-            if raised_by_edgeattr(error):  # a refusal holds on every graph
+            if raised_by_edgeattr(error) and not isinstance(error, _NotOnOneNode):  # a refusal holds on every graph
                 raise
             # The model's own error on a graph of one node (DGL's check for nodes without in-edges, a
             # normalisation over one value): discover on the first target's graph instead.
             key, layers = None, self._discover(self._segments(self.targets[:1], restrict=False))
-        policies = self._probe_loop_policies(len(layers))
+        policies = None if self.runs_whole else self._probe_loop_policies(len(layers))
+        if any(layer.own_edges for layer in layers):
+            policies = [OWN if layer.own_edges else (policies[i] if policies else None) for i, layer in enumerate(layers)]
         if key is not None:
             # Positions among the model's modules, not the modules: the model may be one of them.
             position = {id(module): p for p, module in enumerate(self.model.modules())}
-            calls = [(position[id(layer.module)], layer.name, layer.call) for layer in layers]
+            calls = [(position[id(layer.module)], layer.name, layer.call, layer.own_edges) for layer in layers]
             _LAYERS.setdefault(self.model, {})[key] = (calls, policies)
         return layers, policies
 
@@ -476,8 +501,8 @@ class GraphAdapter(EdgeMaskAdapter):
             value = slot.value
             if isinstance(value, Tensor):
                 layout.append((slot.key, slot.kind, value.dtype, tuple(value.shape[1:]) if slot.kind != STATIC else tuple(value.shape), str(value.device)))
-            elif slot.kind == STRUCTURE or isinstance(value, (bool, int, float, str, type(None))):
-                layout.append((slot.key, slot.kind, type(value).__name__, value if slot.kind != STRUCTURE else None))
+            elif slot.kind in (STRUCTURE, CONTAINER, NODE_COUNT) or isinstance(value, (bool, int, float, str, type(None))):
+                layout.append((slot.key, slot.kind, type(value).__name__, value if slot.kind == STATIC else None))
             else:
                 return None
         return (type(self), self.task, self._settings, tuple(layout))
@@ -500,6 +525,8 @@ class GraphAdapter(EdgeMaskAdapter):
                 pass
             elif slot.kind == STRUCTURE:
                 value = self._restrict_structure(value, segments)
+            elif slot.kind == NODE_COUNT:
+                value = segments.nodes.numel()
             elif slot.kind == BATCH:
                 if self.task == "graph":
                     value = segments.node_segment.to(value.dtype)
@@ -529,11 +556,12 @@ class GraphAdapter(EdgeMaskAdapter):
             elif slot.kind == BATCH:
                 step = graphs if self.task == "graph" else (int(value.max()) + 1 if value.numel() else 1)
                 value = value.repeat(copies) + copy_offsets(copies, num_nodes, step, self.device).to(value.dtype)
+            elif slot.kind == NODE_COUNT:
+                value = value * copies
             values[slot.key] = value
-        args, kwargs = assemble(self._slots, values)
         outputs = num_nodes if self.task == "node" else graphs
         rows = (unit.segments.roots.view(1, -1) + torch.arange(copies, device=self.device).view(-1, 1) * outputs).view(-1)
-        call = Call(args, kwargs, structure, src, dst, rows, edge_values, outputs * copies)
+        call = Call(self._slots, values, structure, src, dst, rows, edge_values, outputs * copies)
         unit.cache = (copies, call)
         return call
 
@@ -546,9 +574,11 @@ class GraphAdapter(EdgeMaskAdapter):
     # -- running the model ----------------------------------------------------------------
 
     def _discover(self, segments: Segments) -> List[Layer]:
-        unit = _Unit(self, segments, 0, segments.num_segments)
+        own = self._restricted_values(segments, own_inputs=True) if self.runs_whole else None
+        unit = _Unit(self, segments, 0, segments.num_segments, values=own)
         call = self._copies(unit, 1)
-        return discover_layers(lambda session: self._call(call, session, None), "the graph")
+        edge_tensors = [call.structure] if isinstance(call.structure, Tensor) else []
+        return discover_layers(lambda session: self._call(call, session, None), "the graph", edge_tensors)
 
     def _probe_loop_policies(self, num_layers: int) -> Optional[List[Optional[str]]]:
         """How each layer treats input self-loops, from a run on a two-node graph with one self-loop.
@@ -568,9 +598,10 @@ class GraphAdapter(EdgeMaskAdapter):
                 value = value[:1] if value.size(0) else value.new_zeros((1,) + value.shape[1:])
             elif slot.kind == BATCH:
                 value = torch.zeros(2, dtype=value.dtype, device=self.device)
+            elif slot.kind == NODE_COUNT:
+                value = 2
             values[slot.key] = value
-        args, kwargs = assemble(self._slots, values)
-        probe = Call(args, kwargs, structure, src, dst, torch.zeros(1, dtype=torch.long, device=self.device))
+        probe = Call(self._slots, values, structure, src, dst, torch.zeros(1, dtype=torch.long, device=self.device))
         session = CallCounter()
         try:
             with torch.no_grad():
@@ -602,6 +633,11 @@ class GraphAdapter(EdgeMaskAdapter):
         """The explained rows of ``copies`` copies of ``unit``, ``(copies * T_unit, *out)``."""
         call = self._copies(unit, copies)
         layer_keep = None
+        if keep is not None and self.reads_own_graph:
+            raise ValueError(
+                "the model reads its graph itself, so edges cannot be deleted from it: pass the graph as an argument "
+                "of the model, or weight messages instead of deleting edges (mode='message')"
+            )
         if keep is not None and not self.layerwise:
             call = self._without_edges(call, keep.reshape(-1))
         elif keep is not None:
@@ -615,9 +651,7 @@ class GraphAdapter(EdgeMaskAdapter):
         handler, routing = self._intercept(call, session)
         if layer_keep is not None:
             handler = Handlers([handler, self._layer_removal(call, session, layer_keep)])
-        values: Dict[Key, Any] = dict(enumerate(call.args))
-        values.update(call.kwargs)
-        state = InputState(functools.partial(named_tensors, self._slots, values, self._structure_tensors))
+        state = InputState(functools.partial(named_tensors, self._slots, call.values, self._structure_tensors))
         with prepared(self.model, handler), routing:
             out = self.model(*call.args, **call.kwargs)
         self._check_unmodified(state)
@@ -637,9 +671,8 @@ class GraphAdapter(EdgeMaskAdapter):
         return self._checked_output(self._forward(call, session, layer_keep), call.num_outputs)
 
     def _checked_output(self, out: Any, expected: Optional[int]) -> Tensor:
-        """The model's output, if it is a tensor with one row per node (node task) or graph (graph task), ``expected`` of them."""
-        if not isinstance(out, Tensor):
-            raise TypeError(f"the model must return a Tensor, got {type(out).__name__}")
+        """The explained output (see :func:`select_output`), if it has one row per node (node task) or graph (graph task), ``expected`` of them."""
+        out = select_output(out, self._output)
         if out.dim() == 0 or (expected is not None and out.size(0) != expected):
             other = "graph" if self.task == "node" else "node"
             raise ValueError(
@@ -685,6 +718,10 @@ class _Unit:
         self.size = self.segments.nodes.numel() * node_size + self.segments.edge_ids.numel() * edge_size
         self.values = adapter._restricted_values(self.segments) if values is None else values
         self.cache: Optional[Tuple[int, Call]] = None
+
+
+class _NotOnOneNode(Exception):
+    """The layers are not discovered on one node: the graph cannot be cut (see ``GraphAdapter.runs_whole``)."""
 
 
 #: Layers and self-loop policies found per model and argument layout (see ``GraphAdapter._layers``).
