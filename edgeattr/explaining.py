@@ -2,14 +2,17 @@ r"""One call from a model and its inputs to an :class:`EdgeExplanation`, for PyG
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Mapping, Optional
+import sys
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, Mapping, Optional
 
 import torch
+from torch import Tensor
 
-from edgeattr.adapters import GraphAdapter
+from edgeattr.adapters import EdgeMaskAdapter
+from edgeattr.adapters.base.hetero import EdgeType
 from edgeattr.attribution._common import TargetType, resolve_target
-from edgeattr.explanation import EdgeExplanation
+from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation
 from edgeattr.methods import method_named
 
 
@@ -28,11 +31,28 @@ def explain(
 ) -> EdgeExplanation:
     r"""Explains one prediction of an unmodified PyG or DGL model by its edges.
 
-    The model is called as your code calls it: ``model(x, edge_index, ...)``
-    for PyG, ``model(graph, feat, ...)`` for DGL (recognised by a
-    ``dgl.DGLGraph`` first input). The method runs on a
-    :class:`~edgeattr.PyGAdapter` or :class:`~edgeattr.DGLAdapter` at the
-    all-ones mask, exactly as the attribution classes do:
+    The model is called as your code calls it, and the first input picks
+    the adapter the method runs on:
+
+    ============================================  =============================================  ==========================
+    first input                                   model call and adapter                         explanation
+    ============================================  =============================================  ==========================
+    a tensor, or a PyG ``Data`` / ``Batch``       ``model(x, edge_index, ...)``:                 :class:`EdgeExplanation`
+                                                  :class:`~edgeattr.PyGAdapter`
+    a dict (``x_dict``, ``edge_index_dict``)      ``model(x_dict, edge_index_dict, ...)``:       :class:`HeteroEdgeExplanation`
+    or a ``HeteroData``                           :class:`~edgeattr.PyGHeteroAdapter`
+                                                  (a ``HeteroData`` is passed as
+                                                  ``data.x_dict, data.edge_index_dict``)
+    a ``dgl.DGLGraph``                            ``model(graph, feat, ...)``:                   :class:`EdgeExplanation`
+                                                  :class:`~edgeattr.DGLAdapter`
+    a DGL heterograph (several node or edge       ``model(graph, feats, ...)``:                  :class:`HeteroEdgeExplanation`
+    types)                                        :class:`~edgeattr.DGLHeteroAdapter`
+    a list of DGL blocks (``is_block``)           ``model(blocks, feat, ...)``:                  :class:`EdgeExplanation`
+                                                  :class:`~edgeattr.DGLBlockAdapter`             over ``parent_graph``
+    ============================================  =============================================  ==========================
+
+    The method runs on that adapter at the all-ones mask, exactly as the
+    attribution classes do:
 
     .. math::
         \texttt{edge\_mask} = \texttt{Method}(\texttt{Adapter}(\text{model}, \text{inputs},
@@ -47,14 +67,19 @@ def explain(
 
     Args:
         model (torch.nn.Module): The model, unchanged; it is left as it was.
-        *inputs: The model's positional inputs: ``x, edge_index`` (PyG) or
-            ``graph, feat`` (DGL).
+        *inputs: The model's positional inputs: ``x, edge_index`` (PyG),
+            ``x_dict, edge_index_dict`` or a ``HeteroData`` (heterogeneous
+            PyG), ``graph, feat`` (DGL, also a heterograph and a dict of
+            features per node type), or ``blocks, feat`` (DGL blocks).
         method (str, optional): A name of :data:`edgeattr.methods.METHODS`:
             ``'edge_gradient'``, ``'gradient_sign'``, ``'edge_occlusion'``,
             ``'layerwise_gradient'``, ``'layerwise_occlusion'`` or
             ``'gnnexplainer'``. (default: ``'gradient_sign'``)
         index (int, optional): The node to explain (node task), or the graph
-            of a batch (graph task; ``None`` for a single graph).
+            of a batch (graph task; ``None`` for a single graph). On a
+            heterogeneous graph, the row of the model's output (of
+            ``node_type`` / ``ntype`` where it returns one per node type); on
+            DGL blocks, the seed node's id in ``parent_graph`` (required).
         target (int, optional): The class explained (or the output column, see
             :mod:`edgeattr.modes`); ``None`` is the class the model predicts.
         layerwise (bool, optional): Also attribute per message-passing call.
@@ -62,7 +87,9 @@ def explain(
         task (str, optional): ``'node'`` or ``'graph'``. Default: ``'graph'``
             for PyG models given a ``batch`` and for batches of several DGL
             graphs, else ``'node'``. A graph classifier of a single graph needs
-            ``task='graph'``.
+            ``task='graph'``. On a heterogeneous graph it only names what
+            ``index`` is (default: ``'graph'`` without ``index``, else
+            ``'node'``); DGL blocks explain a node.
         mode (str, optional): What the output means, one of PyG's
             ``ModelConfig`` modes (see :mod:`edgeattr.modes`); required for a
             model with a single output column.
@@ -73,30 +100,42 @@ def explain(
             ``{'eps': 1e-3}`` for ``gradient_sign``, ``{'epochs': 200}`` for
             ``gnnexplainer``, ``{'mode': 'remove'}`` for the occlusions.
         **model_kwargs: Keyword arguments of the model call (``batch``,
-            ``edge_attr``, ...).
+            ``edge_attr``, ...), and the adapter's own: ``node_type=``
+            (:class:`~edgeattr.PyGHeteroAdapter`) or ``ntype=``
+            (:class:`~edgeattr.DGLHeteroAdapter`), the node type of the
+            explained row for a model returning outputs per node type; and
+            ``parent_graph=`` for DGL blocks (required), the graph they were
+            sampled from.
 
     Returns:
         EdgeExplanation: ``edge_mask`` ``(E,)`` over the edges of the input
-        graph (columns of ``edge_index``; DGL edge ids), ``layer_masks``
-        ``(L, E)`` or ``None``, and what was explained.
+        graph (columns of ``edge_index``; DGL edge ids; for blocks, the parent
+        graph's edge ids), ``layer_masks`` ``(L, E)`` or ``None``, and what
+        was explained. For a heterogeneous graph a
+        :class:`~edgeattr.explanation.HeteroEdgeExplanation`, whose
+        ``edge_mask_dict`` keys the masks by edge type as the framework keys
+        edge types, ``(src, relation, dst)``.
 
     Raises:
-        ValueError: for an unknown method, or an ``index`` naming several
-            targets (an explanation holds one; explain them in turn).
+        ValueError: for an unknown method, an ``index`` naming several
+            targets (an explanation holds one; explain them in turn), or DGL
+            blocks without ``index`` or ``parent_graph``.
 
     Example::
 
         >>> explanation = explain(model, data.x, data.edge_index, index=10)
         >>> explanation.topk(5)
         >>> explanation.plot("node10.png")
+        >>> hetero = explain(model, data.x_dict, data.edge_index_dict, index=3)
+        >>> hetero.edge_mask_dict[("paper", "cites", "paper")]
     """
     chosen = method_named(method)
     options = dict(options or {})
+    route = _adapter_class(inputs)
+    arguments = {**route.settings(index, task, model_kwargs), **model_kwargs}
 
-    def adapter_of(layerwise_masks: bool) -> GraphAdapter:
-        return _adapter_class(inputs)(
-            model, *inputs, index=index, layerwise=layerwise_masks, task=task, mode=mode, verify=verify, **model_kwargs
-        )
+    def adapter_of(layerwise_masks: bool) -> EdgeMaskAdapter:
+        return route.adapter(model, *route.inputs, layerwise=layerwise_masks, mode=mode, verify=verify, **arguments)
 
     adapter = adapter_of(chosen.layerwise)
     with torch.no_grad():
@@ -115,32 +154,182 @@ def explain(
         edge_mask = attribution
     else:
         layer_masks, edge_mask = None, attribution
-    return EdgeExplanation(
+    attributed = dict(
         edge_mask=edge_mask,
         layer_masks=layer_masks,
-        edge_index=adapter.edge_index,
         target=explained,
         prediction=prediction[0],
         method=method,
-        index=int(adapter.targets[0]),  # the one target's id, also where index came as a tensor of one id
-        task=adapter.task,
-        num_nodes=adapter.num_nodes,
         computation_edges=adapter.edge_ids[adapter.message_edges],
         layer_names=[layer.name for layer in adapter.layers],
     )
+    return route.explanation(adapter, arguments, task, attributed)
 
 
-def _adapter_class(inputs: tuple) -> type:
-    """The adapter for the inputs: DGL's for a DGLGraph first, else PyG's."""
+@dataclass(frozen=True)
+class _Route:
+    """How explain() binds one kind of input: the adapter, the inputs as it takes them, and the explanation's graph."""
+
+    #: The adapter class.
+    adapter: type
+    #: The model's positional inputs, as the adapter takes them after the model.
+    inputs: tuple
+    #: The explanation from the built adapter: ``(adapter, its keyword arguments, explain()'s task, attributed fields)``.
+    explanation: Callable[[Any, Dict[str, Any], Optional[str], Dict[str, Any]], EdgeExplanation]
+    #: Whether the adapter takes ``task=`` (one graph or a batch); the others explain one output row.
+    takes_task: bool = False
+    #: Whether it explains a seed node of sampled blocks (needs ``index`` and ``parent_graph``).
+    blocks: bool = False
+
+    def settings(self, index: Any, task: Optional[str], model_kwargs: Mapping[str, Any]) -> Dict[str, Any]:
+        """The adapter's keyword arguments from explain()'s ``index`` and ``task``, checked."""
+        if self.takes_task:
+            return {"index": index, "task": task}
+        if task not in (None, "node", "graph"):
+            raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
+        one = _single_id(index)
+        if self.blocks:
+            _check_blocks(one, task, model_kwargs)
+        return {"index": one}
+
+
+def _adapter_class(inputs: tuple) -> _Route:
+    """The adapter for the inputs: DGL's for DGL graphs and blocks, PyG's hetero one for dicts or a HeteroData, else PyG's."""
     if not inputs:
         raise ValueError("pass the model's inputs after the model: explain(model, x, edge_index, ...) or explain(model, graph, feat, ...)")
-    if type(inputs[0]).__module__.split(".")[0] == "dgl":
-        from edgeattr.adapters.dgl import DGLAdapter
+    first = inputs[0]
+    if _is_dgl(first) or isinstance(first, (list, tuple)) and any(_is_dgl(block) for block in first):
+        return _dgl_route(inputs)
+    if _is_hetero_data(first):
+        from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
 
-        return DGLAdapter
+        return _Route(PyGHeteroAdapter, (first.x_dict, first.edge_index_dict) + inputs[1:], _pyg_hetero_explanation)
+    if isinstance(first, Mapping) or len(inputs) > 1 and isinstance(inputs[1], Mapping):
+        from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
+
+        if len(inputs) < 2:
+            raise ValueError(
+                "a heterogeneous PyG model is called with node features and edges per type: "
+                "explain(model, x_dict, edge_index_dict, ...) or explain(model, hetero_data, ...)"
+            )
+        return _Route(PyGHeteroAdapter, inputs, _pyg_hetero_explanation)
     from edgeattr.adapters.pyg import PyGAdapter
 
-    return PyGAdapter
+    return _Route(PyGAdapter, inputs, _graph_explanation, takes_task=True)  # tensors, or a Data / Batch object
+
+
+def _dgl_route(inputs: tuple) -> _Route:
+    """DGL's adapters: blocks (a list of sampled blocks), a heterograph, or one graph (or batch)."""
+    first = inputs[0]
+    if isinstance(first, (list, tuple)):
+        if not all(_is_dgl(block) and block.is_block for block in first):
+            raise TypeError(
+                "the first input is a list: explain() takes a list of DGL blocks first (as a neighbour sampler "
+                "returns them), every one a dgl.DGLGraph with is_block; pass a whole graph as one dgl.DGLGraph"
+            )
+        from edgeattr.adapters.dgl_blocks import DGLBlockAdapter
+
+        return _Route(DGLBlockAdapter, inputs, _block_explanation, blocks=True)
+    if first.is_block:
+        raise ValueError(
+            "the graph is a sampled block: pass the list of blocks the model takes, "
+            "explain(model, blocks, feat, index=seed, parent_graph=g), with the seed's id in the parent graph g"
+        )
+    if not first.is_homogeneous:
+        from edgeattr.adapters.dgl_hetero import DGLHeteroAdapter
+
+        return _Route(DGLHeteroAdapter, inputs, _dgl_hetero_explanation)
+    from edgeattr.adapters.dgl import DGLAdapter
+
+    return _Route(DGLAdapter, inputs, _graph_explanation, takes_task=True)
+
+
+def _is_dgl(value: Any) -> bool:
+    """Whether ``value`` is a DGL object (without importing DGL)."""
+    return type(value).__module__.split(".")[0] == "dgl"
+
+
+def _is_hetero_data(value: Any) -> bool:
+    """Whether ``value`` is PyG's ``HeteroData`` or a batch of them (which only an imported PyG can make)."""
+    pyg_data = sys.modules.get("torch_geometric.data")
+    return pyg_data is not None and isinstance(value, pyg_data.HeteroData)
+
+
+def _single_id(index: Any) -> Optional[int]:
+    """One node or graph id from an int or a tensor of one id; several ids raise."""
+    if index is None or isinstance(index, int) and not isinstance(index, bool):
+        return index
+    if isinstance(index, Tensor) and not index.is_floating_point() and index.dtype != torch.bool:
+        if index.numel() != 1:
+            raise ValueError(
+                f"index names {index.numel()} targets; an EdgeExplanation holds one: explain them one at a time, "
+                f"or use the attribution classes on an adapter"
+            )
+        return int(index)
+    raise TypeError(f"index must be an integer id or a tensor of one id, got {index!r}")
+
+
+def _check_blocks(index: Optional[int], task: Optional[str], model_kwargs: Mapping[str, Any]) -> None:
+    """Sampled blocks explain one seed node over the parent graph's edges, so both must be given."""
+    if task == "graph":
+        raise ValueError("DGL blocks explain a seed node: task must be 'node' (or left out)")
+    if index is None:
+        raise ValueError("DGL blocks explain a seed node: pass index=, its id in the parent graph")
+    if model_kwargs.get("parent_graph") is None:
+        raise ValueError(
+            "explain() on DGL blocks needs parent_graph=, the dgl.DGLGraph the blocks were sampled from: the "
+            "explanation is over its edges (DGLBlockAdapter itself also takes num_edges= instead)"
+        )
+
+
+def _graph_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:
+    """The explanation of a PyGAdapter or DGLAdapter: over the graph's edges, in mask order."""
+    return EdgeExplanation(
+        edge_index=adapter.edge_index,
+        index=int(adapter.targets[0]),  # the one target's id, also where index came as a tensor of one id
+        task=adapter.task,
+        num_nodes=adapter.num_nodes,
+        **attributed,
+    )
+
+
+def _block_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:
+    """The explanation of a DGLBlockAdapter: over the parent graph's edges, by parent edge id."""
+    parent = arguments["parent_graph"]
+    edge_index = torch.stack(parent.edges(order="eid")).to(attributed["edge_mask"].device)
+    return EdgeExplanation(edge_index=edge_index, index=adapter.index, task="node", num_nodes=adapter.num_nodes, **attributed)
+
+
+def _pyg_hetero_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:
+    """The explanation of a PyGHeteroAdapter, keyed as ``edge_index_dict`` keys its edge types."""
+    edges = {t: adapter.edge_index_dict[t] for t in adapter.edge_types}
+    nodes = {t: x.size(0) for t, x in adapter.x_dict.items()}
+    return _hetero_explanation(adapter, edges, nodes, adapter.node_type, task, attributed)
+
+
+def _dgl_hetero_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:
+    """The explanation of a DGLHeteroAdapter, keyed by canonical edge type as DGL keys it."""
+    graph = adapter.graph
+    edges = {t: torch.stack(graph.edges(etype=t, order="eid")) for t in adapter.edge_types}
+    nodes = {t: graph.num_nodes(t) for t in graph.ntypes}
+    return _hetero_explanation(adapter, edges, nodes, adapter.ntype, task, attributed)
+
+
+def _hetero_explanation(
+    adapter: Any, edges: Dict[EdgeType, Tensor], nodes: Dict[str, int], node_type: Optional[str], task: Optional[str], attributed: Dict[str, Any]
+) -> HeteroEdgeExplanation:
+    """The explanation over every edge type, flat in the adapter's mask order (``edges`` holds them in that order)."""
+    edge_index = torch.cat([e.long() for e in edges.values()], 1) if edges else torch.zeros(2, 0, dtype=torch.long)
+    return HeteroEdgeExplanation(
+        edge_index=edge_index.to(attributed["edge_mask"].device),
+        index=0 if adapter.index is None else adapter.index,
+        task=task or ("graph" if adapter.index is None else "node"),
+        num_nodes=sum(nodes.values()),
+        num_edges_dict={t: e.size(1) for t, e in edges.items()},
+        node_type=node_type,
+        num_nodes_dict=nodes,
+        **attributed,
+    )
 
 
 __all__ = ["explain"]

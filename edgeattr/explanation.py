@@ -3,15 +3,17 @@ r"""An edge explanation of one prediction, with ways to rank, cut, convert and d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, NamedTuple, Optional
+from typing import TYPE_CHECKING, Dict, List, NamedTuple, NoReturn, Optional, Tuple
 
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.hetero import EdgeType
+
 if TYPE_CHECKING:
     import matplotlib.figure
     import networkx
-    from torch_geometric.explain import Explanation
+    from torch_geometric.explain import Explanation, HeteroExplanation
 
 
 class EdgeRanking(NamedTuple):
@@ -107,11 +109,7 @@ class EdgeExplanation:
             EdgeRanking: ``(values, indices)``, best first; ``values`` are the
             signed attributions also when ranking by magnitude.
         """
-        if not 0 <= k <= self.num_edges:
-            raise ValueError(f"k must be between 0 and the number of edges ({self.num_edges}), got {k}")
-        score = self.edge_mask.abs() if absolute else self.edge_mask
-        order = torch.sort(score, descending=True, stable=True).indices[:k]
-        return EdgeRanking(self.edge_mask[order], order)
+        return _ranking(self.edge_mask, k, absolute)
 
     def subgraph(self, k: Optional[int] = None, absolute: bool = False) -> EdgeSubgraph:
         r"""The explanation subgraph: the top ``k`` edges, or every edge of positive attribution.
@@ -217,4 +215,146 @@ class EdgeExplanation:
         )
 
 
-__all__ = ["EdgeExplanation", "EdgeRanking", "EdgeSubgraph"]
+def _ranking(edge_mask: Tensor, k: int, absolute: bool) -> EdgeRanking:
+    """The ``k`` best entries of ``edge_mask`` ``(E,)``, ties broken by the lower position."""
+    if not 0 <= k <= edge_mask.numel():
+        raise ValueError(f"k must be between 0 and the number of edges ({edge_mask.numel()}), got {k}")
+    score = edge_mask.abs() if absolute else edge_mask
+    order = torch.sort(score, descending=True, stable=True).indices[:k]
+    return EdgeRanking(edge_mask[order], order)
+
+
+@dataclass
+class HeteroEdgeExplanation(EdgeExplanation):
+    r"""The attribution of one prediction to the edges of a heterogeneous graph, per edge type.
+
+    Made by :func:`edgeattr.explain` for a PyG model called with ``x_dict,
+    edge_index_dict`` (or a ``HeteroData``) and for a DGL heterograph. The
+    inherited tensors are flat, edge type after edge type in the order of
+    :attr:`edge_types` (the adapter's mask order: ``edge_index_dict`` for PyG,
+    ``graph.canonical_etypes`` for DGL) and by edge id within a type, so that
+    ``edge_mask`` is ``(E,)`` with :math:`E = \sum_t E_t`; the ``*_dict``
+    properties key them by edge type, as the framework keys edge types:
+
+    - :attr:`edge_mask_dict`: ``{edge type: (E_t,)}``;
+    - :attr:`layer_masks_dict`: ``{edge type: (L, E_t)}`` when layerwise;
+    - :attr:`edge_index_dict`: ``{edge type: (2, E_t)}``, node ids of the
+      source and destination types.
+
+    :meth:`topk` ranks all edges together and returns flat positions;
+    :meth:`locate` names their edge type and id. :meth:`to_pyg` gives PyG's
+    ``HeteroExplanation``, whose ``get_explanation_subgraph`` and
+    ``visualize_graph`` take the place of :meth:`subgraph`, :meth:`plot` and
+    :meth:`to_networkx` (node ids are per node type, so a flat graph of them
+    would merge unrelated nodes; these three raise).
+
+    Attributes:
+        num_edges_dict (dict[EdgeType, int]): Edges per edge type, in mask order.
+        node_type (str or None): The node type of the explained node, for a
+            model returning outputs per node type; else ``None``.
+        num_nodes_dict (dict[str, int]): Nodes per node type.
+
+    The inherited ``index`` is the explained node's id within ``node_type``
+    (node task) or the graph's id; ``num_nodes`` counts the nodes of all types;
+    ``computation_edges`` holds every flat position (the heterogeneous
+    adapters run the whole graph).
+    """
+
+    num_edges_dict: Dict[EdgeType, int]
+    node_type: Optional[str]
+    num_nodes_dict: Dict[str, int]
+
+    @property
+    def edge_types(self) -> List[EdgeType]:
+        r"""The edge types, in mask order."""
+        return list(self.num_edges_dict)
+
+    def split(self, values: Tensor) -> Dict[EdgeType, Tensor]:
+        r"""Keys the last dimension of flat ``values`` ``(..., E)`` by edge type.
+
+        Args:
+            values (Tensor): Values over all edges in mask order, ``(..., E)``.
+
+        Returns:
+            dict[EdgeType, Tensor]: ``{edge type: (..., E_t)}``, in mask order.
+        """
+        if values.size(-1) != self.num_edges:
+            raise ValueError(f"values must have {self.num_edges} entries in their last dimension, got {tuple(values.shape)}")
+        return dict(zip(self.edge_types, values.split(list(self.num_edges_dict.values()), dim=-1)))
+
+    @property
+    def edge_mask_dict(self) -> Dict[EdgeType, Tensor]:
+        r"""The attribution per edge type, ``{edge type: (E_t,)}``."""
+        return self.split(self.edge_mask)
+
+    @property
+    def layer_masks_dict(self) -> Optional[Dict[EdgeType, Tensor]]:
+        r"""The attribution per call and edge, per edge type, ``{edge type: (L, E_t)}``; ``None`` unless layerwise."""
+        return None if self.layer_masks is None else self.split(self.layer_masks)
+
+    @property
+    def edge_index_dict(self) -> Dict[EdgeType, Tensor]:
+        r"""The edges per edge type, ``{edge type: (2, E_t)}``, in their own node types' ids."""
+        return self.split(self.edge_index)
+
+    def locate(self, positions: Tensor) -> List[Tuple[EdgeType, int]]:
+        r"""The edge type and id within it of flat positions, e.g. the ``indices`` of :meth:`topk`.
+
+        Args:
+            positions (Tensor): Positions in the flat mask, ``(K,)``.
+
+        Returns:
+            list[tuple[EdgeType, int]]: ``(edge type, edge id)`` per position.
+        """
+        if positions.numel() and not 0 <= int(positions.min()) <= int(positions.max()) < self.num_edges:
+            raise IndexError(f"positions must lie in [0, {self.num_edges}), got {positions.tolist()}")
+        starts = torch.tensor([0] + list(self.num_edges_dict.values())).cumsum(0)
+        types = torch.searchsorted(starts, positions.cpu(), right=True) - 1
+        return [(self.edge_types[t], int(p - starts[t])) for t, p in zip(types.tolist(), positions.cpu().tolist())]
+
+    def to_pyg(self) -> "HeteroExplanation":
+        r"""The explanation as PyG's ``torch_geometric.explain.HeteroExplanation``.
+
+        Each edge type's store holds ``edge_index`` ``(2, E_t)`` and
+        ``edge_mask`` ``(E_t,)`` (and when layerwise ``layer_edge_mask``
+        ``(E_t, L)``, so that PyG's subgraphs slice it with the edges); each
+        node type's store holds ``num_nodes``; ``target``, ``prediction`` and
+        ``index`` are global.
+
+        Returns:
+            torch_geometric.explain.HeteroExplanation
+        """
+        from torch_geometric.explain import HeteroExplanation
+
+        explanation = HeteroExplanation()
+        explanation.set_value_dict("edge_index", self.edge_index_dict)
+        explanation.set_value_dict("edge_mask", self.edge_mask_dict)
+        if self.layer_masks is not None:
+            explanation.set_value_dict("layer_edge_mask", {t: m.t() for t, m in self.split(self.layer_masks).items()})
+        for node_type, count in self.num_nodes_dict.items():
+            explanation[node_type].num_nodes = count
+        explanation.target = torch.tensor([self.target], device=self.edge_mask.device)
+        explanation.prediction, explanation.index = self.prediction, self.index
+        return explanation
+
+    def subgraph(self, k: Optional[int] = None, absolute: bool = False) -> EdgeSubgraph:
+        r"""Not available per edge type: raises, naming what to use instead."""
+        _per_type_only("subgraph()", "to_pyg().get_explanation_subgraph(), or edge_mask_dict")
+
+    def to_networkx(self) -> "networkx.MultiDiGraph":
+        r"""Not available per edge type: raises, naming what to use instead."""
+        _per_type_only("to_networkx()", "to_pyg(), or edge_mask_dict and edge_index_dict")
+
+    def plot(self, path: str, layers: bool = True, node_colors: Optional[List[str]] = None, seed: int = 0) -> "matplotlib.figure.Figure":
+        r"""Not available per edge type: raises, naming what to use instead."""
+        _per_type_only("plot()", "to_pyg().visualize_graph(path)")
+
+
+def _per_type_only(what: str, instead: str) -> NoReturn:
+    raise NotImplementedError(
+        f"{what} draws one graph with one id per node, but a heterogeneous explanation numbers nodes per node type; "
+        f"use {instead}"
+    )
+
+
+__all__ = ["EdgeExplanation", "EdgeRanking", "EdgeSubgraph", "HeteroEdgeExplanation"]

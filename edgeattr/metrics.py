@@ -2,34 +2,54 @@ r"""Comparing explanations: cosine similarity of masks and the sign-flip diagnos
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.adapter import EdgeMaskAdapter
 from edgeattr.adapters.base.graph import GraphAdapter
+from edgeattr.adapters.base.hetero import EdgeType
 from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
 from edgeattr.attribution._common import TargetType, checked_edges, explained_output, flat_entries, mask_view, resolve_target
 from edgeattr.checks import checked_count
 
+#: Masks of a heterogeneous graph keyed by edge type, ``{edge type: (B, ..., E_t)}``.
+MasksPerType = Mapping[EdgeType, Tensor]
 
-def cosine_similarity(a: Tensor, b: Tensor, entries: Optional[Tensor] = None) -> Tensor:
+
+def cosine_similarity(
+    a: Union[Tensor, MasksPerType], b: Union[Tensor, MasksPerType], entries: Union[None, Tensor, MasksPerType] = None
+) -> Tensor:
     r"""Cosine similarity of two batches of masks, the paper's comparison.
 
     .. math::
         \cos(a, b) = \frac{\langle a, b \rangle}{\lVert a \rVert \, \lVert b \rVert}
 
     taken per mask over all trailing dimensions; 0 where either mask is all zero.
+    Masks of a heterogeneous graph may come as dicts keyed by edge type (an
+    adapter's ``split``, a ``HeteroEdgeExplanation``'s or PyG
+    ``HeteroExplanation``'s masks per type, each with a leading batch
+    dimension): the similarity is then over the edges of every type
+    together, matched by edge type whatever the order of the keys.
 
     Args:
-        a (Tensor): Masks of shape ``(B, ...)``.
-        b (Tensor): Masks of the same shape.
-        entries (Tensor, optional): Edge ids (last dimension) to compare on,
-            e.g. an adapter's ``edge_ids``; default: all.
+        a (Tensor or dict): Masks of shape ``(B, ...)``, or ``{edge type: (B, ..., E_t)}``.
+        b (Tensor or dict): Masks of the same shape (the same edge types and shapes).
+        entries (Tensor or dict, optional): Edge ids (last dimension) to
+            compare on, e.g. an adapter's ``edge_ids``; for dicts, edge ids
+            per edge type, and a type left out is not compared. Default: all.
 
     Returns:
         Tensor of shape ``(B,)``.
+
+    Example::
+
+        >>> first, second = explain(model, x_dict, edge_index_dict, index=3), explain(..., method="edge_gradient")
+        >>> cosine_similarity({t: m[None] for t, m in first.edge_mask_dict.items()},
+        ...                   {t: m[None] for t, m in second.edge_mask_dict.items()})   # (1,)
     """
+    a, b, entries = _flat_masks(a, b, entries)
     if a.shape != b.shape:
         raise ValueError(f"masks must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     if entries is not None:
@@ -38,6 +58,34 @@ def cosine_similarity(a: Tensor, b: Tensor, entries: Optional[Tensor] = None) ->
     norms = a.norm(dim=1) * b.norm(dim=1)
     dots = (a * b).sum(1)
     return torch.where(norms > 0, dots / norms.clamp(min=torch.finfo(torch.float64).tiny), torch.zeros_like(dots))
+
+
+def _flat_masks(
+    a: Union[Tensor, MasksPerType], b: Union[Tensor, MasksPerType], entries: Union[None, Tensor, MasksPerType]
+) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Both masks and the entries as tensors: dicts per edge type become one last dimension, type after type in ``a``'s order."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if entries is not None and not isinstance(entries, Tensor):
+            raise TypeError("entries keyed by edge type need masks keyed by edge type; pass entries as a tensor of edge ids")
+        return a, b, entries
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        raise TypeError("pass both masks as tensors or both as dicts keyed by edge type, got one of each")
+    if set(a) != set(b):
+        raise ValueError(f"the masks have different edge types: {sorted(set(a) ^ set(b), key=str)} are in only one of them")
+    if entries is not None and not isinstance(entries, Mapping):
+        raise TypeError("masks keyed by edge type take entries keyed by edge type, {edge type: edge ids}")
+    types = [t for t in a if entries is None or t in entries]
+    for t in types:
+        if a[t].shape != b[t].shape or a[t].shape[:-1] != a[types[0]].shape[:-1]:
+            raise ValueError(
+                f"masks of edge type {t} have shapes {tuple(a[t].shape)} and {tuple(b[t].shape)}; every type needs "
+                f"the same shape in both, with the same leading dimensions (B, ...) as the others"
+            )
+    if entries is not None:
+        a, b = ({t: m[t].index_select(-1, entries[t]) for t in types} for m in (a, b))
+    if not types:
+        raise ValueError("no edge type to compare: the dicts are empty, or entries names none of their edge types")
+    return torch.cat([a[t] for t in types], -1), torch.cat([b[t] for t in types], -1), None
 
 
 class SignFlips(NamedTuple):
@@ -63,7 +111,7 @@ def sign_flips(
     target: TargetType = None,
     steps: int = 21,
     per_eval: Optional[int] = None,
-    edges: Union[None, Tensor, Sequence[int]] = None,
+    edges: Union[None, Tensor, Sequence[int], Mapping[EdgeType, Tensor]] = None,
 ) -> SignFlips:
     r"""How often each edge's gradient changes sign as its weight sweeps :math:`[0, 1]`.
 
@@ -80,21 +128,26 @@ def sign_flips(
         mask (Tensor): One mask, shape ``(1, E)`` or ``(1, L, E)``.
         target (int, optional): Class explained; ``None`` as in the methods.
         steps (int, optional): Points of the sweep. (default: ``21``)
-        per_eval (int, optional): Swept masks per forward and backward pass.
-            Default: the adapter's ``copies_per_pass``, which bounds the memory
-            autograd keeps for one backward pass; 1024 for a plain function.
-        edges (Tensor, optional): Edge ids (columns of the mask) to examine,
-            e.g. a sample of a large computation graph; default: every edge
-            whose messages reach the target.
+        per_eval (int, optional): Swept masks per backward pass. Default: a
+            graph adapter's ``copies_per_pass``, which bounds the memory
+            autograd keeps for one backward pass; 1 for the adapters that
+            run one mask per forward pass (heterographs, DGL blocks), where
+            chunks would save no pass; 1024 for a plain function.
+        edges (Tensor or dict, optional): Edge ids (columns of the mask) to
+            examine, e.g. a sample of a large computation graph; for a
+            heterogeneous adapter also ``{edge type: edge ids within the
+            type}``. Default: every edge whose messages reach the target.
 
     Returns:
-        :class:`SignFlips`, with ``entries`` as flat indices into ``mask[0]``.
+        :class:`SignFlips`, with ``entries`` as flat indices into ``mask[0]``
+        (for a heterogeneous adapter, positions in its mask: ``split`` keys
+        them by edge type).
     """
     if mask.dim() < 2 or mask.size(0) != 1:
         raise ValueError(f"sign_flips takes one mask of shape (1, E) or (1, L, E), got {tuple(mask.shape)}")
     steps = checked_count("steps", steps, minimum=2)
     per_eval = checked_count("per_eval", per_eval)
-    edge_ids = checked_edges(edges, mask.size(-1), mask.device)
+    edge_ids = checked_edges(_flat_edges(forward_func, edges), mask.size(-1), mask.device)
     adapter = adapter_of(forward_func)
     if adapter is not None and adapter.num_targets != 1:
         raise ValueError("sign_flips sweeps one target's edges: build the adapter with a single index")
@@ -107,7 +160,7 @@ def sign_flips(
     examined = flat_entries(view.masks[0].shape, swept_edges)
     sweep_entries = examined.repeat_interleave(steps)
     sweep_weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device).repeat(examined.numel())
-    per_eval = per_eval or (forward_func.copies_per_pass if isinstance(forward_func, GraphAdapter) else 1024)
+    per_eval = per_eval or _default_per_eval(forward_func)
     grads = []
     chunks = zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)) if examined.numel() else []
     for idx, weight in chunks:
@@ -130,6 +183,37 @@ def sign_flips(
     rate = float((flips > 0).double().mean()) if examined.numel() else 0.0
     entries = flat_entries(mask[0].shape, view.edge_ids[swept_edges])
     return SignFlips(rate, flips, entries, gradients)
+
+
+def _flat_edges(forward_func: ForwardFunc, edges: Union[None, Tensor, Sequence[int], Mapping[EdgeType, Tensor]]) -> Union[None, Tensor, Sequence[int]]:
+    """Edges given per edge type as positions in a heterogeneous adapter's flat mask; anything else as it is."""
+    if not isinstance(edges, Mapping):
+        return edges
+    adapter = adapter_of(forward_func)
+    split = getattr(adapter, "split", None)
+    if adapter is None or split is None:
+        raise TypeError(
+            "edges keyed by edge type need a heterogeneous adapter (PyGHeteroAdapter, DGLHeteroAdapter); "
+            "pass edge ids as a tensor for this forward_func"
+        )
+    positions = split(torch.arange(adapter.num_edges, device=adapter.device))
+    unknown = set(edges) - set(positions)
+    if unknown:
+        raise ValueError(f"edges names edge types {sorted(unknown, key=str)} that the adapter does not have; it has {list(positions)}")
+    picked: List[Tensor] = []
+    for edge_type, ids in edges.items():
+        ids = torch.as_tensor(ids, dtype=torch.long).view(-1).cpu()
+        if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < positions[edge_type].numel():
+            raise ValueError(f"edges[{edge_type!r}] holds ids outside [0, {positions[edge_type].numel()})")
+        picked.append(positions[edge_type][ids])
+    return torch.cat(picked) if picked else torch.zeros(0, dtype=torch.long)
+
+
+def _default_per_eval(forward_func: ForwardFunc) -> int:
+    """Swept masks per backward pass: a graph adapter's copies per pass, 1 for an adapter that runs one mask per pass, else 1024."""
+    if isinstance(forward_func, GraphAdapter):
+        return forward_func.copies_per_pass
+    return 1 if isinstance(forward_func, EdgeMaskAdapter) else 1024
 
 
 __all__ = ["cosine_similarity", "sign_flips", "SignFlips"]

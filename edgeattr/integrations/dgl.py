@@ -3,17 +3,21 @@ r"""DGL's explainer calls, ``explain_node`` and ``explain_graph``, for every edg
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import dgl
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.hetero import EdgeType
 from edgeattr.attribution._common import TargetType
 from edgeattr.explaining import explain
-from edgeattr.explanation import EdgeExplanation
+from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation
 from edgeattr.methods import method_named
 from edgeattr.modes import check_mode
+
+#: An edge mask: ``(E,)`` for a homogeneous graph, ``{canonical edge type: (E_t,)}`` for a heterograph.
+EdgeMask = Union[Tensor, Dict[EdgeType, Tensor]]
 
 
 class DGLExplainer:
@@ -34,13 +38,24 @@ class DGLExplainer:
     so a node's mask is the same whatever subgraph it is returned on. Unlike
     DGL's GNNExplainer, the model is left in the training mode it was in.
 
+    Heterographs (several node or edge types) are explained as DGL's
+    ``HeteroGNNExplainer`` explains them: ``explain_node(node_id, graph,
+    feat, ntype=...)`` takes the node's type and a dict of features per node
+    type, the model returns a dict of outputs per node type (for
+    ``explain_node``) or one row (for ``explain_graph``), and every edge mask
+    is a dict keyed by canonical edge type, ``{(src, relation, dst): (E_t,)}``,
+    through :class:`~edgeattr.DGLHeteroAdapter`.
+
     Args:
         model (torch.nn.Module): The model, ``model(graph, feat, **kwargs)``, unchanged.
         num_hops (int, optional): Hops of the returned subgraph. Default: the
             model's number of message-passing calls, the subgraph every
-            message-carrying edge lies in. Attributed edges outside the
-            subgraph (with a smaller value, or occlusion with
-            ``mode='remove'`` under degree normalisation) are dropped with a warning.
+            message-carrying edge lies in (on a heterograph each relation
+            makes its own call, so this bound exceeds the model's hops: pass
+            ``num_hops`` for the subgraph of that many hops). Attributed
+            edges outside the subgraph (with a smaller value, or occlusion
+            with ``mode='remove'`` under degree normalisation) are dropped
+            with a warning.
         method (str, optional): A name of :data:`edgeattr.methods.METHODS`.
             For the layerwise methods the mask is the sum over layers; use
             :func:`edgeattr.explain` for the layers. (default: ``'gradient_sign'``)
@@ -58,6 +73,8 @@ class DGLExplainer:
         >>> new_center, sg, edge_mask = explainer.explain_node(10, g, g.ndata["feat"])
         >>> edge_mask.shape == (sg.num_edges(),)
         >>> explainer.explain_graph(graph, graph.ndata["feat"]).shape == (graph.num_edges(),)
+        >>> new_center, sg, edge_mask = explainer.explain_node(3, hg, feats, ntype="user")
+        >>> edge_mask[("user", "follows", "user")].shape == (sg.num_edges(("user", "follows", "user")),)
     """
 
     def __init__(
@@ -77,13 +94,20 @@ class DGLExplainer:
         self.model, self.num_hops, self.method, self.target, self.options = model, num_hops, method, target, options
         self.mode = check_mode(mode)
 
-    def explain_node(self, node_id: int, graph: dgl.DGLGraph, feat: Tensor, **kwargs: Any) -> Tuple[Tensor, dgl.DGLGraph, Tensor]:
+    def explain_node(
+        self, node_id: int, graph: dgl.DGLGraph, feat: Any, *, ntype: Optional[str] = None, **kwargs: Any
+    ) -> Tuple[Tensor, dgl.DGLGraph, EdgeMask]:
         r"""Explains the prediction for node ``node_id`` by the edges of its in-subgraph.
 
         Args:
-            node_id (int): The node to explain.
-            graph (dgl.DGLGraph): A homogeneous graph.
-            feat (Tensor): Node features, ``(N, D)``.
+            node_id (int): The node to explain (its id among the nodes of
+                ``ntype`` on a heterograph).
+            graph (dgl.DGLGraph): A homogeneous graph or a heterograph.
+            feat (Tensor or dict): Node features, ``(N, D)``; on a heterograph
+                a dict of ``(N_t, D_t)`` per node type.
+            ntype (str, optional): The node type of ``node_id``; required on a
+                heterograph, whose model returns a dict of outputs per node
+                type (as for DGL's ``HeteroGNNExplainer.explain_node``).
             **kwargs: Further keyword arguments of the model call; tensors of
                 ``N`` or ``E`` rows are node or edge data.
 
@@ -91,47 +115,91 @@ class DGLExplainer:
             ``(new_center, sg, edge_mask)``: the id of ``node_id`` in ``sg``
             (a tensor of one id), the ``num_hops``-hop in-subgraph of
             :func:`dgl.khop_in_subgraph` (with ``dgl.NID`` and ``dgl.EID``), and
-            the attribution of its edges, ``(sg.num_edges(),)``.
+            the attribution of its edges, ``(sg.num_edges(),)``; on a
+            heterograph ``{canonical edge type: (sg.num_edges(t),)}``.
         """
-        explanation = self._explain(graph, feat, kwargs, index=node_id, task="node")
+        hetero = _is_heterograph(graph)
+        _check_ntype(graph, ntype, hetero)
+        explanation = self._explain(graph, feat, kwargs, index=node_id, task="node", ntype=ntype if hetero else None)
         hops = self.num_hops if self.num_hops is not None else len(explanation.layer_names)
+        if hetero:
+            sg, centers = dgl.khop_in_subgraph(graph, {ntype: node_id}, hops)
+            masks = _per_edge_type(explanation)
+            sg_edges = {t: sg.edges[t].data[dgl.EID].long() for t in sg.canonical_etypes}
+            return centers[ntype], sg, self._on_subgraph(masks, sg_edges, hops, node_id)
         sg, new_center = dgl.khop_in_subgraph(graph, node_id, hops)
-        sg_edges = sg.edata[dgl.EID].long()
-        outside = torch.ones(graph.num_edges(), dtype=torch.bool, device=sg_edges.device)
-        outside[sg_edges] = False
-        dropped = int((explanation.edge_mask[outside] != 0).sum())
-        if dropped:
-            warnings.warn(
-                f"{dropped} edges with non-zero attribution lie outside the {hops}-hop in-subgraph of node {node_id} "
-                f"and are not returned (edges beyond num_hops, or, with mode='remove', edges that set a degree the "
-                f"model normalises by); edgeattr.explain returns the attribution of every edge",
-                stacklevel=2,
-            )
-        return new_center, sg, explanation.edge_mask[sg_edges]
+        kept = self._on_subgraph({None: explanation.edge_mask}, {None: sg.edata[dgl.EID].long()}, hops, node_id)
+        return new_center, sg, kept[None]
 
-    def explain_graph(self, graph: dgl.DGLGraph, feat: Tensor, **kwargs: Any) -> Tensor:
+    def explain_graph(self, graph: dgl.DGLGraph, feat: Any, **kwargs: Any) -> EdgeMask:
         r"""Explains the prediction for the graph ``graph`` by its edges.
 
         Args:
-            graph (dgl.DGLGraph): One homogeneous graph (a batch of one).
-            feat (Tensor): Node features, ``(N, D)``.
+            graph (dgl.DGLGraph): One graph (a batch of one), homogeneous or a heterograph.
+            feat (Tensor or dict): Node features, ``(N, D)``; on a heterograph
+                a dict of ``(N_t, D_t)`` per node type.
             **kwargs: Further keyword arguments of the model call.
 
         Returns:
-            Tensor: The attribution of every edge of ``graph``, ``(graph.num_edges(),)``.
+            The attribution of every edge of ``graph``, ``(graph.num_edges(),)``;
+            on a heterograph ``{canonical edge type: (graph.num_edges(t),)}``.
         """
         if graph.batch_size != 1:
             raise ValueError(
                 f"explain_graph explains one graph, got a batch of {graph.batch_size}: pass dgl.unbatch(graph)[i], "
                 f"or edgeattr.explain(model, graph, feat, index=i, task='graph')"
             )
-        return self._explain(graph, feat, kwargs, index=None, task="graph").edge_mask
+        explanation = self._explain(graph, feat, kwargs, index=None, task="graph", ntype=None)
+        return _per_edge_type(explanation) if _is_heterograph(graph) else explanation.edge_mask
 
-    def _explain(self, graph: dgl.DGLGraph, feat: Tensor, kwargs: dict, index: Optional[int], task: str) -> EdgeExplanation:
+    def _explain(self, graph: dgl.DGLGraph, feat: Any, kwargs: dict, index: Optional[int], task: str, ntype: Optional[str]) -> EdgeExplanation:
+        adapter_kwargs: Dict[str, Any] = {} if ntype is None else {"ntype": ntype}
         return explain(
             self.model, graph, feat, method=self.method, index=index, target=self.target, task=task, mode=self.mode,
-            options=self.options, **kwargs
+            options=self.options, **adapter_kwargs, **kwargs
         )
+
+    @staticmethod
+    def _on_subgraph(masks: Dict[Any, Tensor], sg_edges: Dict[Any, Tensor], hops: int, node_id: int) -> Dict[Any, Tensor]:
+        """Each mask on the subgraph's edges (``sg_edges``: their ids in the graph, per key), warning of attributions left out."""
+        dropped = 0
+        for key, mask in masks.items():
+            outside = torch.ones(mask.numel(), dtype=torch.bool, device=mask.device)
+            outside[sg_edges[key]] = False
+            dropped += int((mask[outside] != 0).sum())
+        if dropped:
+            warnings.warn(
+                f"{dropped} edges with non-zero attribution lie outside the {hops}-hop in-subgraph of node {node_id} "
+                f"and are not returned (edges beyond num_hops, or, with mode='remove', edges that set a degree the "
+                f"model normalises by); edgeattr.explain returns the attribution of every edge",
+                stacklevel=3,
+            )
+        return {key: mask[sg_edges[key]] for key, mask in masks.items()}
+
+
+def _is_heterograph(graph: Any) -> bool:
+    """Whether ``graph`` has several node or edge types (what DGLAdapter refuses and DGLHeteroAdapter takes)."""
+    return isinstance(graph, dgl.DGLGraph) and not graph.is_homogeneous
+
+
+def _check_ntype(graph: dgl.DGLGraph, ntype: Optional[str], hetero: bool) -> None:
+    """A heterograph needs the explained node's type; a homogeneous graph has its one."""
+    if hetero and ntype is None:
+        raise ValueError(
+            f"the graph is a heterograph with node types {graph.ntypes}: pass ntype=, the type of the node to explain, "
+            f"e.g. explain_node(node_id, graph, feat, ntype={graph.ntypes[0]!r})"
+        )
+    if hetero and ntype not in graph.ntypes:
+        raise ValueError(f"ntype={ntype!r} is none of the graph's node types {graph.ntypes}")
+    if not hetero and ntype is not None and ntype not in graph.ntypes:
+        raise ValueError(f"the graph is homogeneous, with the one node type {graph.ntypes[0]!r}: leave ntype= out")
+
+
+def _per_edge_type(explanation: EdgeExplanation) -> Dict[EdgeType, Tensor]:
+    """The edge masks of a heterograph's explanation, keyed by canonical edge type."""
+    if not isinstance(explanation, HeteroEdgeExplanation):
+        raise TypeError(f"expected explain() to give a HeteroEdgeExplanation for a heterograph, got {type(explanation).__name__}")
+    return explanation.edge_mask_dict
 
 
 __all__ = ["DGLExplainer"]
