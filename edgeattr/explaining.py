@@ -131,7 +131,7 @@ def explain(
     """
     chosen = method_named(method)
     options = dict(options or {})
-    route = _adapter_class(inputs)
+    route = _adapter_class(model, inputs, model_kwargs)
     arguments = {**route.settings(index, task, model_kwargs), **model_kwargs}
 
     def adapter_of(layerwise_masks: bool) -> EdgeMaskAdapter:
@@ -193,13 +193,19 @@ class _Route:
         return {"index": one}
 
 
-def _adapter_class(inputs: tuple) -> _Route:
-    """The adapter for the inputs: DGL's for DGL graphs and blocks, PyG's hetero one for dicts or a HeteroData, else PyG's."""
+def _adapter_class(model: torch.nn.Module, inputs: tuple, model_kwargs: Mapping[str, Any]) -> _Route:
+    """The adapter for the inputs: DGL's for DGL graphs and blocks (also a DGL graph the model reads itself, named
+    with ``graph=``, and a DGL model given no graph), PyG's hetero one for dicts or a HeteroData, else PyG's."""
+    named = model_kwargs.get("graph")
+    if _is_dgl(named):
+        return _dgl_route((named,), inputs)
     if not inputs:
         raise ValueError("pass the model's inputs after the model: explain(model, x, edge_index, ...) or explain(model, graph, feat, ...)")
     first = inputs[0]
     if _is_dgl(first) or isinstance(first, (list, tuple)) and any(_is_dgl(block) for block in first):
-        return _dgl_route(inputs)
+        return _dgl_route(inputs, inputs)
+    if not any(isinstance(value, Mapping) or _is_pyg_graph(value) for value in inputs) and any(_is_dgl(m) for m in model.modules()):
+        return _dgl_route((None,), inputs)  # a DGL model that builds or reads its graph itself: DGL's adapter says which
     if _is_hetero_data(first):
         from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
 
@@ -218,9 +224,14 @@ def _adapter_class(inputs: tuple) -> _Route:
     return _Route(PyGAdapter, inputs, _graph_explanation, takes_task=True)  # tensors, or a Data / Batch object
 
 
-def _dgl_route(inputs: tuple) -> _Route:
-    """DGL's adapters: blocks (a list of sampled blocks), a heterograph, or one graph (or batch)."""
-    first = inputs[0]
+def _dgl_route(graphs: tuple, inputs: tuple) -> _Route:
+    """DGL's adapters for the graph ``graphs[0]`` (the first input, or the one named with ``graph=``, or ``None``):
+    blocks (a list of sampled blocks), a heterograph, or one graph (or batch)."""
+    first = graphs[0]
+    if first is None:
+        from edgeattr.adapters.dgl import DGLAdapter
+
+        return _Route(DGLAdapter, inputs, _graph_explanation, takes_task=True)
     if isinstance(first, (list, tuple)):
         if not all(_is_dgl(block) and block.is_block for block in first):
             raise TypeError(
@@ -247,6 +258,14 @@ def _dgl_route(inputs: tuple) -> _Route:
 def _is_dgl(value: Any) -> bool:
     """Whether ``value`` is a DGL object (without importing DGL)."""
     return type(value).__module__.split(".")[0] == "dgl"
+
+
+def _is_pyg_graph(value: Any) -> bool:
+    """Whether ``value`` is a PyG graph: an integer ``(2, E)`` edge_index or a ``Data`` object."""
+    if isinstance(value, torch.Tensor):
+        return value.dim() == 2 and value.size(0) == 2 and not value.is_floating_point()
+    pyg_data = sys.modules.get("torch_geometric.data")
+    return pyg_data is not None and isinstance(value, pyg_data.Data)
 
 
 def _is_hetero_data(value: Any) -> bool:

@@ -2,6 +2,7 @@ r"""The DGL adapter: edge masks for unmodified DGL models."""
 
 from __future__ import annotations
 
+import inspect
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -13,6 +14,7 @@ from dgl import core
 from torch import Tensor
 
 from edgeattr.adapters.base import (
+    IN_ORDER,
     Call,
     CallCounter,
     GraphAdapter,
@@ -23,8 +25,8 @@ from edgeattr.adapters.base import (
     prepared,
     unsupported,
 )
-from edgeattr.adapters.base.adapter import ModuleNames, copy_offsets, repeat_rows
-from edgeattr.adapters.base.call import Key
+from edgeattr.adapters.base.adapter import ModuleNames, OutputSelector, copy_offsets, repeat_rows
+from edgeattr.adapters.base.call import Key, assemble
 from edgeattr.adapters.base.prepared import Handler
 from edgeattr.adapters.base.subgraph import Segments
 from edgeattr.errors import UnsupportedLayerError
@@ -49,10 +51,31 @@ class DGLAdapter(GraphAdapter):
     copies in one forward pass, both verified against the model's own output,
     exactly as for :class:`~edgeattr.adapters.PyGAdapter`.
 
+    **A graph the model reads itself.** DGL's examples often keep the graph on
+    the model and call ``model(features)`` (APPNP, TAGCN, ChebNet: ``self.g``).
+    Pass that graph as ``graph=``, the adapter's keyword, not the model's:
+    ``DGLAdapter(model, features, graph=model.g, index=10)``. Masks then index
+    its edges, and the messages of every call on it (a ``local_scope`` of it,
+    a subgraph of it carrying ``dgl.EID``, it with self-loops appended) are
+    weighted. edgeattr cannot hand such a model a smaller graph or copies of
+    it, so each mask runs on the model's own call, one mask per pass, with
+    neither the restriction to the computation subgraph nor copies batched;
+    the pass at mask 1 is verified against the model's own output as usual.
+    ``mode='remove'`` (deleting edges instead of zeroing their messages) is
+    refused there.
+
+    **Graphs built inside forward** (``KNNGraph``, ``SegmentedKNNGraph``, a
+    ``dgl.graph(...)`` of new edges) hold no input edge to attribute: the
+    module that runs message passing on one raises
+    :class:`~edgeattr.UnsupportedLayerError` naming it.
+
     Args:
         model (torch.nn.Module): The model, unchanged.
-        graph (dgl.DGLGraph): The homogeneous graph (or batch of graphs) the model takes first.
-        *model_args: Further positional arguments, e.g. ``feat``.
+        *model_args: The model's positional arguments: its homogeneous
+            ``dgl.DGLGraph`` (or batch of graphs) first, then e.g. ``feat``;
+            with ``graph=``, exactly the model's own (e.g. ``features``).
+        graph (dgl.DGLGraph, optional): Keyword only: the homogeneous graph the
+            model reads itself (``self.g``); it is not passed to the model.
         index (int or Tensor, optional): Node id (node task) or graph id of
             the batch (graph task); required for node tasks. A 1-D tensor of
             ``T`` ids explains ``T`` targets at once, one mask row per target
@@ -62,27 +85,37 @@ class DGLAdapter(GraphAdapter):
         task (str, optional): ``'node'`` or ``'graph'``. Default: ``'graph'``
             for a batch of several graphs, else ``'node'``.
         restrict (bool, optional): Restrict node targets to their computation
-            subgraph. (default: ``True``)
-        copies_per_pass (int, optional): Masks run per forward pass.
+            subgraph (never with ``graph=``). (default: ``True``)
+        copies_per_pass (int, optional): Masks run per forward pass (1 with ``graph=``).
         mode (str, optional): What the output means (see :class:`~edgeattr.PyGAdapter`
             and :mod:`edgeattr.modes`); required for a single output column.
         verify (bool, optional): Check the shortcuts against the model's own
             output, as :class:`~edgeattr.PyGAdapter` does. (default: ``True``)
         node_args, edge_args (Sequence[str], optional): Names of arguments
             with one row per node or per edge, where their sizes do not tell.
+        output (int, str or Callable, optional): For a model returning a
+            tuple, list or dict, the position, key, or a function of the
+            output that gives the tensor to explain (e.g. ``output=0`` for
+            ``(logits, attention)``).
         **model_kwargs: Keyword arguments of the model call.
+
+    Raises:
+        UnsupportedLayerError: for a module that runs message passing on a
+            graph built inside forward, or on a graph the model holds itself
+            that was not passed as ``graph=``.
 
     Example::
 
         >>> fwd = DGLAdapter(model, g, g.ndata["feat"], index=10)
         >>> GradientSign(fwd).attribute(fwd.ones())     # (1, g.num_edges())
+        >>> fwd = DGLAdapter(appnp, features, graph=appnp.g, index=10)  # appnp(features) reads appnp.g
     """
 
     def __init__(
         self,
         model: torch.nn.Module,
-        graph: dgl.DGLGraph,
         *model_args: Any,
+        graph: Optional[dgl.DGLGraph] = None,
         index: Union[None, int, Tensor] = None,
         layerwise: bool = False,
         task: Optional[str] = None,
@@ -92,40 +125,89 @@ class DGLAdapter(GraphAdapter):
         verify: bool = True,
         node_args: Sequence[str] = (),
         edge_args: Sequence[str] = (),
+        output: OutputSelector = None,
         **model_kwargs: Any,
     ) -> None:
+        #: The graph the model reads itself (``graph=``); ``None`` when the model is called with its graph first.
+        self._own_graph = graph
         super().__init__(
             model,
-            (graph,) + model_args,
+            model_args,
             model_kwargs,
             index=index,
             layerwise=layerwise,
             task=task,
             restrict=restrict,
             copies_per_pass=copies_per_pass,
-            structure_arg=0,
+            structure_arg=None if graph is not None else 0,
             mode=mode,
             verify=verify,
             node_args=node_args,
             edge_args=edge_args,
+            output=output,
         )
 
     # -- the graph structure: a DGLGraph ---------------------------------------------------
 
     def _find_structure(self, slots: List[Slot], structure_arg: Optional[Key]) -> Slot:
-        graph = slots[0].value
-        if not isinstance(graph, dgl.DGLGraph):
-            raise TypeError(f"DGLAdapter takes the model's DGLGraph first, got {type(graph).__name__}")
-        if graph.is_block:
-            raise ValueError("the graph is a sampled block: use DGLBlockAdapter(model, blocks, ..., parent_graph=g)")
-        if len(graph.canonical_etypes) != 1 or len(graph.ntypes) != 1:
-            raise ValueError(
-                f"the graph is a heterograph (edge types {graph.canonical_etypes}): use DGLHeteroAdapter, "
-                f"whose masks are keyed by canonical edge type"
+        if self._own_graph is not None:
+            slot = self._own_graph_slot(slots)
+        elif slots and isinstance(slots[0].value, dgl.DGLGraph):
+            slot = slots[0]
+        else:
+            if slots and _holds_graphs(slots[0].value):
+                raise ValueError("the model takes a list of sampled blocks: use DGLBlockAdapter(model, blocks, ..., parent_graph=g)")
+            if not any(_holds_graphs(slot.value) for slot in slots):
+                self._refuse_graph_made_in_forward(slots)
+            given = type(slots[0].value).__name__ if slots else "no arguments"
+            raise TypeError(
+                f"DGLAdapter takes the model's DGLGraph first, got {given}; for a model that reads its graph "
+                f"itself (model(features) with self.g), pass that graph as DGLAdapter(model, features, graph=model.g, ...)"
             )
-        if graph.num_nodes() == 0:
-            raise ValueError("the graph has no nodes: there is nothing to explain")
-        return slots[0]
+        _check_homogeneous(slot.value)
+        return slot
+
+    def _own_graph_slot(self, slots: List[Slot]) -> Slot:
+        """The slot of the graph given as ``graph=``, appended to the call's slots; it is never passed to the model."""
+        graph = self._own_graph
+        if not isinstance(graph, dgl.DGLGraph):
+            raise TypeError(f"graph= takes the DGLGraph the model reads itself (self.g), got {type(graph).__name__}")
+        if any(slot.value is graph for slot in slots):
+            raise ValueError(
+                "the graph is both an argument of the model call and graph=: pass it positionally if the model "
+                "takes it, DGLAdapter(model, g, feat, ...), and as graph= only if the model reads it itself"
+            )
+        if _takes_graph_first(self.model, graph, slots):
+            raise TypeError(
+                f"{type(self.model).__name__}.forward takes its graph as an argument, but graph= is a graph the model "
+                f"reads itself and is not passed to it: pass the graph first, DGLAdapter(model, g, ...)"
+            )
+        slot = Slot("graph", "graph", graph, passed=False)  # the adapter's graph, never an argument of the model call
+        slots.append(slot)
+        return slot
+
+    def _refuse_graph_made_in_forward(self, slots: List[Slot]) -> None:
+        """Raises :class:`UnsupportedLayerError` naming the first module that passes messages, for a model called without any graph.
+
+        Such a model builds its graph inside forward (``KNNGraph``) or reads one
+        it holds; an error of the model's own is left to the ``TypeError`` that
+        says what the adapter takes.
+        """
+        model = self.model
+
+        def refuse(session: MessageWeights, call_graph: dgl.DGLGraph) -> MessagePositions:
+            raise UnsupportedLayerError(_foreign_graph(model, call_graph, given=False))
+
+        none = torch.zeros(0, dtype=torch.long)
+        handler, routing = message_weighting(model, MessageWeights(torch.ones(1, 0), None, none, none), self._name_of, refuse)
+        args, kwargs = assemble(slots, {slot.key: slot.value for slot in slots})
+        try:
+            with torch.no_grad(), prepared(model, handler), routing:
+                model(*args, **kwargs)
+        except UnsupportedLayerError:
+            raise
+        except Exception:  # the model's own error on these arguments: the TypeError that follows says what to pass
+            return
 
     def _edges(self, graph: dgl.DGLGraph) -> Tuple[Tensor, Tensor, Optional[int]]:
         src, dst = graph.edges(order="eid")
@@ -193,7 +275,73 @@ class DGLAdapter(GraphAdapter):
     # -- intercepting message passing ------------------------------------------------------
 
     def _intercept(self, call: Call, session: CallCounter) -> Tuple[Handler, ContextManager]:
-        return message_weighting(self.model, session, self._name_of, locate_by_edges)
+        return message_weighting(self.model, session, self._name_of, located_on(call.structure, self.model))
+
+
+def _check_homogeneous(graph: dgl.DGLGraph) -> None:
+    """Raises an error naming the adapter to use for a block or a heterograph, and for a graph without nodes."""
+    if graph.is_block:
+        raise ValueError("the graph is a sampled block: use DGLBlockAdapter(model, blocks, ..., parent_graph=g)")
+    if len(graph.canonical_etypes) != 1 or len(graph.ntypes) != 1:
+        raise ValueError(
+            f"the graph is a heterograph (edge types {graph.canonical_etypes}): use DGLHeteroAdapter, "
+            f"whose masks are keyed by canonical edge type"
+        )
+    if graph.num_nodes() == 0:
+        raise ValueError("the graph has no nodes: there is nothing to explain")
+
+
+def _holds_graphs(value: Any) -> bool:
+    """Whether ``value`` is a DGLGraph or a list or tuple holding one (sampled blocks)."""
+    return isinstance(value, dgl.DGLGraph) or isinstance(value, (list, tuple)) and any(isinstance(item, dgl.DGLGraph) for item in value)
+
+
+def _takes_graph_first(model: torch.nn.Module, graph: dgl.DGLGraph, slots: List[Slot]) -> bool:
+    """Whether ``model.forward`` refuses the call's arguments alone but takes them after ``graph``."""
+    signature = inspect.signature(model.forward)
+    args, kwargs = assemble(slots, {slot.key: slot.value for slot in slots})
+    try:
+        signature.bind(*args, **kwargs)
+        return False
+    except TypeError:
+        pass
+    try:
+        signature.bind(graph, *args, **kwargs)
+        return True
+    except TypeError:
+        return False
+
+
+def _held_name(model: torch.nn.Module, call_graph: dgl.DGLGraph) -> Optional[str]:
+    """The attribute path (``'model.g'``) of a graph the model holds that the call runs on, if it holds one."""
+    for name, module in model.named_modules():
+        for attribute, value in vars(module).items():
+            if isinstance(value, dgl.DGLGraph) and _same_graph(call_graph, value):
+                return ".".join(["model"] + ([name] if name else []) + [attribute])
+    return None
+
+
+def _foreign_graph(model: torch.nn.Module, call_graph: dgl.DGLGraph, given: bool) -> str:
+    """Why a call on a graph other than the input graph cannot be attributed, and what to do (for UnsupportedLayerError).
+
+    Args:
+        model (torch.nn.Module): The model, to name a graph it holds itself.
+        call_graph (dgl.DGLGraph): The graph of the call.
+        given (bool): Whether the model was called with a graph.
+    """
+    held = _held_name(model, call_graph)
+    if given:
+        where = "not on the graph the model was given" if held else "whose edges are not those of the graph the model was given"
+    else:
+        where = "and the model was called without a DGLGraph"
+    if held is not None:
+        adapter = "DGLAdapter" if call_graph.is_homogeneous else "DGLHeteroAdapter"
+        return f"it ran message passing on {held}, a graph the model holds itself, {where}: pass that graph as {adapter}(model, ..., graph={held})"
+    return (
+        f"it ran message passing on a graph built inside forward (KNNGraph, SegmentedKNNGraph, a dgl.graph(...) of new "
+        f"edges), {where}: there is no input edge to attribute its messages to; build the graph outside the model, "
+        f"pass it in (model(g, x)) and explain that graph"
+    )
 
 
 class EdgeWeightShim(torch.nn.Module):
@@ -203,7 +351,12 @@ class EdgeWeightShim(torch.nn.Module):
     and needs the model to multiply message ``e`` by ``w[e]``. The shim runs
     the wrapped model unchanged and weights every message of every
     message-passing call by ``eweight`` (input level), as :class:`DGLAdapter`
-    does with a mask.
+    does with a mask. DGL's keywords are mapped to the model's own parameters
+    (read from the signature of its ``forward``): the graph is passed first,
+    and ``feat=`` becomes the model's parameter after the graph unless
+    ``forward`` has one named ``feat``, so models written as DGL's examples
+    write them (``forward(g, features)``, ``forward(g, inputs)``,
+    ``forward(g, h)``) work unchanged.
 
     Args:
         model (torch.nn.Module): The DGL model, ``model(graph, *args, **kwargs)``.
@@ -217,18 +370,54 @@ class EdgeWeightShim(torch.nn.Module):
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model = model
+        parameters = inspect.signature(model.forward).parameters.values()
+        positional = [p.name for p in parameters if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        #: Whether the model's forward has a parameter named ``feat`` (DGL's keyword then passes as it is).
+        self._takes_feat = any(p.name == "feat" and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD) for p in parameters)
+        #: The model's parameter after the graph, which ``feat=`` fills otherwise (``None``: it has none).
+        self._features = positional[1] if len(positional) > 1 else None
 
     def forward(self, graph: dgl.DGLGraph, *args: Any, eweight: Optional[Tensor] = None, **kwargs: Any) -> Any:
-        r"""Runs ``model(graph, *args, **kwargs)`` with messages weighted by ``eweight`` ``(E,)``."""
+        r"""Runs ``model(graph, *args, **kwargs)`` with messages weighted by ``eweight`` ``(E,)``.
+
+        Args:
+            graph (dgl.DGLGraph): The graph, passed as the model's first argument.
+            *args: Further positional arguments of the model.
+            eweight (Tensor, optional): One weight per edge of ``graph``, ``(E,)``;
+                ``None`` runs the model unweighted.
+            **kwargs: Keyword arguments of the model; ``feat=`` goes to the
+                model's features parameter (see above).
+
+        Returns:
+            The model's output.
+        """
+        args, kwargs = self._model_call(args, kwargs)
         if eweight is None:
             return self.model(graph, *args, **kwargs)
+        if not isinstance(graph, dgl.DGLGraph):
+            raise TypeError(f"eweight weights the edges of one DGLGraph, got {type(graph).__name__}; for sampled blocks use DGLBlockAdapter")
         if eweight.shape != (graph.num_edges(),):
             raise ValueError(f"eweight must have shape ({graph.num_edges()},), one weight per edge; got {tuple(eweight.shape)}")
         src, dst = graph.edges(order="eid")
         session = MessageWeights(eweight.view(1, -1), None, src, dst)
-        handler, routing = message_weighting(self.model, session, ModuleNames(self.model), locate_by_edges)
+        handler, routing = message_weighting(self.model, session, ModuleNames(self.model), located_on(graph, self.model))
         with prepared(self.model, handler), routing:
             return self.model(graph, *args, **kwargs)
+
+    def _model_call(self, args: tuple, kwargs: Dict[str, Any]) -> Tuple[tuple, Dict[str, Any]]:
+        """``(args, kwargs)`` with DGL's ``feat=`` moved to the model's own features parameter."""
+        if "feat" not in kwargs or self._takes_feat:
+            return args, kwargs
+        name = type(self.model).__name__
+        if self._features is None:
+            raise TypeError(
+                f"DGL's explainer passes the node features as feat=, but {name}.forward takes no argument after the "
+                f"graph; explain it with edgeattr.DGLAdapter(model, g, ...) instead"
+            )
+        if args:
+            raise TypeError(f"the features came both as feat= and positionally; {name}.forward takes them as {self._features!r}")
+        rest = {key: value for key, value in kwargs.items() if key != "feat"}
+        return (kwargs["feat"],), rest
 
 
 #: Maps the pass's weights and the graph of a call to its messages' positions in the batched edges (see MessageWeights.weights_at).
@@ -253,6 +442,42 @@ def locate_by_edges(session: MessageWeights, call_graph: dgl.DGLGraph) -> Messag
         if positions is not None:
             return positions
     return align_messages(src, dst, session.ref_src, session.ref_dst, session.policy(len(session.layers) - 1))
+
+
+def located_on(structure: dgl.DGLGraph, model: torch.nn.Module) -> Locate:
+    r"""Locates the messages of calls on ``structure``, the graph of the pass, whose edges are the session's.
+
+    A call on that graph itself (inside a ``local_scope`` of it, or on the
+    relation view ``update_all`` takes of it) passes its edges in order; any
+    other graph goes through :func:`locate_by_edges`.
+
+    Args:
+        structure (dgl.DGLGraph): The graph the pass runs on.
+        model (torch.nn.Module): The model, to name a graph it holds itself in errors.
+
+    Returns:
+        Locate: The function of ``(session, call_graph)``; it raises
+        :class:`UnsupportedLayerError` for a graph whose edges are not those of
+        ``structure`` (a graph built inside forward).
+    """
+
+    def locate(session: MessageWeights, call_graph: dgl.DGLGraph) -> MessagePositions:
+        if _same_graph(call_graph, structure):
+            return IN_ORDER
+        try:
+            return locate_by_edges(session, call_graph)
+        except UnsupportedLayerError:
+            raise UnsupportedLayerError(_foreign_graph(model, call_graph, given=True)) from None
+
+    return locate
+
+
+def _same_graph(call_graph: dgl.DGLGraph, graph: dgl.DGLGraph) -> bool:
+    """Whether ``call_graph`` is ``graph``, or a view of it sharing its edges and their data (``graph[etype]``)."""
+    if call_graph._graph is graph._graph:
+        return True
+    frames = call_graph._edge_frames
+    return len(frames) == 1 and len(graph._edge_frames) == 1 and frames[0] is graph._edge_frames[0] and call_graph.num_edges() == graph.num_edges()
 
 
 def _positions_by_id(call_graph: dgl.DGLGraph, src: Tensor, dst: Tensor, ref_src: Tensor, ref_dst: Tensor) -> Optional[Tensor]:
@@ -288,7 +513,10 @@ def message_weighting(model: torch.nn.Module, session: CallCounter, name_of: Mod
     Each call of DGL's message passing, and each aggregation by DGL's sparse
     operators outside it (``dgl.ops.gspmm`` and its named forms such as
     ``u_mul_e_sum``), is one layer, named by the innermost module running when
-    it is made; ``locate`` maps its messages to the session's edges.
+    it is made; ``locate`` maps its messages to the session's edges. An
+    aggregation by those operators over several edge types at once (a
+    ``gspmm`` on a heterograph) raises :class:`UnsupportedLayerError` naming the
+    module, instead of running unweighted.
 
     Returns:
         The handler to route the model's hooks to (it tracks the running
@@ -296,10 +524,15 @@ def message_weighting(model: torch.nn.Module, session: CallCounter, name_of: Mod
     """
     modules = _ModuleStack()
 
-    def begin(call_graph: dgl.DGLGraph) -> Tuple[int, Optional[Tensor]]:
+    def begin(call_graph: dgl.DGLGraph, aggregating: bool = False) -> Tuple[int, Optional[Tensor]]:
         """Registers a call; its layer and its messages' weights (``None``: counting, DGL's own message passing runs)."""
         module = modules.running[-1] if modules.running else model
         name = name_of(module)
+        if aggregating and call_graph._graph.number_of_etypes() != 1:
+            raise unsupported(
+                name, module, "it aggregates over several edge types at once with dgl.ops (a gspmm on a heterograph), "
+                "whose messages edgeattr cannot weight; aggregate with update_all or multi_update_all, or one relation at a time",
+            )
         layer = session.begin_call(name, module)
         if not isinstance(session, MessageWeights):
             session.record(call_graph.num_edges())
@@ -314,7 +547,7 @@ def message_weighting(model: torch.nn.Module, session: CallCounter, name_of: Mod
         return weighted_message_passing(call_graph, mfunc, rfunc, afunc, begin(call_graph)[1])
 
     def aggregation(call_graph: dgl.DGLGraph, op: str, reduce_op: str, lhs: Optional[Tensor], rhs: Optional[Tensor]) -> Tensor:
-        return weighted_aggregation(call_graph, op, reduce_op, lhs, rhs, begin(call_graph)[1])
+        return weighted_aggregation(call_graph, op, reduce_op, lhs, rhs, begin(call_graph, aggregating=True)[1])
 
     return modules, _routed(_Route(message_passing, aggregation))
 
@@ -331,12 +564,15 @@ def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc:
     r"""DGL's message passing with every message multiplied by its edge's weight before reduction.
 
     Mirrors ``dgl.core.message_passing`` without its fused kernels, which
-    would never materialise the messages.
+    would never materialise the messages. A call over several edge types at
+    once (``update_all`` on a heterograph, builtin functions only, as DGL
+    requires there) weights each type's messages by its part of ``weights``.
 
     Args:
         graph (dgl.DGLGraph): The graph of the call.
         mfunc, rfunc, afunc: Message, reduce and apply functions (builtin or UDF).
-        weights (Tensor, optional): One weight per edge of ``graph``, ``(E,)``;
+        weights (Tensor, optional): One weight per edge of ``graph``, ``(E,)``,
+            edge type after edge type in the order of ``graph.canonical_etypes``;
             ``None`` runs DGL's own message passing.
 
     Returns:
@@ -348,7 +584,7 @@ def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc:
         messages = core.invoke_gsddmm(graph, mfunc)
     else:
         messages = core.invoke_edge_udf(graph, dgl.ALL, graph.canonical_etypes[0], mfunc, orig_eid=graph.edata.get(dgl.EID, None))
-    messages = {key: value * weights.view((-1,) + (1,) * (value.dim() - 1)).to(value.dtype) for key, value in messages.items()}
+    messages = {key: _weighted(value, weights, graph) for key, value in messages.items()}
     if core.is_builtin(rfunc):
         field = rfunc.msg_field
         ndata = core.invoke_gspmm(graph, fn.copy_e(field, field), rfunc, edata=messages)
@@ -359,6 +595,14 @@ def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc:
             ndata.setdefault(key, value)
         ndata = core.invoke_node_udf(graph, dgl.ALL, graph.dsttypes[0], afunc, ndata=ndata, orig_nid=graph.dstdata.get(dgl.NID, None))
     return ndata
+
+
+def _weighted(messages: Any, weights: Tensor, graph: dgl.DGLGraph) -> Any:
+    """Each message times its edge's weight; per edge type (a tuple, in the order of ``graph.canonical_etypes``) over several."""
+    if not isinstance(messages, (tuple, list)):
+        return messages * weights.view((-1,) + (1,) * (messages.dim() - 1)).to(messages.dtype)
+    parts = weights.split([graph.num_edges(etype) for etype in graph.canonical_etypes])
+    return tuple(None if value is None else _weighted(value, part, graph) for value, part in zip(messages, parts))
 
 
 def weighted_aggregation(graph: dgl.DGLGraph, op: str, reduce_op: str, lhs: Optional[Tensor], rhs: Optional[Tensor], weights: Optional[Tensor]) -> Tensor:
@@ -422,7 +666,7 @@ def _dispatch(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any) -> Dict[s
 
 def _dispatch_gspmm(graph: dgl.DGLGraph, op: str, reduce_op: str, lhs_data: Any, rhs_data: Any) -> Tensor:
     route: Optional[_Route] = getattr(_route, "handler", None)
-    if route is None or route.inside or graph._graph.number_of_etypes() != 1:
+    if route is None or route.inside:
         return _original_gspmm(graph, op, reduce_op, lhs_data, rhs_data)
     route.inside = True
     try:

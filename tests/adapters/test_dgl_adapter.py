@@ -405,18 +405,6 @@ class WholeHeterographRGCN(torch.nn.Module):
         return {"user": self.conv(homogeneous, x, homogeneous.edata[dgl.ETYPE])}
 
 
-class AllRelationsAtOnce(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(FEATURES, CLASSES)
-
-    def forward(self, g, feats):
-        with g.local_scope():
-            g.ndata["h"] = {t: self.lin(v) for t, v in feats.items()}
-            g.update_all(dgl.function.copy_u("h", "m"), dgl.function.sum("m", "out"))
-            return {"user": g.nodes["user"].data["out"]}
-
-
 def test_dgl_bad_input_names_the_problem_and_the_layer():
     from edgeattr import DGLBlockAdapter, DGLHeteroAdapter, UnsupportedLayerError
 
@@ -437,8 +425,6 @@ def test_dgl_bad_input_names_the_problem_and_the_layer():
     # The first pass with the mask, the verification's, names the layer.
     with pytest.raises(UnsupportedLayerError, match=r"layer 'conv' \(RelGraphConv\).*to_homogeneous"):
         DGLHeteroAdapter(WholeHeterographRGCN(), hetero, hetero_feats, index=0, ntype="user")
-    with pytest.raises(UnsupportedLayerError, match="several edge types at once"):
-        DGLHeteroAdapter(AllRelationsAtOnce(), hetero, hetero_feats, index=0, ntype="user")
     assert dgl.core.message_passing is ORIGINAL
 
 

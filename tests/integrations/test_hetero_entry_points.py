@@ -76,16 +76,20 @@ def hetero_data(x, edges):
     return data
 
 
+#: A model of no framework: only the inputs pick the adapter.
+MODEL = torch.nn.Linear(1, 1)
+
+
 def test_the_first_input_picks_the_adapter():
     x, edges = hetero_graph()
     data = Data(x=x["a"], edge_index=edges[EDGE_TYPES[2]])
     for homogeneous in (data, Batch.from_data_list([data, data]), x["a"]):
-        assert _adapter_class((homogeneous,)).adapter is PyGAdapter
+        assert _adapter_class(MODEL, (homogeneous,), {}).adapter is PyGAdapter
     batch = Batch.from_data_list([hetero_data(x, edges)] * 2)
     for inputs in ((x, edges), (hetero_data(x, edges),), (batch,)):
-        route = _adapter_class(inputs)
+        route = _adapter_class(MODEL, inputs, {})
         assert route.adapter is PyGHeteroAdapter and list(route.inputs[1]) == EDGE_TYPES
-    assert torch.equal(_adapter_class((batch,)).inputs[0]["a"], torch.cat([x["a"], x["a"]]))
+    assert torch.equal(_adapter_class(MODEL, (batch,), {}).inputs[0]["a"], torch.cat([x["a"], x["a"]]))
 
 
 def test_a_hetero_data_is_explained_as_its_x_dict_and_edge_index_dict():

@@ -57,6 +57,9 @@ class ZooCase:
         refused: ``None`` if edgeattr explains the model exactly; else a part of the error it raises,
             which must also name the refused layer.
         notes: What a user should know, for the table.
+        own_edges: Whether the model also passes messages along edges it builds in ``forward``
+            (kept at weight 1). On a torch whose modes do not see indexing
+            (``edgeattr.adapters.base.provenance.follows_indexing``) such a model is refused instead.
     """
 
     name: str
@@ -67,3 +70,4 @@ class ZooCase:
     build: Callable[[], Example]
     refused: Optional[str] = None
     notes: str = ""
+    own_edges: bool = False

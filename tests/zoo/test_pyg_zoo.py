@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.zoo import checks
+from tests.zoo import checks, table
 from tests.zoo.pyg_cases import PYG_CASES
 
 
@@ -20,3 +20,7 @@ def test_cases_are_declared():
         assert case.source and case.call and case.layers, case.name
         assert case.source.startswith(("examples/", "benchmark/")) and case.source.endswith(".py"), case.name
         assert case.call.startswith("model("), case.name
+
+
+def test_readme_lists_exactly_the_declared_cases():
+    assert table.section(table.README.read_text(), "PyG") == table.table("PyG")

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.bypass import SparseOperations
-from edgeattr.adapters.base.provenance import EdgeProvenance
+from edgeattr.adapters.base.provenance import EdgeProvenance, follows_indexing
 from edgeattr.errors import UnsupportedLayerError
 
 
@@ -341,8 +341,9 @@ def discover_layers(run: Callable[[CallCounter], Any], what: str, edge_tensors: 
         what (str): What the model ran on, for the error message.
         edge_tensors (Iterable[Tensor]): The input's edge tensors, from which
             the calls along the input's edges are told apart from those along
-            edges of their own (see :class:`EdgeProvenance`); none: every call
-            is taken to pass messages along the input's edges.
+            edges of their own (see :class:`EdgeProvenance`); none (or a torch
+            whose modes do not see indexing, see :func:`follows_indexing`):
+            every call is taken to pass messages along the input's edges.
 
     Raises:
         UnsupportedLayerError: if the model made no call edgeattr can see, or
@@ -350,7 +351,7 @@ def discover_layers(run: Callable[[CallCounter], Any], what: str, edge_tensors: 
             product, which bypasses message passing), or passed every message
             along edges of its own (a graph built inside ``forward``).
     """
-    sources = list(edge_tensors)
+    sources = list(edge_tensors) if follows_indexing() else []
     session = CallCounter(provenance=EdgeProvenance(sources) if sources else None)
     with torch.no_grad(), SparseOperations(), session.provenance or contextlib.nullcontext():
         run(session)

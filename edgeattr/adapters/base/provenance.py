@@ -13,11 +13,23 @@ message-passing call over unmarked edges passes messages along edges of its own.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
+import torch
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
+
+
+@functools.lru_cache(maxsize=None)
+def follows_indexing() -> bool:
+    r"""Whether this torch passes indexing through a ``TorchFunctionMode``, as :class:`EdgeProvenance` needs."""
+    source = torch.arange(3)
+    mode = EdgeProvenance([source])
+    with mode:
+        picked = source[torch.tensor([0, 2])]
+    return mode.derived(picked)
 
 
 class EdgeProvenance(TorchFunctionMode):
@@ -47,4 +59,4 @@ class EdgeProvenance(TorchFunctionMode):
         return out
 
 
-__all__ = ["EdgeProvenance"]
+__all__ = ["EdgeProvenance", "follows_indexing"]
