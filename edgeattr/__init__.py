@@ -21,7 +21,7 @@ from edgeattr.attribution import (
 )
 from edgeattr.errors import FallbackWarning, InputModifiedError, UnsupportedLayerError, VerificationError
 from edgeattr.explaining import explain
-from edgeattr.explanation import EdgeExplanation
+from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation
 from edgeattr.metrics import cosine_similarity, sign_flips
 
 __version__ = "0.1.0"
@@ -46,6 +46,7 @@ __all__ = [
     "InputModifiedError",
     "explain",
     "EdgeExplanation",
+    "HeteroEdgeExplanation",
     "cosine_similarity",
     "sign_flips",
 ]

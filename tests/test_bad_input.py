@@ -125,10 +125,10 @@ CASES = {
     "graph built inside forward": (lambda: PyGAdapter(NearestNeighbours(), X, EDGE_INDEX, index=NODE), UnsupportedLayerError, "EdgeConv.*(built inside forward|cannot be matched)"),
     "tuple output without output=": (lambda: PyGAdapter(WithLoss(), X, EDGE_INDEX, index=NODE), TypeError, "output=0"),
     "decomposed_layers > 1": (lambda: PyGAdapter(GCNConv(5, 3, decomposed_layers=2), X, EDGE_INDEX, index=0), UnsupportedLayerError, "decomposed_layers"),
-    "sparse adjacency": (
-        lambda: PyGAdapter(GCNConv(5, 3).double(), X, torch.sparse_coo_tensor(EDGE_INDEX, torch.ones(40), (14, 14)), edge_index_arg=1, index=0),
-        UnsupportedLayerError,
-        "sparse adjacency",
+    "rectangular sparse matrix as the graph": (
+        lambda: PyGAdapter(GCNConv(5, 3).double(), X, torch.sparse_coo_tensor(EDGE_INDEX, torch.ones(40), (14, 15)), edge_index_arg=1, index=0),
+        ValueError,
+        r"edge_index must be an integer tensor of shape \(2, E\)",
     ),
     "copies_per_pass of 0": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, copies_per_pass=0), ValueError, "copies_per_pass"),
     "task name": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, task="edge"), ValueError, "task must be"),

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.nn import DirGNNConv, MessagePassing, SAGPooling, TopKPooling
+from torch_geometric.utils import to_edge_index, to_torch_coo_tensor, to_torch_csc_tensor, to_torch_csr_tensor
 
 from edgeattr.adapters.base import Call, CallCounter, GraphAdapter, MessageWeights, Slot, unsupported
 from edgeattr.adapters.base.adapter import ModuleNames, OutputSelector, copy_offsets
@@ -178,18 +179,20 @@ class PyGAdapter(GraphAdapter):
 
     def _find_structure(self, slots: List[Slot], edge_index_arg: Optional[Key]) -> Slot:
         for slot in slots:
-            value = slot.value
-            if type(value).__name__ == "SparseTensor" or (isinstance(value, Tensor) and value.layout != torch.strided):
+            if type(slot.value).__name__ == "SparseTensor":
                 raise UnsupportedLayerError(
-                    f"argument {slot.name or slot.key!r} is a sparse adjacency matrix; edgeattr attributes to "
-                    f"the columns of an edge_index: call the model with edge_index of shape (2, E) instead"
+                    f"argument {slot.name or slot.key!r} is a torch_sparse SparseTensor, which edgeattr cannot weight "
+                    f"entry by entry: pass it as a torch sparse tensor, {slot.name or 'adj_t'}.to_torch_sparse_csr_tensor(), "
+                    f"or as an edge_index of shape (2, E)"
                 )
         if edge_index_arg is not None:
             found = [s for s in slots if edge_index_arg in (s.key, s.name)]
             if not found:
                 raise ValueError(f"edge_index_arg={edge_index_arg!r} names no argument of the model call")
         else:
-            found = [s for s in slots if s.name == "edge_index"] or [s for s in slots if _looks_like_edge_index(s.value)]
+            found = [s for s in slots if s.name == "edge_index"] or [
+                s for s in slots if _looks_like_edge_index(s.value) or _is_adjacency(s.value)
+            ]
             builders = [module for module in self.model.modules() if _builds_its_graph(module)]
             if not found and builders:
                 named = ", ".join(f"'{self._name_of(module)}' ({type(module).__name__})" for module in builders)
@@ -203,6 +206,8 @@ class PyGAdapter(GraphAdapter):
                     "or name it with edge_index_arg="
                 )
         slot = found[0]
+        if _is_adjacency(slot.value):
+            return slot
         if not _looks_like_edge_index(slot.value):
             value = slot.value
             described = f"shape {tuple(value.shape)} and dtype {value.dtype}" if isinstance(value, Tensor) else type(value).__name__
@@ -213,7 +218,8 @@ class PyGAdapter(GraphAdapter):
         return slot
 
     def _edges(self, edge_index: Tensor) -> Tuple[Tensor, Tensor, Optional[int]]:
-        return edge_index[0], edge_index[1], None
+        src, dst = _endpoints(edge_index)
+        return src, dst, edge_index.size(0) if _is_adjacency(edge_index) else None
 
     def _default_task(self) -> str:
         return "graph" if self._slot(BATCH) is not None else "node"
@@ -232,25 +238,35 @@ class PyGAdapter(GraphAdapter):
         return torch.stack([segments.src, segments.dst])
 
     def _repeat_structure(self, edge_index: Tensor, copies: int, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
+        if _is_adjacency(edge_index):  # runs whole, one copy (see _cannot_cut)
+            return (edge_index, *_endpoints(edge_index))
         if copies > 1:
             edge_index = edge_index.repeat(1, copies) + copy_offsets(copies, edge_index.size(1), num_nodes, self.device)
         return edge_index, edge_index[0], edge_index[1]
 
     def _cut_structure(self, edge_index: Tensor, keep: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        if _is_adjacency(edge_index):
+            indices, values = to_edge_index(edge_index)
+            kept = _ADJACENCY_OF_LAYOUT[edge_index.layout](indices[:, keep], values[keep], tuple(edge_index.shape))
+            return kept, indices[1, keep], indices[0, keep]
         edge_index = edge_index[:, keep]
         return edge_index, edge_index[0], edge_index[1]
 
     def _probe_structure(self, edge_index: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         probe = torch.zeros(2, 1, dtype=torch.long, device=self.device)
+        if _is_adjacency(edge_index):
+            values = torch.ones(1, dtype=edge_index.dtype, device=self.device)
+            return _ADJACENCY_OF_LAYOUT[edge_index.layout](probe, values, (2, 2)), probe[0], probe[1]
         return probe, probe[0], probe[1]
 
     def _batches_graphs(self) -> bool:
         # Without a batch vector, copies of a graph-level model would be pooled together.
         return self._slot(BATCH) is not None
 
-    def _knows_nodes_by_id(self) -> bool:
-        # No node-level argument: the model embeds its nodes by id (featureless RGCNConv, an Embedding of all nodes).
-        return self._slot(NODE) is None
+    def _cannot_cut(self) -> bool:
+        # No node-level argument: the model embeds its nodes by id (featureless RGCNConv, an Embedding of all
+        # nodes). A sparse adjacency: its stored entries, which the masks index, are reordered when it is cut.
+        return self._slot(NODE) is None or _is_adjacency(self._structure.value)
 
     def _is_local(self) -> bool:
         # Messages flowing from target to source (or along the reversed edges, as in DirGNNConv)
@@ -265,7 +281,7 @@ class PyGAdapter(GraphAdapter):
         def weights_of(weights: MessageWeights, layer: int, edge_index: Tensor, node_ids: Optional[Tensor]) -> Tensor:
             if edge_index is call.structure:
                 return weights.weights_at(layer, IN_ORDER)
-            src, dst = edge_index[0], edge_index[1]
+            src, dst = _endpoints(edge_index)
             if node_ids is not None:
                 src, dst = node_ids[src], node_ids[dst]
             return weights.weights(layer, src, dst)
@@ -340,8 +356,11 @@ class MessageWeighting(Handler):
 
     def propagate_pre(self, module: MessagePassing, inputs: tuple) -> None:
         edge_index = inputs[0]
-        if not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
-            raise unsupported(self._name(module), module, "it propagates over a sparse adjacency matrix; pass edge_index as a (2, E) tensor")
+        if not isinstance(edge_index, Tensor):
+            raise unsupported(
+                self._name(module), module,
+                f"it propagates over a {type(edge_index).__name__}; pass edge_index as a (2, E) tensor or a torch sparse adjacency",
+            )
         if module.decomposed_layers > 1:
             raise unsupported(self._name(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
         session = self.session
@@ -422,6 +441,27 @@ def _rebuilt(data: Data, fields: Dict[str, Any]) -> Data:
         out._num_graphs = counts.numel()
         out.ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
     return out
+
+
+#: Builds a sparse adjacency of a layout from ``(edge_index, values, shape)``, stored entries in the order given.
+_ADJACENCY_OF_LAYOUT = {
+    torch.sparse_coo: lambda indices, values, shape: to_torch_coo_tensor(indices, values, shape, is_coalesced=True),
+    torch.sparse_csr: lambda indices, values, shape: to_torch_csr_tensor(indices, values, shape, is_coalesced=True),
+    torch.sparse_csc: lambda indices, values, shape: to_torch_csc_tensor(indices, values, shape, is_coalesced=True),
+}
+
+
+def _is_adjacency(value: Any) -> bool:
+    """Whether ``value`` is a torch sparse adjacency matrix (PyG's ``adj_t``: entry ``[i, j]`` for the edge ``j -> i``)."""
+    return isinstance(value, Tensor) and value.layout in _ADJACENCY_OF_LAYOUT and value.dim() == 2 and value.size(0) == value.size(1)
+
+
+def _endpoints(edges: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(src, dst)`` of an ``edge_index``, or of a sparse ``adj_t``'s stored entries in the order PyG's ``to_edge_index`` gives them."""
+    if edges.layout == torch.strided:
+        return edges[0], edges[1]
+    indices = to_edge_index(edges)[0]
+    return indices[1], indices[0]
 
 
 def _looks_like_edge_index(value: Any) -> bool:

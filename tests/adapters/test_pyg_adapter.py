@@ -189,13 +189,6 @@ def test_relational_layers_equal_a_closed_form_over_per_relation_edge_weights(la
     torch.testing.assert_close(EdgeGradient(adapter).attribute(adapter.ones())[0], expected, rtol=1e-10, atol=1e-12)
 
 
-def test_sparse_adjacency_input_raises():
-    x, edge_index, _ = random_graph()
-    adj = torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1)), (14, 14))
-    with pytest.raises(UnsupportedLayerError, match="sparse adjacency"):
-        PyGAdapter(GCNConv(5, 3).double(), x, adj, edge_index_arg=1, index=0)
-
-
 def test_a_model_pyg_gnnexplainer_ran_on_still_works():
     model, args, _ = node_call("GCNConv")
     untouched = copy.deepcopy(model)  # PyG's set_masks skips modules it has explained before

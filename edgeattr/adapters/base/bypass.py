@@ -4,8 +4,10 @@ A model that multiplies node features by a sparse adjacency matrix (built
 from ``edge_index`` with ``to_torch_coo_tensor``, or a DGL graph's ``adj()``
 and ``adj_external()``) aggregates messages no hook sees: their edges would keep
 weight 1 under every mask and get no attribution. Such products are found
-while the layers are discovered, by watching every torch function the model
-calls for a sparse operand, and refused with an error.
+while the layers are discovered, by watching every product (``mm``, ``matmul``,
+...) the model computes for a sparse operand, and refused with an error. A
+sparse adjacency handed to message-passing layers (PyG's ``adj_t``) is only
+read there, never multiplied, and passes.
 """
 
 from __future__ import annotations
@@ -29,8 +31,16 @@ def _sparse(value: Any) -> bool:
     return isinstance(value, Tensor) and value.layout != torch.strided
 
 
+#: Parts of the names of the functions that multiply by a matrix (``mm``, ``spmm``, ``matmul``, ``__matmul__``, ``mv``, ...).
+PRODUCTS = ("mm", "matmul", "mv", "einsum", "tensordot")
+
+
 class SparseOperations(TorchFunctionMode):
-    r"""Refuses a torch function called with a sparse operand while it is active.
+    r"""Refuses a product (:data:`PRODUCTS`) with a sparse operand while it is active.
+
+    Other functions of a sparse tensor (reading its indices and values, building
+    one) pass: a sparse adjacency the model hands to message-passing layers is
+    read, not multiplied.
 
     Raises:
         UnsupportedLayerError: at the first such call, naming the function.
@@ -38,8 +48,8 @@ class SparseOperations(TorchFunctionMode):
 
     def __torch_function__(self, func: Callable, types: Sequence[type], args: tuple = (), kwargs: Optional[Dict[str, Any]] = None) -> Any:
         kwargs = kwargs or {}
-        if any(_sparse(value) for value in itertools.chain(args, kwargs.values())):
-            name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+        name = str(getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func)))
+        if any(part in name.lower() for part in PRODUCTS) and any(_sparse(value) for value in itertools.chain(args, kwargs.values())):
             raise UnsupportedLayerError(
                 f"the model called {name} on a sparse matrix: an aggregation by sparse matrix product bypasses "
                 f"message passing, so the edge mask cannot weight its messages; aggregate with a MessagePassing "

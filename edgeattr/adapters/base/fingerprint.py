@@ -35,9 +35,25 @@ def module_settings(model: torch.nn.Module) -> tuple:
 
 
 def tensor_state(tensor: Tensor) -> tuple:
-    r"""What identifies a tensor's values without reading them: its storage, version, shape, dtype and device."""
+    r"""What identifies a tensor's values without reading them: its storage, version, shape, dtype and device.
+
+    A sparse tensor is identified by the storage, shape and dtype of its index and value tensors,
+    without versions: PyG marks a COO adjacency coalesced in place on every read, which bumps them.
+    """
+    if tensor.layout != torch.strided:
+        parts = tuple((part.data_ptr(), tuple(part.shape), part.dtype) for part in _sparse_parts(tensor))
+        return (str(tensor.layout), tuple(tensor.shape), str(tensor.device)) + parts
     pointer = tensor.data_ptr() if tensor.device.type != "meta" else 0
     return (pointer, tensor._version, tuple(tensor.shape), tensor.dtype, str(tensor.device))
+
+
+def _sparse_parts(tensor: Tensor) -> Tuple[Tensor, ...]:
+    """The dense tensors a sparse tensor is stored in."""
+    if tensor.layout == torch.sparse_coo:
+        return tensor._indices(), tensor._values()
+    if tensor.layout in (torch.sparse_csr, torch.sparse_bsr):
+        return tensor.crow_indices(), tensor.col_indices(), tensor.values()
+    return tensor.ccol_indices(), tensor.row_indices(), tensor.values()
 
 
 def parameter_state(model: torch.nn.Module) -> tuple:

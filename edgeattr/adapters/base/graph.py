@@ -126,9 +126,9 @@ class GraphAdapter(EdgeMaskAdapter):
         self._neighbourhoods = Neighbourhoods(self._src, self._dst, self.num_nodes)
         #: Whether the model reads its graph itself (the user named it to the adapter): no edge can be deleted from it.
         self.reads_own_graph = not self._structure.passed
-        #: Whether the graph cannot be cut or copied (a graph the model reads itself; nodes the model knows
-        #: by id), so that every target runs alone on the user's own inputs.
-        self.runs_whole = self.reads_own_graph or self._knows_nodes_by_id()
+        #: Whether the graph cannot be cut or copied (a graph the model reads itself; see ``_cannot_cut``),
+        #: so that every target runs alone on the user's own inputs.
+        self.runs_whole = self.reads_own_graph or self._cannot_cut()
         self._restrict = restrict and self._is_local() and not self.runs_whole
         #: Whether every target runs alone on the user's full input, one mask per pass (the exact path).
         self.exact_path = self.runs_whole
@@ -203,8 +203,9 @@ class GraphAdapter(EdgeMaskAdapter):
         r"""Whether a node's output depends on its in-neighbourhood alone."""
         return True
 
-    def _knows_nodes_by_id(self) -> bool:
-        r"""Whether the model knows its nodes by id rather than by features it is given, so they cannot be renumbered."""
+    def _cannot_cut(self) -> bool:
+        r"""Whether the graph cannot be cut or copied (a model that knows its nodes by id, not by features it is
+        given; a graph whose edge order changes when it is cut)."""
         return False
 
     # -- properties -----------------------------------------------------------------------
@@ -484,7 +485,7 @@ class GraphAdapter(EdgeMaskAdapter):
             # The model's own error on a graph of one node (DGL's check for nodes without in-edges, a
             # normalisation over one value): discover on the first target's graph instead.
             key, layers = None, self._discover(self._segments(self.targets[:1], restrict=False))
-        policies = None if self.runs_whole else self._probe_loop_policies(len(layers))
+        policies = None if self.reads_own_graph else self._probe_loop_policies(len(layers))
         if any(layer.own_edges for layer in layers):
             policies = [OWN if layer.own_edges else (policies[i] if policies else None) for i, layer in enumerate(layers)]
         if key is not None:

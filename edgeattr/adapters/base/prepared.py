@@ -134,11 +134,17 @@ def _install(module: torch.nn.Module) -> Callable[[], None]:
         handles.append(layer.register_message_forward_hook(_message_post))
         handles.append(layer.register_propagate_forward_hook(_propagate_post))
     module.training = False
+    # A PyG layer's fused message_and_aggregate (taken for sparse adjacency inputs) sends no message a mask can reach.
+    fused = getattr(module, "fuse", None) is True
+    if fused:
+        setattr(module, "fuse", False)
 
     def restore() -> None:
         for handle in handles:
             handle.remove()
         module.training = training
+        if fused:
+            setattr(module, "fuse", True)
         caches.remove()
 
     return restore
