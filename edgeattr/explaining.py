@@ -162,6 +162,7 @@ def explain(
         method=method,
         computation_edges=adapter.edge_ids[adapter.message_edges],
         layer_names=[layer.name for layer in adapter.layers],
+        own_edge_layers=[layer.name for layer in adapter.layers if layer.own_edges],
     )
     return route.explanation(adapter, arguments, task, attributed)
 

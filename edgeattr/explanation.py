@@ -75,6 +75,10 @@ class EdgeExplanation:
         layer_names (list[str]): Name of the module making each message-passing
             call, in call order (one per row of ``layer_masks``); their number
             is the hops the explained output depends on.
+        own_edge_layers (list[str]): The calls among ``layer_names`` whose
+            messages run along edges the model builds in ``forward`` from no
+            input edge (an attentive readout's node-to-graph edges): they keep
+            weight 1 and carry no edge's attribution.
     """
 
     edge_mask: Tensor
@@ -88,6 +92,7 @@ class EdgeExplanation:
     num_nodes: int
     computation_edges: Tensor
     layer_names: List[str]
+    own_edge_layers: List[str]
 
     @property
     def num_edges(self) -> int:

@@ -205,7 +205,7 @@ def test_an_explanation_is_a_plain_record():
     e = EdgeExplanation(
         edge_mask=torch.tensor([0.5, -1.0]), layer_masks=None, edge_index=torch.tensor([[0, 1], [1, 0]]), target=0,
         prediction=torch.tensor([1.0, 0.0]), method="edge_gradient", index=1, task="node", num_nodes=2,
-        computation_edges=torch.tensor([0, 1]), layer_names=["conv"],
+        computation_edges=torch.tensor([0, 1]), layer_names=["conv"], own_edge_layers=[],
     )
     assert e.topk(1, absolute=True).indices.tolist() == [1] and e.subgraph().edge_ids.tolist() == [0]
 
@@ -218,3 +218,19 @@ def test_an_index_given_as_a_tensor_of_one_id_is_the_explanations_int_index():
     torch.testing.assert_close(explanation.edge_mask, explain(model, x, edge_index, method="edge_gradient", index=NODE).edge_mask)
     graph = explanation.to_networkx()  # raised a KeyError while the index was a tensor
     assert graph.graph["index"] == NODE and graph.nodes[NODE]["target"] is True
+
+
+def test_the_explanation_lists_the_calls_along_edges_the_model_builds_itself():
+    """AttentiveFP's molecule readout runs GATConv over node-to-graph edges built in forward: listed, not attributed."""
+    from torch_geometric.nn.models import AttentiveFP
+
+    from edgeattr.adapters.base.provenance import follows_indexing
+
+    if not follows_indexing():
+        pytest.skip("this torch's function modes do not see indexing: such calls are refused (tests/zoo)")
+    x, edge_index, edge_attr, batch = graph_batch()
+    torch.manual_seed(0)
+    model = AttentiveFP(5, 8, 2, edge_dim=4, num_layers=2, num_timesteps=2).double().eval()
+    explanation = explain(model, x, edge_index, edge_attr, batch, index=1, method="edge_gradient")
+    assert explanation.own_edge_layers == ["mol_conv"] * 2
+    assert set(explanation.own_edge_layers) <= set(explanation.layer_names)
