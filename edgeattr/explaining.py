@@ -161,7 +161,7 @@ def explain(
         prediction=prediction[0],
         method=method,
         computation_edges=adapter.edge_ids[adapter.message_edges],
-        layer_names=[layer.name for layer in adapter.layers],
+        layer_names=list({layer.row: layer.name for layer in reversed(adapter.layers)}.values())[::-1],
         own_edge_layers=[layer.name for layer in adapter.layers if layer.own_edges],
     )
     return route.explanation(adapter, arguments, task, attributed)

@@ -278,20 +278,23 @@ class PyGAdapter(GraphAdapter):
     # -- intercepting message passing ------------------------------------------------------
 
     def _intercept(self, call: Call, session: CallCounter) -> Tuple[Handler, ContextManager]:
-        def weights_of(weights: MessageWeights, layer: int, edge_index: Tensor, node_ids: Optional[Tensor]) -> Tensor:
+        def weights_of(weights: MessageWeights, layer: int, edge_index: Tensor, node_ids: Optional[Tensor], candidates: Optional[Tensor]) -> Tensor:
             if edge_index is call.structure:
                 return weights.weights_at(layer, IN_ORDER)
             src, dst = _endpoints(edge_index)
             if node_ids is not None:
                 src, dst = node_ids[src], node_ids[dst]
+            if candidates is not None and torch.equal(src, weights.ref_src[candidates]) and torch.equal(dst, weights.ref_dst[candidates]):
+                return weights.weights_at(layer, candidates)
             return weights.weights(layer, src, dst)
 
-        return MessageWeighting(session, self._name_of, weights_of, call.structure), nullcontext()
+        return MessageWeighting(session, self._name_of, weights_of, call.structure, call.edge_values), nullcontext()
 
 
-#: Maps the pass's weights, a call's layer index, the edge_index it propagates over and the
-#: input node id of each of its nodes (``None``: they are the input's) to its message weights ``(M,)``.
-WeightsOf = Callable[[MessageWeights, int, Tensor, Optional[Tensor]], Tensor]
+#: Maps the pass's weights, a call's layer index, the edge_index it propagates over, the input
+#: node id of each of its nodes (``None``: they are the input's) and the edges of the relation it
+#: may run over (``None``: no relation argument) to its message weights ``(M,)``.
+WeightsOf = Callable[[MessageWeights, int, Tensor, Optional[Tensor], Optional[Tensor]], Tensor]
 
 #: Pooling layers that keep a subset of nodes and the edges among them, in order; their output
 #: is ``(x, edge_index, edge_attr, batch, perm, ...)``, ``perm`` the kept nodes' ids.
@@ -306,6 +309,16 @@ class _Propagation:
     sent: bool = False
 
 
+@dataclass
+class _Frame:
+    """One module's forward in progress: the input ids of the nodes it runs on (``None``: the input's own), the
+    relation of each edge it was given (an integer edge-level argument, ``None`` if none), and its propagates so far."""
+
+    node_ids: Optional[Tensor]
+    relations: Optional[Tensor]
+    propagations: int = 0
+
+
 class MessageWeighting(Handler):
     """Weights each call's messages at PyG's propagate and message hooks, or counts them.
 
@@ -314,10 +327,15 @@ class MessageWeighting(Handler):
     counted. Either way, a call that aggregates without ``message()`` (a fused
     kernel, which no weight can reach) is refused.
 
-    The edges a pooling layer of :data:`NODE_SELECTIONS` keeps are numbered
-    by the kept nodes; the handler follows them from module to module (by the
-    ``edge_index`` each module receives) with the input id of each kept node,
-    so that the messages of later layers are matched to the input's edges.
+    The handler keeps a frame per running module. The edges a pooling layer of
+    :data:`NODE_SELECTIONS` keeps are numbered by the kept nodes; the frames
+    follow them from module to module (by the ``edge_index`` each module
+    receives) with the input id of each kept node, so that the messages of
+    later layers are matched to the input's edges. A module given an integer
+    edge-level argument (``edge_type``) that propagates once per relation, the
+    ``r``-th time over the edges of relation ``r`` (RGCNConv, FiLMConv), has
+    its messages placed on exactly those edges, also where parallel edges of
+    several relations share their endpoints.
 
     Args:
         session (CallCounter): The pass's session.
@@ -325,31 +343,44 @@ class MessageWeighting(Handler):
         weights_of (Callable): The weights ``(M,)`` of the messages of call
             ``layer`` over ``edge_index``, from a weighting session.
         structure (Tensor, optional): The pass's own ``edge_index``.
+        edge_values (Sequence[Tensor]): The pass's edge-level arguments.
     """
 
-    def __init__(self, session: CallCounter, name_of: ModuleNames, weights_of: WeightsOf, structure: Optional[Tensor] = None) -> None:
+    def __init__(
+        self,
+        session: CallCounter,
+        name_of: ModuleNames,
+        weights_of: WeightsOf,
+        structure: Optional[Tensor] = None,
+        edge_values: Sequence[Tensor] = (),
+    ) -> None:
         self.session, self._name, self._weights_of = session, name_of, weights_of
         self.pending: Dict[int, List[_Propagation]] = {}
         self._structure = structure
+        self._relations = {id(value): value for value in edge_values if value.dim() == 1 and not value.is_floating_point()}
         #: id of a pooled edge_index -> (that edge_index, the input id of each of its nodes)
         self._pooled: Dict[int, Tuple[Tensor, Tensor]] = {}
-        #: For each running module, the input node ids of the graph it runs on (None: the input's own).
-        self._node_ids: List[Optional[Tensor]] = []
+        self._frames: List[_Frame] = []
+        #: id of a module -> how many times its forward has begun in this pass.
+        self._invocations: Dict[int, int] = {}
 
     def forward_pre(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-        node_ids = self._node_ids[-1] if self._node_ids else None
-        for value in itertools.chain(args, kwargs.values()):
+        self._invocations[id(module)] = self._invocations.get(id(module), 0) + 1
+        values = [value for value in itertools.chain(args, kwargs.values()) if isinstance(value, Tensor)]
+        self._frames.append(_Frame(self._node_ids_of(values), next((v for v in values if self._relations.get(id(v)) is v), None)))
+
+    def _node_ids_of(self, values: List[Tensor]) -> Optional[Tensor]:
+        """The input node ids of the graph a module given ``values`` runs on: its parent's, unless it is given a graph."""
+        for value in values:
             if value is self._structure:
-                node_ids = None
-                break
-            pooled = self._pooled.get(id(value)) if isinstance(value, Tensor) else None
+                return None
+            pooled = self._pooled.get(id(value))
             if pooled is not None and pooled[0] is value:
-                node_ids = pooled[1]
-                break
-        self._node_ids.append(node_ids)
+                return pooled[1]
+        return self._frames[-1].node_ids if self._frames else None
 
     def forward_post(self, module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        node_ids = self._node_ids.pop()
+        node_ids = self._frames.pop().node_ids
         if isinstance(module, NODE_SELECTIONS):
             edge_index, kept = output[1], output[4]
             self._pooled[id(edge_index)] = (edge_index, kept if node_ids is None else node_ids[kept])
@@ -364,11 +395,14 @@ class MessageWeighting(Handler):
         if module.decomposed_layers > 1:
             raise unsupported(self._name(module), module, "decomposed_layers > 1 splits messages; set decomposed_layers=1")
         session = self.session
-        layer = session.begin_call(self._name(module), module, edge_index)
+        layer = session.begin_call(self._name(module), module, edge_index, self._invocations.get(id(module)))
+        frame = self._frames[-1] if self._frames else _Frame(None, None)
+        relation, frame.propagations = frame.propagations, frame.propagations + 1
         weights = None
         if isinstance(session, MessageWeights):
+            candidates = None if frame.relations is None else (frame.relations == relation).nonzero().view(-1)
             try:
-                weights = self._weights_of(session, layer, edge_index, self._node_ids[-1] if self._node_ids else None)
+                weights = self._weights_of(session, layer, edge_index, frame.node_ids, candidates)
             except UnsupportedLayerError as error:
                 raise unsupported(self._name(module), module, str(error)) from None
         self.pending.setdefault(id(module), []).append(_Propagation(weights))

@@ -122,8 +122,10 @@ class PyGHeteroAdapter(HeteroAdapter):
             for t, v in value.items()
         }
 
-    def _weights_of(self, session: MessageWeights, layer: int, edge_index: Tensor, node_ids: Optional[Tensor]) -> Tensor:
-        """The weights of call ``layer``: the mask entries of the edge type it propagates over (``node_ids``: see ``WeightsOf``)."""
+    def _weights_of(
+        self, session: MessageWeights, layer: int, edge_index: Tensor, node_ids: Optional[Tensor], candidates: Optional[Tensor]
+    ) -> Tensor:
+        """The weights of call ``layer``: the mask entries of the edge type it propagates over (the rest: see ``WeightsOf``)."""
         edge_type = self._type_of.get(id(edge_index))
         if edge_type is None:
             edge_type, local = self._locate(edge_index, self.layers[layer])

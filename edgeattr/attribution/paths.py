@@ -197,6 +197,12 @@ def _walk_adapter(forward_func: ForwardFunc) -> GraphAdapter:
             "the walk search needs a layerwise adapter of one node target, e.g. "
             "PyGAdapter(model, x, edge_index, index=v, layerwise=True) or DGLAdapter(model, g, x, index=v, layerwise=True)"
         )
+    shared = [layer for layer in forward_func.layers if sum(other.row == layer.row for other in forward_func.layers) > 1]
+    if shared:
+        raise ValueError(
+            f"the walk search needs one message-passing call per layer, but layer '{shared[0].name}' makes several "
+            f"(one per relation); use the gradient or occlusion methods for such a model"
+        )
     return forward_func
 
 

@@ -10,6 +10,7 @@ from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
 from torch_geometric.utils import coalesce
 
 from edgeattr import (
+    BestWalk,
     EdgeGradient,
     EdgeOcclusion,
     GNNExplainer,
@@ -166,27 +167,52 @@ def test_unsupported_layers_raise_an_error_naming_the_layer():
         PyGAdapter(GCNConv(5, 3, decomposed_layers=2).double(), x, edge_index, index=0)
 
 
-@pytest.mark.parametrize("layer", [RGCNConv, FastRGCNConv])
-def test_relational_layers_equal_a_closed_form_over_per_relation_edge_weights(layer):
-    """A relation's messages are weighted by its own edges' entries: out_i = x_i W_0 + b + sum_r sum_{j->i in r} w_e x_j W_r / |N_r(i)|."""
-    x, edge_index, _ = random_graph(num_nodes=12, num_edges=36, seed=4)
-    edge_index = coalesce(edge_index)  # parallel edges of two relations could not be told apart
-    edge_type = torch.arange(edge_index.size(1)) % 3
-    torch.manual_seed(0)
-    conv = layer(5, 2, num_relations=3).double()
-    target = int(edge_index[1, 0])
-    weights = torch.ones(edge_index.size(1), dtype=torch.float64, requires_grad=True)
-    dst = edge_index[1]
+def relational_layer(conv, x, edge_index, edge_type, weights):
+    """RGCNConv's closed form with a weight per edge: x_i W_0 + b + sum_r sum_{j->i in r} w_e x_j W_r / |N_r(i)|."""
+    src, dst = edge_index
     out = x @ conv.root + conv.bias
-    for relation in range(3):
+    for relation in range(conv.num_relations):
         chosen = edge_type == relation
-        degree = torch.zeros(12, dtype=torch.float64).index_add_(0, dst[chosen], torch.ones(int(chosen.sum()), dtype=torch.float64))
-        message = (weights[chosen, None] * x[edge_index[0, chosen]]) @ conv.weight[relation] / degree[dst[chosen], None]
+        degree = torch.zeros(x.size(0), dtype=x.dtype).index_add_(0, dst[chosen], torch.ones(int(chosen.sum()), dtype=x.dtype))
+        message = (weights[chosen, None] * x[src[chosen]]) @ conv.weight[relation] / degree[dst[chosen], None]
         out = out.index_add(0, dst[chosen], message)
+    return out
+
+
+class TwoRelationalLayers(torch.nn.Module):
+    def __init__(self, layer):
+        super().__init__()
+        self.conv1, self.conv2 = layer(5, 4, num_relations=3), layer(4, 2, num_relations=3)
+
+    def forward(self, x, edge_index, edge_type):
+        return self.conv2(self.conv1(x, edge_index, edge_type).relu(), edge_index, edge_type)
+
+
+@pytest.mark.parametrize("layer", [RGCNConv, FastRGCNConv])
+def test_relational_layers_equal_a_closed_form_with_one_row_per_layer(layer):
+    """Each relation's messages take its own edges' entries, also of parallel edges of two relations; layerwise,
+    all relation calls of a layer share its row."""
+    x, edge_index, _ = random_graph(num_nodes=30, num_edges=60, seed=4)
+    edge_index = coalesce(edge_index)
+    edge_type = torch.arange(edge_index.size(1)) % 3
+    edge_index = torch.cat([edge_index, edge_index[:, :8]], 1)  # the same pairs again, in the next relation
+    edge_type = torch.cat([edge_type, (edge_type[:8] + 1) % 3])
+    torch.manual_seed(0)
+    model = TwoRelationalLayers(layer).double().eval()
+    target = int(edge_index[1, 0])
+    weights = torch.ones(2, edge_index.size(1), dtype=torch.float64, requires_grad=True)
+    hidden = relational_layer(model.conv1, x, edge_index, edge_type, weights[0]).relu()
+    out = relational_layer(model.conv2, hidden, edge_index, edge_type, weights[1])
     expected = torch.autograd.grad(out[target, out[target].argmax()], weights)[0]
-    adapter = PyGAdapter(conv, x, edge_index, edge_type, index=target)
+    adapter = PyGAdapter(model, x, edge_index, edge_type, index=target, layerwise=True)
+    calls = 3 if layer is RGCNConv else 1  # RGCNConv propagates once per relation, FastRGCNConv once
+    assert adapter.num_layers == 2 and [call.row for call in adapter.layers] == [0] * calls + [1] * calls
+    assert adapter.edge_ids.numel() < edge_index.size(1)  # restricted to two hops, not six
     torch.testing.assert_close(adapter(adapter.ones())[0], out[target].detach(), rtol=0, atol=1e-12)
     torch.testing.assert_close(EdgeGradient(adapter).attribute(adapter.ones())[0], expected, rtol=1e-10, atol=1e-12)
+    if calls > 1:
+        with pytest.raises(ValueError, match="one message-passing call per layer"):
+            BestWalk(adapter).attribute(adapter.ones())
 
 
 def test_a_model_pyg_gnnexplainer_ran_on_still_works():

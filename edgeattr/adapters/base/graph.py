@@ -134,7 +134,8 @@ class GraphAdapter(EdgeMaskAdapter):
         self.exact_path = self.runs_whole
         self._settings = module_settings(model)
         self.layers, self._loop_policies = self._layers()
-        self.num_layers = len(self.layers)
+        #: Rows of a layerwise mask: one per layer, whose calls (a relation's each) share it.
+        self.num_layers = self.layers[-1].row + 1
         self._bind_segments(self._segments(self.targets, self._restrict))
         if verify:
             self._verify()
@@ -473,7 +474,7 @@ class GraphAdapter(EdgeMaskAdapter):
         if known is not None:
             modules = list(self.model.modules())
             calls, policies = known
-            return [Layer(name, modules[position], call, own) for position, name, call, own in calls], policies
+            return [Layer(name, modules[position], call, own, row) for position, name, call, own, row in calls], policies
         first = self.targets[:1] if self.task == "node" else self._graph_nodes(int(self.targets[0]))[:1]
         try:
             if self.runs_whole:  # one node's inputs would not be those of a node of the graph the model runs on
@@ -491,7 +492,7 @@ class GraphAdapter(EdgeMaskAdapter):
         if key is not None:
             # Positions among the model's modules, not the modules: the model may be one of them.
             position = {id(module): p for p, module in enumerate(self.model.modules())}
-            calls = [(position[id(layer.module)], layer.name, layer.call, layer.own_edges) for layer in layers]
+            calls = [(position[id(layer.module)], layer.name, layer.call, layer.own_edges, layer.row) for layer in layers]
             _LAYERS.setdefault(self.model, {})[key] = (calls, policies)
         return layers, policies
 
@@ -643,7 +644,8 @@ class GraphAdapter(EdgeMaskAdapter):
             call = self._without_edges(call, keep.reshape(-1))
         elif keep is not None:
             layer_keep = keep
-        session = session_for(weights, self.num_layers, call.src, call.dst, self._loop_policies)
+        rows = [layer.row for layer in self.layers]
+        session = session_for(weights, len(self.layers), call.src, call.dst, self._loop_policies, rows)
         out = self._call(call, session, layer_keep)
         session.finish()
         return out[call.rows]
@@ -749,11 +751,11 @@ class _LayerRemoval(Handler):
     def forward_pre(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> Optional[Tuple[tuple, dict]]:
         if id(module) not in self.modules:
             return None
-        layer = len(self.session.layers)
-        self.starts.append(layer)
-        if layer >= self.keep.size(1):
+        call = len(self.session.layers)
+        self.starts.append(call)
+        if call >= len(self.adapter.layers):
             return None
-        flat = self.keep[:, layer].reshape(-1)
+        flat = self.keep[:, self.adapter.layers[call].row].reshape(-1)
         structure, _, _ = self.adapter._cut_structure(self.call.structure, flat)
         replaced = {id(self.call.structure): structure, **{id(v): v[flat] for v in self.call.edge_values}}
         if not any(id(v) in replaced for v in args + tuple(kwargs.values())):
@@ -767,7 +769,8 @@ class _LayerRemoval(Handler):
         if id(module) not in self.modules:
             return None
         first, last = self.starts.pop(), len(self.session.layers)
-        if last - first > 1 and not (self.keep[:, first:last] == self.keep[:, first : first + 1]).all():
+        rows = sorted({layer.row for layer in self.adapter.layers[first:last]})
+        if len(rows) > 1 and not (self.keep[:, rows] == self.keep[:, rows[:1]]).all():
             raise unsupported(
                 self._name(module), module,
                 f"it makes {last - first} message-passing calls per forward, so an edge cannot be "

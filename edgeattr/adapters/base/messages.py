@@ -27,12 +27,17 @@ class Layer:
             own, computed from no input edge (an attentive readout's
             node-to-graph edges, a k-nearest-neighbour graph): its messages keep
             weight 1 and carry no input edge's attribution.
+        row (int): The row of layerwise masks that weights the call. Calls of
+            one module within one forward, each over other edges (the
+            relations of ``RGCNConv``), share a row; a module that propagates
+            over the same edges again (APPNP's steps) starts a new row.
     """
 
     name: str
     module: Any
     call: int
-    own_edges: bool = False
+    own_edges: bool
+    row: int
 
 
 #: How a layer treats self-loops, learnt from a probe graph with one input self-loop (see
@@ -210,8 +215,10 @@ class CallCounter:
         #: Messages each call sent, as the handlers report them (see :meth:`record`).
         self.message_counts: List[int] = []
         self._calls_per_module: Dict[int, int] = {}
+        self._group: Optional[tuple] = None
+        self._group_edges: List[Tensor] = []
 
-    def begin_call(self, name: str, module: Any, edges: Optional[Tensor] = None) -> int:
+    def begin_call(self, name: str, module: Any, edges: Optional[Tensor] = None, invocation: Optional[int] = None) -> int:
         r"""Registers a message-passing call and returns its layer index.
 
         Args:
@@ -221,6 +228,9 @@ class CallCounter:
                 along, where the framework shows them as a tensor; with a
                 ``provenance``, a call along edges computed from no input edge
                 is marked :attr:`Layer.own_edges`.
+            invocation (int, optional): Which forward of ``module`` makes the
+                call, where the framework tells; calls of one invocation over
+                other edges than its earlier calls share their row (see :attr:`Layer.row`).
 
         Raises:
             RuntimeError: if the forward pass makes more calls than were
@@ -236,8 +246,20 @@ class CallCounter:
                 f"'{name}'); edgeattr needs a fixed number of calls per forward pass"
             )
         own = self.provenance is not None and edges is not None and not self.provenance.derived(edges)
-        self.layers.append(Layer(name, module, call, own))
+        self.layers.append(Layer(name, module, call, own, self._row(module, edges, invocation)))
         return layer
+
+    def _row(self, module: Any, edges: Optional[Tensor], invocation: Optional[int]) -> int:
+        """The row of a new call: its group's while it is a further call of one invocation over other edges."""
+        if edges is None or invocation is None:
+            self._group, self._group_edges = None, []
+            return self.layers[-1].row + 1 if self.layers else 0
+        group = (id(module), invocation)
+        if group == self._group and not any(edges is seen for seen in self._group_edges):
+            self._group_edges.append(edges)
+            return self.layers[-1].row
+        self._group, self._group_edges = group, [edges]
+        return self.layers[-1].row + 1 if self.layers else 0
 
     def record(self, num_messages: int) -> None:
         r"""Records how many messages the current call sent."""
@@ -264,6 +286,8 @@ class MessageWeights(CallCounter):
         ref_dst (Tensor): Destinations of the batched graph's edges, ``(b * E,)``.
         loop_policies (list[str], optional): Each layer's self-loop policy
             (see :func:`loop_policy`), where it was probed.
+        rows (list[int], optional): Each call's row of a layerwise mask
+            (:attr:`Layer.row`); default one row per call.
     """
 
     def __init__(
@@ -273,11 +297,13 @@ class MessageWeights(CallCounter):
         ref_src: Tensor,
         ref_dst: Tensor,
         loop_policies: Optional[List[Optional[str]]] = None,
+        rows: Optional[List[int]] = None,
     ) -> None:
         super().__init__(num_layers)
         self.mask = mask
         self.ref_src, self.ref_dst = ref_src, ref_dst
         self.loop_policies = loop_policies
+        self.rows = rows
 
     def weights(self, layer: int, src: Tensor, dst: Tensor) -> Tensor:
         r"""The weights of the messages of call ``layer``, matched to the edges by their endpoints.
@@ -310,7 +336,8 @@ class MessageWeights(CallCounter):
         Returns:
             Tensor of shape ``(M,)``.
         """
-        flat = (self.mask[:, layer] if self.mask.dim() == 3 else self.mask).reshape(-1)
+        row = layer if self.rows is None else self.rows[layer]
+        flat = (self.mask[:, row] if self.mask.dim() == 3 else self.mask).reshape(-1)
         if positions is IN_ORDER:
             return flat
         return torch.cat([flat, flat.new_ones(1)])[positions]
@@ -322,15 +349,16 @@ def session_for(
     ref_src: Tensor,
     ref_dst: Tensor,
     loop_policies: Optional[List[Optional[str]]] = None,
+    rows: Optional[List[int]] = None,
 ) -> CallCounter:
     r"""The session of one pass: :class:`MessageWeights` for ``weights``, else a :class:`CallCounter`.
 
     A pass without weights deletes edges instead; its calls are still checked
-    against the ``num_layers`` discovered.
+    against the ``num_layers`` (calls) discovered.
     """
     if weights is None:
         return CallCounter(num_layers)
-    return MessageWeights(weights, num_layers, ref_src, ref_dst, loop_policies)
+    return MessageWeights(weights, num_layers, ref_src, ref_dst, loop_policies, rows)
 
 
 def discover_layers(run: Callable[[CallCounter], Any], what: str, edge_tensors: Iterable[Tensor] = ()) -> List[Layer]:
