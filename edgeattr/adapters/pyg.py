@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.nn import DirGNNConv, MessagePassing, SAGPooling, TopKPooling
-from torch_geometric.utils import to_edge_index, to_torch_coo_tensor, to_torch_csc_tensor, to_torch_csr_tensor
+from torch_geometric.utils import to_edge_index, to_torch_coo_tensor, to_torch_csr_tensor
 
 from edgeattr.adapters.base import Call, CallCounter, GraphAdapter, MessageWeights, Slot, unsupported
 from edgeattr.adapters.base.adapter import ModuleNames, OutputSelector, copy_offsets
@@ -269,11 +269,12 @@ class PyGAdapter(GraphAdapter):
         return self._slot(NODE) is None or _is_adjacency(self._structure.value)
 
     def _is_local(self) -> bool:
-        # Messages flowing from target to source (or along the reversed edges, as in DirGNNConv)
-        # reach a node from its out-neighbours.
-        return all(
-            module.flow == "source_to_target" for module in self.model.modules() if isinstance(module, MessagePassing)
-        ) and not any(isinstance(module, DirGNNConv) for module in self.model.modules())
+        # Messages flowing from target to source reach a node from its out-neighbours.
+        return all(module.flow == "source_to_target" for module in self.model.modules() if isinstance(module, MessagePassing))
+
+    def _messages_both_ways(self) -> bool:
+        # DirGNNConv's second convolution runs over the reversed edges.
+        return any(isinstance(module, DirGNNConv) for module in self.model.modules())
 
     # -- intercepting message passing ------------------------------------------------------
 
@@ -481,12 +482,11 @@ def _rebuilt(data: Data, fields: Dict[str, Any]) -> Data:
 _ADJACENCY_OF_LAYOUT = {
     torch.sparse_coo: lambda indices, values, shape: to_torch_coo_tensor(indices, values, shape, is_coalesced=True),
     torch.sparse_csr: lambda indices, values, shape: to_torch_csr_tensor(indices, values, shape, is_coalesced=True),
-    torch.sparse_csc: lambda indices, values, shape: to_torch_csc_tensor(indices, values, shape, is_coalesced=True),
 }
 
 
 def _is_adjacency(value: Any) -> bool:
-    """Whether ``value`` is a torch sparse adjacency matrix (PyG's ``adj_t``: entry ``[i, j]`` for the edge ``j -> i``)."""
+    """Whether ``value`` is a torch sparse COO or CSR adjacency matrix (PyG's ``adj_t``: entry ``[i, j]`` for the edge ``j -> i``)."""
     return isinstance(value, Tensor) and value.layout in _ADJACENCY_OF_LAYOUT and value.dim() == 2 and value.size(0) == value.size(1)
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_geometric.explain import Explainer
 from torch_geometric.explain import GNNExplainer as PyGGNNExplainer
-from torch_geometric.nn import FastRGCNConv, GCNConv, RGCNConv
+from torch_geometric.nn import DirGNNConv, FastRGCNConv, GCNConv, RGCNConv, SAGEConv
 from torch_geometric.utils import coalesce
 
 from edgeattr import (
@@ -302,3 +302,26 @@ def test_degenerate_graphs_give_exact_zero_attributions(edge_index):
     ):
         assert torch.equal(attribution, zeros)
     assert sign_flips(adapter, adapter.ones()).rate == 0.0
+
+
+def test_reversed_edges_widen_the_computation_subgraph_both_ways():
+    """DirGNNConv hears out-neighbours through the reversed edges: each target's subgraph grows both ways, exactly."""
+    torch.manual_seed(0)
+    x, edge_index = torch.randn(200, 5, dtype=torch.float64), torch.randint(0, 200, (2, 250))
+    model = TwoConvs(DirGNNConv(GCNConv(5, 8), alpha=0.3), DirGNNConv(SAGEConv(8, 3), root_weight=False)).double().eval()
+    targets = torch.arange(8)
+    adapter = PyGAdapter(model, x, edge_index, index=targets)
+    assert not adapter.exact_path and adapter.edge_ids.numel() < targets.numel() * edge_index.size(1) / 2
+    gradient = EdgeGradient(adapter).attribute(adapter.ones())
+    for row, node in enumerate(targets.tolist()):
+        expected = reference_gradient(model, (x, edge_index), {}, edge_index, node, int(model(x, edge_index)[node].argmax()))
+        torch.testing.assert_close(gradient[row], expected, rtol=1e-10, atol=1e-12)
+
+
+class TwoConvs(torch.nn.Module):
+    def __init__(self, conv1, conv2):
+        super().__init__()
+        self.conv1, self.conv2 = conv1, conv2
+
+    def forward(self, x, edge_index):
+        return self.conv2(self.conv1(x, edge_index).relu(), edge_index)

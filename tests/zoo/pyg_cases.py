@@ -28,7 +28,7 @@ import torch_geometric.typing
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
-from torch_geometric.nn import MessagePassing
+from torch_geometric.nn import GATv2Conv, MessagePassing
 from torch_geometric.nn import global_max_pool as gmp
 from torch_geometric.nn import global_mean_pool as gap
 from torch_geometric.utils import degree
@@ -259,7 +259,7 @@ def build_gat_edge_attr() -> Example:
 
 def build_gatv2() -> Example:
     x, edge_index, index, _ = node_graph(seed=4)
-    model = seeded(lambda: zoo.GATv2(FEATURES, HIDDEN, CLASSES, heads=2))
+    model = seeded(lambda: zoo.GAT(FEATURES, HIDDEN, CLASSES, heads=2, conv=GATv2Conv))
     return example(model, (x, edge_index), index, edge_index)
 
 
@@ -667,3 +667,79 @@ PYG_CASES: List[ZooCase] = [
 ]
 
 __all__ = ["PYG_CASES"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Heterogeneous graphs
+
+from torch_geometric.explain.algorithm.utils import set_hetero_masks  # noqa: E402
+from torch_geometric.nn import HGTConv  # noqa: E402
+
+#: A small DBLP: node types and counts, and each relation with its edge count (reverse relations follow their own).
+DBLP_NODES = {"author": 14, "paper": 16, "term": 6, "conference": 3}
+DBLP_RELATIONS = {("author", "to", "paper"): 30, ("paper", "to", "term"): 24, ("paper", "to", "conference"): 16}
+
+
+def dblp_graph(seed: int) -> Tuple[Dict[str, Tensor], Dict[Tuple[str, str, str], Tensor]]:
+    """x_dict (float64 features per node type) and edge_index_dict as ``HeteroData`` gives them for DBLP after ``ToUndirected``:
+    each relation of distinct (src, dst) pairs, followed by its reverse relation."""
+    g = torch.Generator().manual_seed(seed)
+    x_dict = {node_type: torch.randn(n, FEATURES, generator=g, dtype=DTYPE) for node_type, n in DBLP_NODES.items()}
+    edge_index_dict: Dict[Tuple[str, str, str], Tensor] = {}
+    for (src, rel, dst), count in DBLP_RELATIONS.items():
+        pairs = torch.stack(torch.meshgrid(torch.arange(DBLP_NODES[src]), torch.arange(DBLP_NODES[dst]), indexing="ij")).view(2, -1)
+        chosen = pairs[:, torch.randperm(pairs.size(1), generator=g)[:count]]
+        edge_index_dict[src, rel, dst] = chosen
+        edge_index_dict[dst, "rev_" + rel, src] = chosen.flip(0).clone()
+    return x_dict, edge_index_dict
+
+
+def build_hgt() -> Example:
+    x_dict, edge_index_dict = dblp_graph(seed=40)
+    metadata = (list(x_dict), list(edge_index_dict))
+    model = seeded(lambda: zoo.HGT(HIDDEN, CLASSES, num_heads=2, num_layers=2, metadata=metadata))
+    with torch.no_grad():  # as hgt_dblp.py does: one pass initialises the lazy Linear layers
+        model(x_dict, edge_index_dict)
+    args = (x_dict, edge_index_dict)
+    counts = [e.size(1) for e in edge_index_dict.values()]
+    reaching = degree(edge_index_dict["paper", "rev_to", "author"][1], DBLP_NODES["author"])
+    index = int(reaching.argmax())
+    score = Scored(model, args, index)
+    convs = [conv for conv in model.modules() if isinstance(conv, HGTConv)]
+
+    def reference_gradient() -> Tensor:
+        # PyG's set_hetero_masks reaches only relation modules of a ModuleDict keyed by edge type (to_hetero,
+        # HeteroConv); HGTConv is one module over all types, and its mask is left unset:
+        set_hetero_masks(model, {t: torch.ones(c, dtype=DTYPE) for t, c in zip(edge_index_dict, counts)}, edge_index_dict, apply_sigmoid=False)
+        try:
+            assert not any(conv.explain for conv in convs), "set_hetero_masks reached HGTConv: use it as the reference"
+        finally:
+            clear_masks(model)
+        # So w goes in through PyG's set_masks on each HGTConv, over the edge_index it propagates: the types in the
+        # order of edge_index_dict (construct_bipartite_edge_index iterates the source offsets HGTConv builds from
+        # edge_index_dict.keys()), one entry per column of each type; no self-loops, so the loop mask is unused.
+        for conv in convs:
+            heads = {t: torch.zeros(n, conv.heads, conv.out_channels // conv.heads, dtype=DTYPE) for t, n in DBLP_NODES.items()}
+            assert list(conv._construct_src_node_feat(heads, heads, edge_index_dict)[2]) == list(edge_index_dict)
+        flat = torch.cat(list(edge_index_dict.values()), 1)
+        return gradient(model, flat.size(1), lambda w: score.of(*args), masks=lambda w: _Masks(convs, w, flat))
+
+    def without(keep: Tensor) -> Tensor:
+        kept = dict(zip(edge_index_dict, keep.split(counts)))
+        with torch.no_grad():
+            return score.of(x_dict, {t: e[:, kept[t]] for t, e in edge_index_dict.items()})
+
+    return Example(model=model, args=args, kwargs={}, index=index, reference_gradient=reference_gradient, without=without)
+
+
+PYG_CASES += [
+    ZooCase(
+        "pyg/HGT",
+        "PyG",
+        "HGTConv, Linear (lazy)",
+        EXAMPLES + "hetero/hgt_dblp.py",
+        "model(data.x_dict, data.edge_index_dict)",
+        build_hgt,
+        notes="one propagate over every edge type concatenated with node offsets; masks per edge type",
+    ),
+]

@@ -29,7 +29,6 @@ from torch_geometric.nn import (
     FastRGCNConv,
     FiLMConv,
     GATConv,
-    GATv2Conv,
     GCN2Conv,
     GCNConv,
     GENConv,
@@ -77,12 +76,15 @@ class GCN(torch.nn.Module):
 
 
 class GAT(torch.nn.Module):
-    """examples/gat.py: GATConv with ``heads`` heads, then a one-head GATConv without concatenation."""
+    """examples/gat.py: GATConv with ``heads`` heads, then a one-head GATConv without concatenation.
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, heads: int) -> None:
+    ``conv=GATv2Conv`` gives GATv2 (what PyG's ``GAT(v2=True)`` does; no example uses GATv2Conv).
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, heads: int, conv: type = GATConv) -> None:
         super().__init__()
-        self.conv1 = GATConv(in_channels, hidden_channels, heads, dropout=0.6)
-        self.conv2 = GATConv(hidden_channels * heads, out_channels, heads=1, concat=False, dropout=0.6)
+        self.conv1 = conv(in_channels, hidden_channels, heads, dropout=0.6)
+        self.conv2 = conv(hidden_channels * heads, out_channels, heads=1, concat=False, dropout=0.6)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         x = F.dropout(x, p=0.6, training=self.training)
@@ -108,22 +110,6 @@ class GATWithEdgeFeatures(torch.nn.Module):
         x = F.elu(self.conv1(x, edge_index, edge_attr))
         x = F.dropout(x, p=0.6, training=self.training)
         x = self.conv2(x, edge_index, edge_attr)
-        return x
-
-
-class GATv2(torch.nn.Module):
-    """examples/gat.py with GATv2Conv in place of GATConv (what PyG's ``GAT(v2=True)`` does; no example uses GATv2Conv)."""
-
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, heads: int) -> None:
-        super().__init__()
-        self.conv1 = GATv2Conv(in_channels, hidden_channels, heads, dropout=0.6)
-        self.conv2 = GATv2Conv(hidden_channels * heads, out_channels, heads=1, concat=False, dropout=0.6)
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        x = F.dropout(x, p=0.6, training=self.training)
-        x = F.elu(self.conv1(x, edge_index))
-        x = F.dropout(x, p=0.6, training=self.training)
-        x = self.conv2(x, edge_index)
         return x
 
 
@@ -735,3 +721,31 @@ class DGCNN(torch.nn.Module):
         out = global_max_pool(out, batch)
         out = self.mlp(out)
         return F.log_softmax(out, dim=1)
+
+
+from torch_geometric.nn import HGTConv  # noqa: E402
+from torch_geometric.nn import Linear as LazyLinear  # noqa: E402
+
+
+class HGT(torch.nn.Module):
+    """examples/hetero/hgt_dblp.py: a lazy Linear per node type (ReLU), ``num_layers`` HGTConv over the graph's metadata,
+    a Linear on the 'author' rows; called ``model(data.x_dict, data.edge_index_dict)``. The example reads the node types
+    and metadata off its global ``data``; here they are constructor arguments, and ``out_type`` names the explained type."""
+
+    def __init__(self, hidden_channels: int, out_channels: int, num_heads: int, num_layers: int, metadata: Any, out_type: str = "author") -> None:
+        super().__init__()
+        self.out_type = out_type
+        self.lin_dict = torch.nn.ModuleDict()
+        for node_type in metadata[0]:
+            self.lin_dict[node_type] = LazyLinear(-1, hidden_channels)
+        self.convs = torch.nn.ModuleList()
+        for _ in range(num_layers):
+            conv = HGTConv(hidden_channels, hidden_channels, metadata, num_heads)
+            self.convs.append(conv)
+        self.lin = Linear(hidden_channels, out_channels)
+
+    def forward(self, x_dict: Dict[str, Tensor], edge_index_dict: Dict[Any, Tensor]) -> Tensor:
+        x_dict = {node_type: self.lin_dict[node_type](x).relu_() for node_type, x in x_dict.items()}
+        for conv in self.convs:
+            x_dict = conv(x_dict, edge_index_dict)
+        return self.lin(x_dict[self.out_type])

@@ -204,6 +204,10 @@ class GraphAdapter(EdgeMaskAdapter):
         r"""Whether a node's output depends on its in-neighbourhood alone."""
         return True
 
+    def _messages_both_ways(self) -> bool:
+        r"""Whether some layer also passes messages against the edges' direction, so that computation subgraphs grow both ways."""
+        return False
+
     def _cannot_cut(self) -> bool:
         r"""Whether the graph cannot be cut or copied (a model that knows its nodes by id, not by features it is
         given; a graph whose edge order changes when it is cut)."""
@@ -308,7 +312,7 @@ class GraphAdapter(EdgeMaskAdapter):
     def _segments(self, targets: Tensor, restrict: bool) -> Segments:
         """Each target's part of the graph: its computation subgraph, its graph, or the whole graph."""
         if self.task == "node" and restrict:
-            return self._neighbourhoods.computation_subgraphs(targets, self.num_layers)
+            return self._neighbourhoods.computation_subgraphs(targets, self.num_layers, self._messages_both_ways())
         if self.task == "graph":
             segment = torch.arange(targets.numel(), device=self.device)
             node_sets = [self._graph_nodes(int(graph)) for graph in targets]

@@ -148,7 +148,7 @@ class Neighbourhoods:
         r"""``(segment, edge id)`` of the out-edges of the nodes ``keys = segment * N + node``."""
         return _expand(keys, self.num_nodes, *self._out)
 
-    def computation_subgraphs(self, targets: Tensor, hops: int) -> Segments:
+    def computation_subgraphs(self, targets: Tensor, hops: int, both_ways: bool = False) -> Segments:
         r"""The nodes and edges each target's output can depend on after ``hops`` layers.
 
         These are the edges incident to nodes within ``hops`` of the target:
@@ -165,14 +165,16 @@ class Neighbourhoods:
         Args:
             targets (Tensor): Target node ids, ``(T,)``; segment ``t`` is ``targets[t]``'s.
             hops (int): Number of message-passing calls.
+            both_ways (bool): Whether messages also run against the edges' direction
+                (DirGNNConv's reversed edges), so that a node hears its out-neighbours too.
         """
         n = self.num_nodes
         segment = torch.arange(targets.numel(), device=targets.device)
         reached = segment * n + targets
         for _ in range(hops - 1):
-            reached = self._grow(reached)
+            reached = self._grow(reached, both_ways)
         inner = reached
-        reached = self._grow(inner)
+        reached = self._grow(inner, both_ways)
         in_segment, in_edge = self.in_edges(reached)
         out_segment, out_edge = self.out_edges(reached)
         num_edges = max(1, self.src.numel())
@@ -182,7 +184,8 @@ class Neighbourhoods:
             edge_segment * n + self.src[edge_ids], edge_segment * n + self.dst[edge_ids], reached, edge_segment, targets.numel()
         )
         node_keys = torch.unique(torch.cat([reached, src_keys, dst_keys]))
-        message_edges = _contains(inner, dst_keys).nonzero().view(-1)
+        heard = _contains(inner, dst_keys) | (_contains(inner, src_keys) if both_ways else False)
+        message_edges = heard.nonzero().view(-1)
         return Segments(
             node_keys // n,
             node_keys % n,
@@ -226,9 +229,13 @@ class Neighbourhoods:
             graph_level,
         )
 
-    def _grow(self, keys: Tensor) -> Tensor:
+    def _grow(self, keys: Tensor, both_ways: bool = False) -> Tensor:
         segment, edge_ids = self.in_edges(keys)
-        return torch.unique(torch.cat([keys, segment * self.num_nodes + self.src[edge_ids]]))
+        grown = [keys, segment * self.num_nodes + self.src[edge_ids]]
+        if both_ways:
+            segment, edge_ids = self.out_edges(keys)
+            grown.append(segment * self.num_nodes + self.dst[edge_ids])
+        return torch.unique(torch.cat(grown))
 
 
 def _csr(index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
