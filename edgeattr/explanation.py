@@ -261,8 +261,8 @@ class HeteroEdgeExplanation(EdgeExplanation):
 
     The inherited ``index`` is the explained node's id within ``node_type``
     (node task) or the graph's id; ``num_nodes`` counts the nodes of all types;
-    ``computation_edges`` holds every flat position (the heterogeneous
-    adapters run the whole graph).
+    ``computation_edges`` holds the flat positions of the edges whose
+    messages can reach the explained output.
     """
 
     num_edges_dict: Dict[EdgeType, int]

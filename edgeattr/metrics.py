@@ -8,7 +8,6 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.adapter import EdgeMaskAdapter
-from edgeattr.adapters.base.graph import GraphAdapter
 from edgeattr.adapters.base.hetero import EdgeType
 from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
 from edgeattr.attribution._common import TargetType, checked_edges, explained_output, flat_entries, mask_view, resolve_target
@@ -210,10 +209,10 @@ def _flat_edges(forward_func: ForwardFunc, edges: Union[None, Tensor, Sequence[i
 
 
 def _default_per_eval(forward_func: ForwardFunc) -> int:
-    """Swept masks per backward pass: a graph adapter's copies per pass, 1 for an adapter that runs one mask per pass, else 1024."""
-    if isinstance(forward_func, GraphAdapter):
-        return forward_func.copies_per_pass
-    return 1 if isinstance(forward_func, EdgeMaskAdapter) else 1024
+    """Swept masks per backward pass: an adapter's copies per pass (1 for one that runs one mask per pass), else 1024."""
+    if isinstance(forward_func, EdgeMaskAdapter):
+        return getattr(forward_func, "copies_per_pass", 1)
+    return 1024
 
 
 __all__ = ["cosine_similarity", "sign_flips", "SignFlips"]

@@ -2,7 +2,9 @@ r"""Edge masks for DGL models run on sampled blocks, over the parent graph's edg
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional
+import functools
+import numbers
+from typing import Any, Iterable, List, Optional, Tuple, Union
 
 import dgl
 import torch
@@ -11,8 +13,10 @@ from torch import Tensor
 from edgeattr.adapters.base import CallCounter, EdgeMaskAdapter, Layer, MessageWeights, prepared, session_for
 from edgeattr.adapters.base.adapter import run_in_passes
 from edgeattr.adapters.base.messages import discover_layers
+from edgeattr.adapters.base.verification import difference, not_reproduced
 from edgeattr.adapters.dgl import message_weighting
-from edgeattr.errors import UnsupportedLayerError
+from edgeattr.errors import UnsupportedLayerError, VerificationError
+from edgeattr.modes import resolve_mode
 
 
 class DGLBlockAdapter(EdgeMaskAdapter):
@@ -25,16 +29,24 @@ class DGLBlockAdapter(EdgeMaskAdapter):
     attributions are indexed by the parent graph's edge ids, as for
     :class:`~edgeattr.adapters.DGLAdapter` on the whole graph. A parent edge
     sampled into several blocks shares its input-level entry; layerwise masks
-    have one row per message-passing call (usually one per block). Masks run
-    one forward pass each: copies of blocks cannot be batched, since DGL
-    models read a block's destination nodes as the first rows of its sources.
+    have one row per message-passing call (usually one per block).
+
+    ``index`` may be a 1-D tensor of ``T`` seeds: masks then have ``T`` rows,
+    row ``r`` applying to seed ``r % T`` (``ones()`` is ``(T, E)``), and each
+    seed's columns are the parent edges the blocks hold (``edge_ids``, once
+    per seed). Every mask runs one forward pass over the whole blocks, of
+    which the row of its seed is kept: copies of blocks cannot be batched,
+    since DGL models read a block's destination nodes as the first rows of
+    its sources, and a seed's part of the blocks would change every block's
+    node numbering, which the model's features follow.
 
     Args:
         model (torch.nn.Module): The model, unchanged.
         blocks (list[dgl.DGLGraph]): The sampled blocks, first layer first.
         *model_args: Further positional arguments, e.g. the input features.
-        index (int): Parent id of the seed node to explain; it must be a
-            destination node of the last block.
+        index (int or Tensor): Parent id of the seed node to explain; it must
+            be a destination node of the last block. A 1-D tensor of ``T``
+            seeds gives ``T`` targets.
         parent_graph (dgl.DGLGraph, optional): The graph the blocks were
             sampled from (gives the number of edges and nodes).
         num_edges (int, optional): The parent graph's edge count, if
@@ -43,8 +55,16 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         mode (str, optional): What the output means (see :mod:`edgeattr.modes`);
             required for a single output column.
         verify (bool, optional): Check once that a pass with every edge at
-            weight 1 reproduces the model's own output. (default: ``True``)
+            weight 1 reproduces the model's own output at every seed (one
+            pass for all of them). (default: ``True``)
         **model_kwargs: Keyword arguments of the model call.
+
+    Example::
+
+        >>> fwd = DGLBlockAdapter(model, blocks, feat, index=7, parent_graph=g)
+        >>> EdgeGradient(fwd).attribute(fwd.ones())                 # (1, g.num_edges())
+        >>> many = DGLBlockAdapter(model, blocks, feat, index=seeds, parent_graph=g)
+        >>> EdgeGradient(many).attribute(many.ones()).shape          # (len(seeds), g.num_edges())
     """
 
     def __init__(
@@ -52,7 +72,7 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         model: torch.nn.Module,
         blocks: List[dgl.DGLGraph],
         *model_args: Any,
-        index: int,
+        index: Union[int, Tensor],
         parent_graph: Optional[dgl.DGLGraph] = None,
         num_edges: Optional[int] = None,
         layerwise: bool = False,
@@ -75,33 +95,62 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         parent_ids = torch.cat([b.edata[dgl.EID] for b in blocks])
         if parent_ids.numel() and int(parent_ids.max()) >= self.num_edges:
             raise ValueError(f"the blocks hold parent edge ids up to {int(parent_ids.max())}, but the parent graph has {self.num_edges} edges")
-        self.edge_ids = torch.unique(parent_ids)
+        #: The parent edges the blocks hold, sorted: one seed's columns.
+        self._parents = torch.unique(parent_ids)
+        self.index, self.targets, self._rows = _seeds(index, blocks[-1].dstdata[dgl.NID])
+        self.num_targets = self.targets.numel()
+        self.edge_ids = self._parents.repeat(self.num_targets)
         self.message_edges = torch.arange(self.edge_ids.numel(), device=self.edge_ids.device)
-        seeds = blocks[-1].dstdata[dgl.NID]
-        row = (seeds == index).nonzero().view(-1)
-        if row.numel() != 1:
-            raise IndexError(f"node {index} is not a seed of these blocks (the last block's destination nodes)")
-        self.index, self._row = int(index), row
         self._blocks, self._args, self._kwargs = list(blocks), model_args, model_kwargs
         self.layers = self._discover()
         self.num_layers = len(self.layers)
         if verify:
-            self._verify_whole_input(lambda: self._checked_output(model(self._blocks, *model_args, **model_kwargs), self._blocks)[self._row])
+            self._verify()
 
     @property
     def device(self) -> torch.device:
         return self._blocks[0].device
 
+    @property
+    def edge_segment(self) -> Tensor:
+        return torch.arange(self.num_targets, device=self.device).repeat_interleave(self._parents.numel())
+
     def _input_tensors(self) -> Iterable[Tensor]:
         return (a for a in self._args if isinstance(a, Tensor))
 
+    def _verify(self) -> None:
+        r"""Checks that one pass at mask 1 reproduces the model's own output at every seed.
+
+        Raises:
+            ValueError: for a single output column without a mode.
+            VerificationError: if the outputs differ.
+        """
+        with torch.no_grad(), prepared(self.model):
+            own = self._checked_output(self.model(self._blocks, *self._args, **self._kwargs), self._blocks)[self._rows]
+        resolve_mode(self.mode, own[0].numel())
+        shape = (1, self.num_layers, self._parents.numel()) if self.layerwise else (1, self._parents.numel())
+        with torch.no_grad():
+            out = self._pass(torch.ones(shape, dtype=self.dtype, device=self.device), None)[self._rows]
+        gap = difference(out, own)
+        if gap is not None:
+            raise VerificationError(not_reproduced(gap))
+
     def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
-        return run_in_passes(sub_mask, 1, keep, self._run)
+        width, rows = self._parents.numel(), []
+        for target in range(self.num_targets):
+            run = functools.partial(self._run, target)
+            rows.append(run_in_passes(sub_mask[..., target * width : (target + 1) * width], 1, keep, run))
+        return torch.stack(rows, 1).reshape((sub_mask.size(0) * self.num_targets,) + rows[0].shape[1:])
 
     def _discover(self) -> List[Layer]:
         return discover_layers(lambda session: self._call(self._blocks, session), "the blocks")
 
-    def _run(self, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
+    def _run(self, target: int, copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
+        """Seed ``target``'s row under one mask over the blocks' parent edges, ``(1, *out)``."""
+        return self._pass(weights, keep)[self._rows[target : target + 1]]
+
+    def _pass(self, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
+        """The model's output at every seed of the blocks with message ``weights``, or the edges ``keep`` drops deleted."""
         blocks = self._blocks
         if keep is not None:
             if self.layerwise and self.num_layers != len(blocks):
@@ -111,10 +160,10 @@ class DGLBlockAdapter(EdgeMaskAdapter):
                 )
             rows = keep[0] if self.layerwise else keep[0].expand(len(blocks), -1)
             blocks = [self._cut(block, row) for block, row in zip(blocks, rows)]
-        session = session_for(weights, self.num_layers, self.edge_ids, self.edge_ids)
+        session = session_for(weights, self.num_layers, self._parents, self._parents)
         out = self._call(blocks, session)
         session.finish()
-        return out[self._row]
+        return out
 
     def _call(self, blocks: List[dgl.DGLGraph], session: CallCounter) -> Tensor:
         def locate(session: MessageWeights, call_graph: dgl.DGLGraph) -> Tensor:
@@ -135,8 +184,8 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         return out
 
     def _positions(self, parent_ids: Tensor) -> Tensor:
-        """Column of each parent edge id among ``edge_ids``."""
-        return torch.searchsorted(self.edge_ids, parent_ids)
+        """Column of each parent edge id among one seed's columns."""
+        return torch.searchsorted(self._parents, parent_ids)
 
     def _cut(self, block: dgl.DGLGraph, keep: Tensor) -> dgl.DGLGraph:
         """The block without the edges whose parent edge ``keep`` drops."""
@@ -150,3 +199,21 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         for key, value in block.edata.items():
             cut.edata[key] = value[kept]
         return cut
+
+
+def _seeds(index: Any, seeds: Tensor) -> Tuple[Union[int, Tensor], Tensor, Tensor]:
+    """``index`` as given (an int, or a 1-D tensor of seeds), the seeds' ids ``(T,)`` and their rows among the last block's destination nodes."""
+    many = isinstance(index, Tensor) and index.dim() == 1
+    if isinstance(index, Tensor):
+        if index.is_floating_point() or index.dtype == torch.bool or index.dim() > 1 or (many and index.numel() == 0):
+            raise ValueError(f"index must be a seed's node id or a 1-D tensor of them, got a {index.dtype} tensor of shape {tuple(index.shape)}")
+        ids = index.to(seeds.device, torch.long).view(-1)
+    elif isinstance(index, numbers.Integral) and not isinstance(index, bool):
+        ids = torch.tensor([int(index)], device=seeds.device)
+    else:
+        raise TypeError(f"index must be a seed's node id (in the parent graph) or a 1-D tensor of them, got {index!r}")
+    matches = ids.view(-1, 1) == seeds.long().view(1, -1)
+    missing = ids[matches.sum(1) != 1]
+    if missing.numel():
+        raise IndexError(f"node {int(missing[0])} is not a seed of these blocks (the last block's destination nodes)")
+    return (ids if many else int(ids[0])), ids, matches.long().argmax(1)

@@ -9,21 +9,11 @@ from torch_geometric.nn import GCNConv, GINEConv, GraphConv, HeteroConv, Message
 from edgeattr import EdgeGradient, EdgeOcclusion, GNNExplainer, UnsupportedLayerError
 from edgeattr.adapters import PyGHeteroAdapter
 from edgeattr.integrations.pyg import EdgeAttrExplainer, LayerwiseHeteroExplanation, normalized
-from tests.support.zoo import assert_same_state, state_of
+from tests.support.zoo import BipartiteTwoLayer, assert_same_state, state_of
 
 F, CLASSES = 5, 3
 NODE_TYPE, NODE = "a", 0  # node a0 is reached by edges of every type
 EDGE_TYPES = [("a", "to", "b"), ("b", "to", "a"), ("a", "near", "a")]
-
-
-class Homogeneous(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = SAGEConv((F, F), F)
-        self.conv2 = GraphConv((F, F), CLASSES)
-
-    def forward(self, x, edge_index):
-        return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
 
 
 class NodeModel(torch.nn.Module):
@@ -32,7 +22,7 @@ class NodeModel(torch.nn.Module):
     def __init__(self):
         super().__init__()
         torch.manual_seed(0)
-        self.gnn = to_hetero(Homogeneous(), (["a", "b"], EDGE_TYPES)).double()
+        self.gnn = to_hetero(BipartiteTwoLayer(), (["a", "b"], EDGE_TYPES)).double()
 
     def forward(self, x_dict, edge_index_dict):
         return self.gnn(x_dict, edge_index_dict)[NODE_TYPE]

@@ -80,6 +80,18 @@ class APPNPNet(torch.nn.Module):
         return self.prop(self.lin(x), edge_index)
 
 
+class BipartiteTwoLayer(torch.nn.Module):
+    """SAGEConv then GraphConv over (source, target) feature pairs: the homogeneous model PyG's to_hetero converts."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = SAGEConv((FEATURES, FEATURES), FEATURES)
+        self.conv2 = GraphConv((FEATURES, FEATURES), CLASSES)
+
+    def forward(self, x, edge_index):
+        return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
+
+
 BASIC_GNNS = {
     "GCN": lambda: GCN(FEATURES, HIDDEN, num_layers=2, out_channels=CLASSES),
     "GAT": lambda: GAT(FEATURES, HIDDEN, num_layers=2, out_channels=CLASSES, heads=2),

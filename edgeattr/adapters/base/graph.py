@@ -50,7 +50,7 @@ from edgeattr.adapters.base.fingerprint import InputState, Snapshot, module_sett
 from edgeattr.adapters.base.messages import OWN, CallCounter, Layer, discover_layers, loop_policy, session_for
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
 from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node, whole_inputs
-from edgeattr.adapters.base.verification import Record, difference, not_reproduced, pooling_modules, record_for
+from edgeattr.adapters.base.verification import Record, difference, not_reproduced, pooling_modules, record_for, shortcut_problem
 from edgeattr.checks import checked_count
 from edgeattr.errors import InputModifiedError, UnsupportedLayerError, VerificationError, raised_by_edgeattr, warn_at_caller
 from edgeattr.modes import resolve_mode
@@ -387,18 +387,8 @@ class GraphAdapter(EdgeMaskAdapter):
     def _alone_problem(self, rows: Tensor, place: str) -> Optional[str]:
         """Why the pass at mask 1 of every target's part of the graph differs from the model's own output, if it does."""
         shape = (1, self.num_layers, self.edge_ids.numel()) if self.layerwise else (1, self.edge_ids.numel())
-        try:
-            with torch.no_grad():
-                out = self._batched(torch.ones(shape, dtype=self.dtype, device=self.device), keep=False)
-        except (UnsupportedLayerError, InputModifiedError):
-            raise
-        except Exception as error:  # e.g. a model that reads all nodes' embeddings of its own
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            return f"the model is not local: it fails on {place} ({type(error).__name__}: {first_line})"
-        gap = difference(out, rows)
-        if gap is None:
-            return None
-        return f"the model is not local: on {place} its output differs from its own on the full input by {gap:.3g}{self._mixing_hint()}"
+        ones = torch.ones(shape, dtype=self.dtype, device=self.device)
+        return shortcut_problem(lambda: self._batched(ones, keep=False), rows, place, self._mixing_hint(), (UnsupportedLayerError,))
 
     def _together_problem(self, rows: Tensor) -> Optional[str]:
         """Why masks run together in one pass differ from the same masks run alone, if they do.

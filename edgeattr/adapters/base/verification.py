@@ -14,12 +14,13 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Hashable, List, Optional
+from typing import Callable, Dict, Hashable, List, Optional, Tuple, Type
 
 import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.fingerprint import Snapshot
+from edgeattr.errors import InputModifiedError
 
 #: PyG layers that pool over all nodes of a graph (of the whole input, without a ``batch`` vector).
 POOLING_NORMS = ("GraphNorm", "PairNorm", "InstanceNorm", "GraphSizeNorm", "MeanSubtractionNorm")
@@ -116,3 +117,31 @@ def pooling_modules(model: torch.nn.Module, name_of: Callable[[torch.nn.Module],
 
 
 __all__ = ["Record", "record_for", "difference", "tolerance", "not_reproduced", "pooling_modules", "POOLING_NORMS"]
+
+
+def shortcut_problem(
+    run: Callable[[], Tensor], rows: Tensor, place: str, hint: str = "", refusals: Tuple[Type[BaseException], ...] = ()
+) -> Optional[str]:
+    r"""Why the rows a shortcut (a part of the graph per target) gives at mask 1 differ from the model's own, if they do.
+
+    Args:
+        run (Callable): Runs the shortcut at mask 1, returning its rows ``(T, *out)``.
+        rows (Tensor): The model's own rows of the targets on the full input.
+        place (str): Where the shortcut runs, for the message.
+        hint (str): What to add to a difference (modules that may cause it).
+        refusals (tuple): Errors that are raised as they are; any other error of
+            the run, like a model that fails on a part of its graph, is a problem.
+    """
+    raised: Tuple[Type[BaseException], ...] = (InputModifiedError, *refusals)
+    try:
+        with torch.no_grad():
+            out = run()
+    except raised:
+        raise
+    except Exception as error:  # e.g. a model that reads all nodes' embeddings of its own
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        return f"the model is not local: it fails on {place} ({type(error).__name__}: {first_line})"
+    gap = difference(out, rows)
+    if gap is None:
+        return None
+    return f"the model is not local: on {place} its output differs from its own on the full input by {gap:.3g}{hint}"
