@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters import EdgeMaskAdapter
-from edgeattr.adapters.base.hetero import EdgeType
+from edgeattr.adapters.base.typed import EdgeType
 from edgeattr.attribution._common import TargetType, resolve_target
 from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation
 from edgeattr.methods import method_named

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Dict, List, NamedTuple, NoReturn, Optional, Tu
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base.hetero import EdgeType
+from edgeattr.adapters.base.typed import EdgeType
 
 if TYPE_CHECKING:
     import matplotlib.figure

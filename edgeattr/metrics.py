@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.adapter import EdgeMaskAdapter
-from edgeattr.adapters.base.hetero import EdgeType
 from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
+from edgeattr.adapters.base.typed import EdgeType
 from edgeattr.attribution._common import TargetType, checked_edges, explained_output, flat_entries, mask_view, resolve_target
 from edgeattr.checks import checked_count
 

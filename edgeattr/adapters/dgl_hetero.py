@@ -9,9 +9,11 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base import CallCounter, Layer, MessageWeights, prepared
-from edgeattr.adapters.base.hetero import EdgeType, HeteroAdapter, Parts, cut_typed, snapshot_objects, whole_parts
+from edgeattr.adapters.base.fingerprint import snapshot_objects
+from edgeattr.adapters.base.hetero import HeteroAdapter
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.base.prepared import Handler, Handlers
+from edgeattr.adapters.base.typed import EdgeType, Parts, cut_typed, whole_parts
 from edgeattr.adapters.dgl import message_weighting
 from edgeattr.errors import UnsupportedLayerError
 

@@ -8,9 +8,11 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base import IN_ORDER, CallCounter, MessageWeights, align_messages, prepared
-from edgeattr.adapters.base.hetero import EdgeType, HeteroAdapter, Parts, cut_typed, snapshot_objects, whole_parts
+from edgeattr.adapters.base.fingerprint import snapshot_objects
+from edgeattr.adapters.base.hetero import HeteroAdapter
 from edgeattr.adapters.base.messages import discover_layers
 from edgeattr.adapters.base.prepared import Handler, Handlers
+from edgeattr.adapters.base.typed import EdgeType, Parts, cut_typed, whole_parts
 from edgeattr.adapters.pyg import MessageWeighting, check_layers
 from edgeattr.errors import UnsupportedLayerError
 

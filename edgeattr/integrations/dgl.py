@@ -9,7 +9,7 @@ import dgl
 import torch
 from torch import Tensor
 
-from edgeattr.adapters.base.hetero import EdgeType
+from edgeattr.adapters.base.typed import EdgeType
 from edgeattr.attribution._common import TargetType
 from edgeattr.explaining import explain
 from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation

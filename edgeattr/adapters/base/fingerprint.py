@@ -134,3 +134,20 @@ def _same(held: Any, other: Any) -> bool:
 
 
 __all__ = ["InputState", "Snapshot", "module_settings", "parameter_state", "tensor_state"]
+
+
+def snapshot_objects(named: Iterable[Tuple[str, Any]]) -> List[Tuple[Any, tuple]]:
+    r"""The objects a verification record of these inputs depends on: every tensor inside them (in dicts,
+    tuples and lists) with its name and :func:`~edgeattr.adapters.base.fingerprint.tensor_state`, and each
+    other value as it is (plain values match by equality, other objects by identity)."""
+    objects: List[Tuple[Any, tuple]] = []
+    for name, value in named:
+        if isinstance(value, Tensor):
+            objects.append((value, (name,) + tensor_state(value)))
+        elif isinstance(value, dict):
+            objects += snapshot_objects((f"{name}[{key!r}]", item) for key, item in value.items())
+        elif isinstance(value, (tuple, list)):
+            objects += snapshot_objects((f"{name}[{i}]", item) for i, item in enumerate(value))
+        else:
+            objects.append((value, (name,)))
+    return objects

@@ -50,7 +50,16 @@ from edgeattr.adapters.base.fingerprint import InputState, Snapshot, module_sett
 from edgeattr.adapters.base.messages import OWN, CallCounter, Layer, discover_layers, loop_policy, session_for
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
 from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node, whole_inputs
-from edgeattr.adapters.base.verification import Record, difference, not_reproduced, pooling_modules, record_for, shortcut_problem
+from edgeattr.adapters.base.verification import (
+    Record,
+    difference,
+    not_reproduced,
+    pooling_modules,
+    record_for,
+    shortcut_problem,
+    together_gap,
+    together_masks,
+)
 from edgeattr.checks import checked_count
 from edgeattr.errors import InputModifiedError, UnsupportedLayerError, VerificationError, raised_by_edgeattr, warn_at_caller
 from edgeattr.modes import resolve_mode
@@ -400,18 +409,12 @@ class GraphAdapter(EdgeMaskAdapter):
         unit = self._units[0]
         copies = min(2, self._copies_for(unit))
         width = unit.edge_range.stop - unit.edge_range.start
-        random = torch.rand(
-            (self.num_layers, width) if self.layerwise else (width,), generator=torch.Generator().manual_seed(0), dtype=torch.float64
-        ).to(self.device, self.dtype)
-        masks = torch.stack([torch.ones_like(random), random]) if copies == 2 else random[None]
+        random, masks = together_masks(width, self.num_layers, self.layerwise, copies, self.device, self.dtype)
         alone_unit = _Unit(self, self.segments, 0, 1)
         with torch.no_grad():
             together = self._run(unit, copies, masks, None)
             alone = self._run(alone_unit, 1, random[..., : alone_unit.edge_range.stop][None], None)
-        first_random = (copies - 1) * unit.num_targets
-        gap = difference(together[first_random : first_random + 1], alone)
-        if gap is None and copies == 2:
-            gap = difference(together[: unit.num_targets], rows[: unit.num_targets])
+        gap = together_gap(together, alone, rows, copies, unit.num_targets)
         if gap is None:
             return None
         return f"copies of the graph run together in one pass see each other: their outputs differ from those of one copy by {gap:.3g}{self._mixing_hint()}"

@@ -145,3 +145,32 @@ def shortcut_problem(
     if gap is None:
         return None
     return f"the model is not local: on {place} its output differs from its own on the full input by {gap:.3g}{hint}"
+
+
+def together_masks(width: int, num_layers: int, layerwise: bool, copies: int, device: torch.device, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    r"""The masks that check copies run together: a seeded random mask, and the masks of a pass of ``copies`` copies.
+
+    Returns:
+        ``(random, masks)``: the random mask, ``(L, width)`` (``layerwise``) or
+        ``(width,)``, and ``[1, random]`` for two copies, else ``[random]``.
+        The seed is edgeattr's own generator's: torch's global one is left alone.
+    """
+    shape = (num_layers, width) if layerwise else (width,)
+    random = torch.rand(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(device, dtype)
+    return random, torch.stack([torch.ones_like(random), random]) if copies == 2 else random[None]
+
+
+def together_gap(together: Tensor, alone: Tensor, rows: Tensor, copies: int, num_targets: int) -> Optional[float]:
+    r"""How far the rows of copies run together are from the same masks run alone, if they differ.
+
+    Args:
+        together (Tensor): The pass of :func:`together_masks`' ``masks`` over a unit of
+            ``num_targets`` targets, ``(copies * num_targets, *out)``.
+        alone (Tensor): The random mask run on the first target's part alone, ``(1, *out)``.
+        rows (Tensor): The model's own rows of the targets.
+    """
+    first_random = (copies - 1) * num_targets
+    gap = difference(together[first_random : first_random + 1], alone)
+    if gap is None and copies == 2:
+        gap = difference(together[:num_targets], rows[:num_targets])
+    return gap
