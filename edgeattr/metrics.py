@@ -1,4 +1,10 @@
-r"""Comparing explanations: cosine similarity of masks and the sign-flip diagnostic."""
+r"""Comparing explanations: cosine similarity of masks, the sign-flip diagnostic, and ground-truth scores.
+
+The ground-truth scores (:func:`roc_auc`, :func:`average_precision`,
+:func:`precision_at_k`) live in :mod:`edgeattr.ground_truth`, the faithfulness
+measures (:func:`fidelity`, :func:`characterization_score`,
+:func:`unfaithfulness`, with :func:`hard_masks`) in :mod:`edgeattr.fidelity`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
 from edgeattr.adapters.base.typed import EdgeType
 from edgeattr.attribution._common import TargetType, checked_edges, explained_output, flat_entries, mask_view, resolve_target
 from edgeattr.checks import checked_count
+from edgeattr.fidelity import characterization_score, fidelity, hard_masks, unfaithfulness
+from edgeattr.ground_truth import average_precision, precision_at_k, roc_auc
 
 #: Masks of a heterogeneous graph keyed by edge type, ``{edge type: (B, ..., E_t)}``.
 MasksPerType = Mapping[EdgeType, Tensor]
@@ -215,4 +223,15 @@ def _default_per_eval(forward_func: ForwardFunc) -> int:
     return 1024
 
 
-__all__ = ["cosine_similarity", "sign_flips", "SignFlips"]
+__all__ = [
+    "cosine_similarity",
+    "sign_flips",
+    "SignFlips",
+    "roc_auc",
+    "average_precision",
+    "precision_at_k",
+    "hard_masks",
+    "fidelity",
+    "characterization_score",
+    "unfaithfulness",
+]
