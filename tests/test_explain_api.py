@@ -6,37 +6,15 @@ from torch_geometric.explain import Explanation
 
 from edgeattr import (
     EdgeExplanation,
-    EdgeGradient,
-    EdgeOcclusion,
-    GNNExplainer,
-    GradientSign,
-    LayerwiseOcclusion,
     PyGAdapter,
     explain,
 )
 from edgeattr.methods import METHODS
+from tests.support.methods import EXPECTED, by_class
 from tests.support.zoo import assert_same_state, graph_batch, model_of, random_graph, reference_gradient, state_of
 
 NODE = 10
 GRAPH = 1
-
-#: method name -> (class, whether it runs on a layerwise adapter, options passed through explain())
-EXPECTED = {
-    "edge_gradient": (EdgeGradient, False, {}),
-    "gradient_sign": (GradientSign, False, {"eps": 1e-3}),
-    "edge_occlusion": (EdgeOcclusion, False, {"mode": "remove"}),
-    "layerwise_gradient": (EdgeGradient, True, {}),
-    "layerwise_occlusion": (LayerwiseOcclusion, True, {}),
-    "gnnexplainer": (GNNExplainer, False, {"epochs": 5, "lr": 0.1}),
-}
-
-
-def by_class(cls, adapter, options):
-    """The attribution class itself on the adapter's all-ones mask, split into constructor and attribute options."""
-    init = {k: v for k, v in options.items() if k in ("eps", "epochs", "lr")}
-    call = {k: v for k, v in options.items() if k not in init}
-    return cls(adapter, **init).attribute(adapter.ones(), **call)[0]
-
 
 def test_the_table_names_the_classes_explain_must_use():
     assert {name: (m.attribution, m.layerwise) for name, m in METHODS.items()} == {n: e[:2] for n, e in EXPECTED.items()}

@@ -11,6 +11,7 @@ from torch_geometric.explain.metric import unfaithfulness as pyg_unfaithfulness
 from edgeattr import PyGAdapter
 from edgeattr.adapters import PyGHeteroAdapter
 from edgeattr.fidelity import characterization_score, fidelity, hard_masks, unfaithfulness
+from tests.support.hetero import NODE, NODE_TYPE, NodeModel, hetero_graph
 from tests.support.zoo import model_of, random_graph
 
 NODES = [0, 3, 5, 9, 12]
@@ -84,7 +85,6 @@ def test_unfaithfulness_equals_pygs():
 
 def test_fidelity_takes_masks_per_edge_type_of_a_heterogeneous_adapter():
     """PyG's fidelity fails on every HeteroExplanation; edgeattr's takes the per-type masks and equals the flat ones."""
-    from tests.adapters.test_pyg_hetero import NODE, NODE_TYPE, NodeModel, hetero_graph
 
     x_dict, edge_index_dict = hetero_graph()
     adapter = PyGHeteroAdapter(NodeModel(), x_dict, edge_index_dict, index=NODE, node_type=NODE_TYPE)

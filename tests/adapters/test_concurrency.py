@@ -6,33 +6,13 @@ import torch
 from torch_geometric.nn import GCNConv, GraphSAGE
 
 from edgeattr import BestWalk, EdgeGradient, EdgeOcclusion, PyGAdapter
+from tests.support.threads import run_concurrently
 from tests.support.zoo import model_of, random_graph
 
 
 def explain(model, x, edge_index, node):
     adapter = PyGAdapter(model, x, edge_index, index=node, layerwise=True)
     return EdgeGradient(adapter).attribute(adapter.ones()), EdgeOcclusion(adapter).attribute(adapter.ones())
-
-
-def run_concurrently(jobs, repeats=3):
-    results = [None] * len(jobs)
-    errors = []
-    start = threading.Barrier(len(jobs))
-
-    def work(i, job):
-        try:
-            start.wait()
-            results[i] = [job() for _ in range(repeats)]
-        except Exception as error:  # reported below, with the thread's traceback
-            errors.append(error)
-
-    threads = [threading.Thread(target=work, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    return results
 
 
 def test_threads_explaining_different_models_match_sequential_runs():

@@ -11,16 +11,21 @@ import torch  # noqa: E402
 from dgl.nn import GraphConv  # noqa: E402
 
 from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, LayerwiseOcclusion  # noqa: E402
-from tests.adapters.test_model_state import METHODS as STATE_METHODS  # noqa: E402
 from tests.support.dgl_zoo import (  # noqa: E402
     CALLS,
     LAYERS,
     NATIVE_EDGE_WEIGHT,
+    RELATIONS,
+    BlockSAGE,
     dgl_case,
     dgl_graph,
     dgl_model,
+    hetero_case,
+    sampled,
     tolerance,
 )
+from tests.support.methods import STATE_METHODS  # noqa: E402
+from tests.support.threads import run_concurrently  # noqa: E402
 from tests.support.zoo import CLASSES, FEATURES, assert_float64_masks_give_float32_values, assert_same_state, explained, state_of  # noqa: E402
 
 NODE = 10
@@ -232,7 +237,6 @@ def test_clear_errors_for_unsupported_inputs():
 
 
 def test_threads_explaining_different_dgl_models_match_sequential_runs():
-    from tests.adapters.test_concurrency import run_concurrently
 
     g, x, _ = dgl_graph()
     models = [dgl_model(name) for name in ("GraphConv", "GATConv", "update_all-udf", "TAGConv")]
@@ -248,25 +252,6 @@ def test_threads_explaining_different_dgl_models_match_sequential_runs():
             for a, b in zip(repeat, expected):
                 torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert dgl.core.message_passing is ORIGINAL
-
-
-class BlockSAGE(torch.nn.Module):
-    """Two SAGEConv layers written for sampled blocks, the DGL minibatch idiom."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.conv2 = dgl.nn.SAGEConv(FEATURES, 6, "mean"), dgl.nn.SAGEConv(6, CLASSES, "mean")
-
-    def forward(self, blocks, feat, edge_weights=None):
-        w1, w2 = edge_weights if edge_weights is not None else (None, None)
-        h = self.conv1(blocks[0], feat, edge_weight=w1).relu()
-        return self.conv2(blocks[1], h, edge_weight=w2)
-
-
-def sampled(g, seeds, fanout=None):
-    sampler = dgl.dataloading.MultiLayerFullNeighborSampler(2) if fanout is None else dgl.dataloading.NeighborSampler([fanout, fanout])
-    input_nodes, _, blocks = sampler.sample_blocks(g, seeds)
-    return input_nodes, blocks
 
 
 @pytest.mark.parametrize("fanout", [None, 2])
@@ -321,39 +306,6 @@ class _WholeGraph(torch.nn.Module):
 
     def forward(self, g, feat):
         return self.inner.conv2(g, self.inner.conv1(g, feat).relu())
-
-
-RELATIONS = [("user", "follows", "user"), ("user", "buys", "item"), ("item", "bought_by", "user")]
-
-
-def hetero_case():
-    gen = torch.Generator().manual_seed(4)
-    follows = torch.randint(0, 8, (2, 20), generator=gen)
-    buys = torch.stack([torch.randint(0, 8, (12,), generator=gen), torch.randint(0, 5, (12,), generator=gen)])
-    g = dgl.heterograph({RELATIONS[0]: tuple(follows), RELATIONS[1]: tuple(buys), RELATIONS[2]: (buys[1], buys[0])})
-    feats = {"user": torch.randn(8, FEATURES, generator=gen, dtype=torch.float64), "item": torch.randn(5, FEATURES, generator=gen, dtype=torch.float64)}
-    torch.manual_seed(0)
-    return g, feats, HeteroModel().double().eval()
-
-
-class HeteroModel(torch.nn.Module):
-    """Two HeteroGraphConv layers, one module per relation."""
-
-    def __init__(self):
-        super().__init__()
-
-        def layer(i, o):
-            return dgl.nn.HeteroGraphConv(
-                {"follows": GraphConv(i, o, allow_zero_in_degree=True), "buys": dgl.nn.SAGEConv(i, o, "mean"), "bought_by": GraphConv(i, o, allow_zero_in_degree=True)},
-                aggregate="sum",
-            )
-
-        self.conv1, self.conv2 = layer(FEATURES, 6), layer(6, CLASSES)
-
-    def forward(self, g, feats, weights=None):
-        kwargs = {} if weights is None else {"mod_kwargs": {r[1]: {"edge_weight": w} for r, w in weights.items()}}
-        h = {k: v.relu() for k, v in self.conv1(g, feats, **kwargs).items()}
-        return self.conv2(g, h, **kwargs)
 
 
 def test_heterograph_masks_are_keyed_by_edge_type_and_match_native_edge_weights():

@@ -6,24 +6,10 @@ from torch_geometric.nn import GCNConv
 
 from edgeattr import (
     EdgeGradient,
-    EdgeOcclusion,
-    GNNExplainer,
-    GradientSign,
-    LayerwiseOcclusion,
     PyGAdapter,
-    sign_flips,
 )
+from tests.support.methods import STATE_METHODS
 from tests.support.zoo import assert_same_state, model_of, random_graph, state_of
-
-METHODS = {
-    "EdgeGradient": lambda f: EdgeGradient(f).attribute(f.ones()),
-    "GradientSign": lambda f: GradientSign(f).attribute(f.ones()),
-    "EdgeOcclusion": lambda f: EdgeOcclusion(f).attribute(f.ones()),
-    "EdgeOcclusion-remove": lambda f: EdgeOcclusion(f).attribute(f.ones(), mode="remove"),
-    "LayerwiseOcclusion": lambda f: LayerwiseOcclusion(f).attribute(f.ones()),
-    "GNNExplainer": lambda f: GNNExplainer(f, epochs=3).attribute(f.ones()),
-    "sign_flips": lambda f: sign_flips(f, f.ones(), steps=3),
-}
 
 
 class Dropping(torch.nn.Module):
@@ -42,7 +28,7 @@ class Dropping(torch.nn.Module):
         return self.conv2(h, edge_index)
 
 
-CASES = [(method, layerwise) for method in METHODS for layerwise in (False, True) if layerwise or method != "LayerwiseOcclusion"]
+CASES = [(method, layerwise) for method in STATE_METHODS for layerwise in (False, True) if layerwise or method != "LayerwiseOcclusion"]
 
 
 @pytest.mark.parametrize("method, layerwise", CASES)
@@ -51,15 +37,15 @@ def test_model_state_is_unchanged_after_every_method(method, layerwise):
     model = Dropping().train()
     before = state_of(model)
     adapter = PyGAdapter(model, x, edge_index, index=10, layerwise=layerwise)
-    first = METHODS[method](adapter)
+    first = STATE_METHODS[method](adapter)
     assert_same_state(before, state_of(model))
     if method != "GNNExplainer":  # explained in eval mode: dropout does not make it random
-        second = METHODS[method](adapter)
+        second = STATE_METHODS[method](adapter)
         pairs = zip(first, second) if isinstance(first, tuple) else [(first, second)]
         assert all(torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in pairs)
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", list(STATE_METHODS))
 def test_model_state_is_unchanged_when_the_forward_raises(method):
     x, edge_index, _ = random_graph()
     model = Dropping().train()
@@ -67,7 +53,7 @@ def test_model_state_is_unchanged_when_the_forward_raises(method):
     before = state_of(model)
     model.fail = True
     with pytest.raises(RuntimeError, match="failure inside forward"):
-        METHODS[method](adapter)
+        STATE_METHODS[method](adapter)
     model.fail = False
     assert_same_state(before, state_of(model))
     assert all(not module._message_forward_hooks and not module._propagate_forward_pre_hooks for module in (model.conv1, model.conv2))

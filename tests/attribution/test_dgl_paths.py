@@ -9,7 +9,7 @@ skip_unless_dgl_lane()
 import dgl  # noqa: E402
 
 from edgeattr import AMPAve, BestWalk, DGLAdapter, PyGAdapter  # noqa: E402
-from tests.adapters.test_dgl_parity import twins  # noqa: E402
+from tests.support.twins import twins  # noqa: E402
 from tests.support.zoo import random_graph  # noqa: E402
 
 

@@ -2,25 +2,10 @@
 
 import pytest
 import torch
-from torch_geometric.nn import SGConv
 from torch_geometric.utils import to_undirected
 
 from edgeattr import EdgeGradient, EdgeOcclusion, LayerwiseOcclusion, PyGAdapter
-from tests.support.zoo import FEATURES
-
-
-class LinearSGC(torch.nn.Module):
-    """Stacked SGConv (K = 1) with identity activation: z is affine in every W[l, e]."""
-
-    def __init__(self, depth: int) -> None:
-        super().__init__()
-        sizes = [FEATURES] + [4] * (depth - 1) + [3]
-        self.convs = torch.nn.ModuleList(SGConv(i, o, K=1) for i, o in zip(sizes[:-1], sizes[1:]))
-
-    def forward(self, x, edge_index):
-        for conv in self.convs:
-            x = conv(x, edge_index)
-        return x
+from tests.support.zoo import FEATURES, LinearSGC
 
 
 def graph():

@@ -5,24 +5,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeattr import EdgeGradient, EdgeOcclusion, LayerwiseOcclusion, PyGAdapter
-from tests.attribution.test_linear_theorem import LinearSGC
-from tests.support.zoo import FEATURES, explained, model_of, reference_gradient, reference_output
+from tests.support.strategies import graphs
+from tests.support.zoo import LinearSGC, explained, model_of, reference_gradient, reference_output
 
 LAYERS = ["GCNConv", "GATConv", "GATv2Conv", "SAGEConv-mean", "SAGEConv-sum", "GINConv", "GraphConv", "TransformerConv"]
 REPLACES_LOOPS = {"GCNConv", "GATConv", "GATv2Conv"}
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def graphs(draw, max_nodes=10, max_edges=24):
-    """Directed graphs with multi-edges, self-loops and isolated nodes, float64 features, a target."""
-    num_nodes = draw(st.integers(1, max_nodes))
-    num_edges = draw(st.integers(1, max_edges))
-    src = draw(st.lists(st.integers(0, num_nodes - 1), min_size=num_edges, max_size=num_edges))
-    dst = draw(st.lists(st.integers(0, num_nodes - 1), min_size=num_edges, max_size=num_edges))
-    seed = draw(st.integers(0, 2**16))
-    x = torch.randn(num_nodes, FEATURES, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-    return x, torch.tensor([src, dst]), draw(st.integers(0, num_nodes - 1))
 
 
 def reference(model, name, x, edge_index, node, target, gradient):

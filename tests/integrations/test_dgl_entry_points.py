@@ -12,8 +12,14 @@ import torch  # noqa: E402
 from edgeattr import explain  # noqa: E402
 from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation  # noqa: E402
 from edgeattr.integrations.dgl import DGLExplainer  # noqa: E402
-from tests.adapters.test_dgl_adapter import RELATIONS, BlockSAGE, HeteroModel, hetero_case, sampled  # noqa: E402
-from tests.support.dgl_zoo import dgl_graph  # noqa: E402
+from tests.support.dgl_zoo import (  # noqa: E402
+    RELATIONS,
+    BlockSAGE,
+    HeteroModel,
+    dgl_graph,  # noqa: E402
+    hetero_case,
+    sampled,
+)
 from tests.support.zoo import assert_same_state, state_of  # noqa: E402
 
 NODE, USER = 10, 3

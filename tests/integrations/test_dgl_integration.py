@@ -14,8 +14,8 @@ from dgl.nn import GraphConv  # noqa: E402
 from edgeattr import DGLAdapter, EdgeWeightShim, explain  # noqa: E402
 from edgeattr.integrations.dgl import DGLExplainer  # noqa: E402
 from tests.support.dgl_zoo import dgl_case, dgl_graph  # noqa: E402
+from tests.support.methods import EXPECTED, by_class  # noqa: E402
 from tests.support.zoo import CLASSES, FEATURES, HIDDEN, assert_same_state, state_of  # noqa: E402
-from tests.test_explain_api import EXPECTED, by_class  # noqa: E402
 
 NODE = 10
 ORIGINAL = dgl.core.message_passing

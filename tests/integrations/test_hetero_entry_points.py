@@ -14,7 +14,7 @@ from edgeattr.explaining import _adapter_class
 from edgeattr.explanation import HeteroEdgeExplanation
 from edgeattr.integrations.pyg import EdgeAttrExplainer
 from edgeattr.metrics import cosine_similarity, sign_flips
-from tests.adapters.test_pyg_hetero import EDGE_TYPES, NODE, GraphModel, NodeModel, explainer_of, hetero_graph, reference_gradient
+from tests.support.hetero import EDGE_TYPES, NODE, GraphModel, NodeModel, explainer_of, hetero_graph, reference_gradient
 from tests.support.zoo import assert_same_state, state_of
 
 

@@ -148,3 +148,55 @@ def tolerance(x):
 
 def dgl_model(name, seed=0):
     return dgl_case(name, seed)[2]
+
+
+class BlockSAGE(torch.nn.Module):
+    """Two SAGEConv layers written for sampled blocks, the DGL minibatch idiom."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = dgl.nn.SAGEConv(FEATURES, 6, "mean"), dgl.nn.SAGEConv(6, CLASSES, "mean")
+
+    def forward(self, blocks, feat, edge_weights=None):
+        w1, w2 = edge_weights if edge_weights is not None else (None, None)
+        h = self.conv1(blocks[0], feat, edge_weight=w1).relu()
+        return self.conv2(blocks[1], h, edge_weight=w2)
+
+
+def sampled(g, seeds, fanout=None):
+    sampler = dgl.dataloading.MultiLayerFullNeighborSampler(2) if fanout is None else dgl.dataloading.NeighborSampler([fanout, fanout])
+    input_nodes, _, blocks = sampler.sample_blocks(g, seeds)
+    return input_nodes, blocks
+
+
+RELATIONS = [("user", "follows", "user"), ("user", "buys", "item"), ("item", "bought_by", "user")]
+
+
+def hetero_case():
+    gen = torch.Generator().manual_seed(4)
+    follows = torch.randint(0, 8, (2, 20), generator=gen)
+    buys = torch.stack([torch.randint(0, 8, (12,), generator=gen), torch.randint(0, 5, (12,), generator=gen)])
+    g = dgl.heterograph({RELATIONS[0]: tuple(follows), RELATIONS[1]: tuple(buys), RELATIONS[2]: (buys[1], buys[0])})
+    feats = {"user": torch.randn(8, FEATURES, generator=gen, dtype=torch.float64), "item": torch.randn(5, FEATURES, generator=gen, dtype=torch.float64)}
+    torch.manual_seed(0)
+    return g, feats, HeteroModel().double().eval()
+
+
+class HeteroModel(torch.nn.Module):
+    """Two HeteroGraphConv layers, one module per relation."""
+
+    def __init__(self):
+        super().__init__()
+
+        def layer(i, o):
+            return dgl.nn.HeteroGraphConv(
+                {"follows": GraphConv(i, o, allow_zero_in_degree=True), "buys": dgl.nn.SAGEConv(i, o, "mean"), "bought_by": GraphConv(i, o, allow_zero_in_degree=True)},
+                aggregate="sum",
+            )
+
+        self.conv1, self.conv2 = layer(FEATURES, 6), layer(6, CLASSES)
+
+    def forward(self, g, feats, weights=None):
+        kwargs = {} if weights is None else {"mod_kwargs": {r[1]: {"edge_weight": w} for r, w in weights.items()}}
+        h = {k: v.relu() for k, v in self.conv1(g, feats, **kwargs).items()}
+        return self.conv2(g, h, **kwargs)

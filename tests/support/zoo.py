@@ -92,6 +92,20 @@ class BipartiteTwoLayer(torch.nn.Module):
         return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
 
 
+class LinearSGC(torch.nn.Module):
+    """Stacked SGConv (K = 1) with identity activation: z is affine in every W[l, e]."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__()
+        sizes = [FEATURES] + [4] * (depth - 1) + [3]
+        self.convs = torch.nn.ModuleList(SGConv(i, o, K=1) for i, o in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, x, edge_index):
+        for conv in self.convs:
+            x = conv(x, edge_index)
+        return x
+
+
 BASIC_GNNS = {
     "GCN": lambda: GCN(FEATURES, HIDDEN, num_layers=2, out_channels=CLASSES),
     "GAT": lambda: GAT(FEATURES, HIDDEN, num_layers=2, out_channels=CLASSES, heads=2),
