@@ -161,7 +161,7 @@ def explain(
         prediction=prediction[0],
         method=method,
         computation_edges=adapter.edge_ids[adapter.message_edges],
-        layer_names=list({layer.row: layer.name for layer in reversed(adapter.layers)}.values())[::-1],
+        layer_names=[layer.name for i, layer in enumerate(adapter.layers) if i == 0 or layer.row != adapter.layers[i - 1].row],
         own_edge_layers=[layer.name for layer in adapter.layers if layer.own_edges],
     )
     return route.explanation(adapter, arguments, task, attributed)

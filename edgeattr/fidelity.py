@@ -135,9 +135,10 @@ def unfaithfulness(forward_func: ForwardFunc, masks: Masks, return_type: str = "
     if return_type not in to_probabilities:
         raise ValueError(f"return_type must be one of {sorted(to_probabilities)}, got {return_type!r}")
     flat = _flat(forward_func, masks)
-    _check_classifier(forward_func, flat)
     with torch.no_grad():
-        own = to_probabilities[return_type](forward_func(torch.ones_like(flat)).flatten(1))
+        own_output = forward_func(torch.ones_like(flat))
+        _check_classifier(forward_func, own_output)
+        own = to_probabilities[return_type](own_output.flatten(1))
         masked = to_probabilities[return_type](forward_func(flat).flatten(1))
     divergence = F.kl_div(own.log(), masked, reduction="none").sum(-1)
     return 1.0 - torch.exp(-divergence)
@@ -160,14 +161,13 @@ def _flat(forward_func: ForwardFunc, masks: Masks) -> Tensor:
 def _predictions(forward_func: ForwardFunc, masks: Tensor) -> Tensor:
     """The class each row's output predicts, ``(B,)``."""
     output = forward_func(masks)
-    _check_classifier(forward_func, masks, output)
+    _check_classifier(forward_func, output)
     return predicted_targets(output, mode_of(forward_func)).targets
 
 
-def _check_classifier(forward_func: ForwardFunc, masks: Tensor, output: Optional[Tensor] = None) -> None:
-    """Raises an error for a regression model, where fidelity and unfaithfulness are not defined."""
-    columns = (output if output is not None else forward_func(masks[:1])).flatten(1).size(1)
-    if resolve_mode(mode_of(forward_func), columns) == REGRESSION:
+def _check_classifier(forward_func: ForwardFunc, output: Tensor) -> None:
+    """Raises an error for a regression model (judged by one of its outputs), where fidelity and unfaithfulness are not defined."""
+    if resolve_mode(mode_of(forward_func), output.flatten(1).size(1)) == REGRESSION:
         raise ValueError("fidelity and unfaithfulness are not defined for regression models (PyG's definitions need classes)")
 
 

@@ -144,10 +144,16 @@ def classify(slots: List[Slot], num_nodes: int, num_edges: int, node_args: Seque
             slot.kind = EDGE
 
 
+def _names_edges(name: str) -> bool:
+    """Whether an argument's name says it has one row per edge (``edge`` in it, or one of :data:`EDGE_NAMES`)."""
+    lowered = name.lower()
+    return "edge" in lowered or lowered in EDGE_NAMES
+
+
 def _kind_by_name(name: str, size: int) -> str:
     """Node or edge level, by name, of a tensor of ``size`` rows on a graph of ``size`` nodes and edges."""
     lowered = name.lower()
-    if "edge" in lowered or lowered in EDGE_NAMES:
+    if _names_edges(name):
         return EDGE
     if "node" in lowered or lowered in NODE_NAMES:
         return NODE
@@ -164,8 +170,7 @@ def node_count(slots: List[Slot]) -> Optional[int]:
     if counted is not None:
         return int(counted.value)
     for slot in slots:
-        name = (slot.name or str(slot.key)).lower()
-        if "edge" in name or name in EDGE_NAMES:
+        if _names_edges(slot.name or str(slot.key)):
             continue
         if slot.kind == STATIC and isinstance(slot.value, Tensor) and slot.value.dim() > 0:
             return slot.value.size(0)
