@@ -76,14 +76,23 @@ class DGLAdapter(GraphAdapter):
             with ``graph=``, exactly the model's own (e.g. ``features``).
         graph (dgl.DGLGraph, optional): Keyword only: the homogeneous graph the
             model reads itself (``self.g``); it is not passed to the model.
-        index (int or Tensor, optional): Node id (node task) or graph id of
-            the batch (graph task); required for node tasks. A 1-D tensor of
+        index (int or Tensor, optional): Node id (node task), graph id of
+            the batch (graph task) or the id of a pair graph's edge (edge
+            task); required for node tasks. A 1-D tensor of
             ``T`` ids explains ``T`` targets at once, one mask row per target
             (see :class:`~edgeattr.PyGAdapter`).
         layerwise (bool, optional): One mask row per message-passing call,
             masks ``(B, L, E)``. (default: ``False``)
-        task (str, optional): ``'node'`` or ``'graph'``. Default: ``'graph'``
-            for a batch of several graphs, else ``'node'``.
+        task (str, optional): ``'node'``, ``'graph'`` or ``'edge'``. Default:
+            ``'graph'`` for a batch of several graphs, else ``'node'``. An edge
+            task explains link prediction as DGL's examples write it:
+            ``model(g, pair_graph, feat)`` scores the edges of a pair graph
+            (``dgl.graph((u, v), num_nodes=g.num_nodes())``, e.g. with
+            ``fn.u_dot_v`` or an MLP predictor), one output row per pair;
+            pair ``p``'s work is restricted to the union of its two nodes'
+            computation subgraphs, on a pair graph holding that pair alone.
+            Score positive and negative pairs in separate calls: the pair
+            graph is the one other ``DGLGraph`` argument (or ``pairs_arg``).
         restrict (bool, optional): Restrict node targets to their computation
             subgraph (never with ``graph=``). (default: ``True``)
         copies_per_pass (int, optional): Masks run per forward pass (1 with ``graph=``).
@@ -97,6 +106,8 @@ class DGLAdapter(GraphAdapter):
             tuple, list or dict, the position, key, or a function of the
             output that gives the tensor to explain (e.g. ``output=0`` for
             ``(logits, attention)``).
+        pairs_arg (int or str, optional): Position or name of the pair graph
+            of an edge task, where the model takes several graphs.
         **model_kwargs: Keyword arguments of the model call.
 
     Raises:
@@ -126,6 +137,7 @@ class DGLAdapter(GraphAdapter):
         node_args: Sequence[str] = (),
         edge_args: Sequence[str] = (),
         output: OutputSelector = None,
+        pairs_arg: Optional[Key] = None,
         **model_kwargs: Any,
     ) -> None:
         #: The graph the model reads itself (``graph=``); ``None`` when the model is called with its graph first.
@@ -145,6 +157,7 @@ class DGLAdapter(GraphAdapter):
             node_args=node_args,
             edge_args=edge_args,
             output=output,
+            pairs_arg=pairs_arg,
         )
 
     # -- the graph structure: a DGLGraph ---------------------------------------------------
@@ -225,6 +238,31 @@ class DGLAdapter(GraphAdapter):
 
     def _default_task(self) -> str:
         return "graph" if self._structure.value.batch_size > 1 else "node"
+
+    def _pair_candidates(self, slots: List[Slot]) -> List[Slot]:
+        return [slot for slot in slots if isinstance(slot.value, dgl.DGLGraph) and slot is not self._structure]
+
+    def _pair_ends(self, pairs: Any) -> Tuple[Tensor, Tensor]:
+        if not isinstance(pairs, dgl.DGLGraph) or pairs.is_block or len(pairs.canonical_etypes) != 1:
+            raise ValueError(
+                f"the node pairs of a DGL edge task are the edges of a homogeneous pair graph, "
+                f"dgl.graph((u, v), num_nodes=g.num_nodes()); got {type(pairs).__name__}"
+            )
+        return pairs.edges(order="eid")
+
+    def _find_pairs(self, slots: List[Slot], pairs_arg: Optional[Key]) -> Slot:
+        found = super()._find_pairs(slots, pairs_arg)
+        others = [slot for slot in self._pair_candidates(slots) if slot is not found]
+        if others:
+            raise ValueError(
+                f"the model takes another graph, {others[0].name or others[0].key!r}, beside the pair graph "
+                f"{found.name or found.key!r}, which edgeattr cannot restrict with it: score one pair graph per call "
+                f"(positive and negative pairs in separate calls, or as one pair graph of both)"
+            )
+        return found
+
+    def _pair_value(self, like: Any, u: Tensor, v: Tensor, num_nodes: int) -> dgl.DGLGraph:
+        return dgl.graph((u, v), num_nodes=num_nodes, device=like.device)
 
     def _num_graphs(self) -> int:
         return self._structure.value.batch_size

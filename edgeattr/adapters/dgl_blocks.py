@@ -40,18 +40,31 @@ class DGLBlockAdapter(EdgeMaskAdapter):
     its sources, and a seed's part of the blocks would change every block's
     node numbering, which the model's features follow.
 
+    **Link prediction** (``task='edge'``), as DGL's mini-batch link
+    prediction writes it: ``model(blocks, x, pair_graph)`` scores the edges of
+    a pair graph over the last block's destination nodes (as an edge data
+    loader returns it), one output row per pair; ``index`` then names pair
+    graph edge ids, and each pair's attribution is over the parent edges the
+    blocks hold.
+
     Args:
         model (torch.nn.Module): The model, unchanged.
         blocks (list[dgl.DGLGraph]): The sampled blocks, first layer first.
         *model_args: Further positional arguments, e.g. the input features.
         index (int or Tensor): Parent id of the seed node to explain; it must
             be a destination node of the last block. A 1-D tensor of ``T``
-            seeds gives ``T`` targets.
+            seeds gives ``T`` targets. For an edge task, the pair graph's
+            edge id(s) of the explained pair(s).
         parent_graph (dgl.DGLGraph, optional): The graph the blocks were
             sampled from (gives the number of edges and nodes).
         num_edges (int, optional): The parent graph's edge count, if
             ``parent_graph`` is not passed.
         layerwise (bool, optional): One mask row per call. (default: ``False``)
+        task (str, optional): ``'node'`` (a seed's output) or ``'edge'`` (a
+            pair's score). Default: ``'edge'`` with ``pairs_arg``, else ``'node'``.
+        pairs_arg (int or str, optional): Position among ``model_args`` or name
+            among ``model_kwargs`` of the pair graph; default the one
+            ``dgl.DGLGraph`` among them.
         mode (str, optional): What the output means (see :mod:`edgeattr.modes`);
             required for a single output column.
         verify (bool, optional): Check once that a pass with every edge at
@@ -76,11 +89,17 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         parent_graph: Optional[dgl.DGLGraph] = None,
         num_edges: Optional[int] = None,
         layerwise: bool = False,
+        task: Optional[str] = None,
+        pairs_arg: Optional[Union[int, str]] = None,
         mode: Optional[str] = None,
         verify: bool = True,
         **model_kwargs: Any,
     ) -> None:
         super().__init__(model, layerwise=layerwise, mode=mode)
+        if task not in (None, "node", "edge"):
+            raise ValueError(f"DGL blocks explain a seed node (task='node') or a scored pair (task='edge'), got task={task!r}")
+        #: ``'node'`` or ``'edge'``.
+        self.task = "edge" if task == "edge" or (task is None and pairs_arg is not None) else "node"
         if not isinstance(blocks, (list, tuple)) or not blocks or not all(isinstance(b, dgl.DGLGraph) and b.is_block for b in blocks):
             raise TypeError("blocks must be a non-empty list of DGL blocks, as a neighbour sampler returns them")
         if any(dgl.EID not in b.edata for b in blocks):
@@ -97,7 +116,14 @@ class DGLBlockAdapter(EdgeMaskAdapter):
             raise ValueError(f"the blocks hold parent edge ids up to {int(parent_ids.max())}, but the parent graph has {self.num_edges} edges")
         #: The parent edges the blocks hold, sorted: one seed's columns.
         self._parents = torch.unique(parent_ids)
-        self.index, self.targets, self._rows = _seeds(index, blocks[-1].dstdata[dgl.NID])
+        if self.task == "edge":
+            #: Output rows of the model: one per pair (edge task) or per seed.
+            self._num_rows = _pair_graph(model_args, model_kwargs, pairs_arg).num_edges()
+            self.index, self.targets = _pair_ids(index, self._num_rows, blocks[0].device)
+            self._rows = self.targets
+        else:
+            self._num_rows = blocks[-1].num_dst_nodes()
+            self.index, self.targets, self._rows = _seeds(index, blocks[-1].dstdata[dgl.NID])
         self.num_targets = self.targets.numel()
         self.edge_ids = self._parents.repeat(self.num_targets)
         self.message_edges = torch.arange(self.edge_ids.numel(), device=self.edge_ids.device)
@@ -126,7 +152,7 @@ class DGLBlockAdapter(EdgeMaskAdapter):
             VerificationError: if the outputs differ.
         """
         with torch.no_grad(), prepared(self.model):
-            own = self._checked_output(self.model(self._blocks, *self._args, **self._kwargs), self._blocks)[self._rows]
+            own = self._checked_output(self.model(self._blocks, *self._args, **self._kwargs))[self._rows]
         resolve_mode(self.mode, own[0].numel())
         shape = (1, self.num_layers, self._parents.numel()) if self.layerwise else (1, self._parents.numel())
         with torch.no_grad():
@@ -174,13 +200,13 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         handler, routing = message_weighting(self.model, session, self._name_of, locate)
         with prepared(self.model, handler), routing:
             out = self.model(blocks, *self._args, **self._kwargs)
-        return self._checked_output(out, blocks)
+        return self._checked_output(out)
 
-    @staticmethod
-    def _checked_output(out: Any, blocks: List[dgl.DGLGraph]) -> Tensor:
-        """The model's output, if it has one row per seed node."""
-        if not isinstance(out, Tensor) or out.dim() == 0 or out.size(0) != blocks[-1].num_dst_nodes():
-            raise ValueError(f"the model must return one row per seed node ({blocks[-1].num_dst_nodes()}), got {getattr(out, 'shape', type(out))}")
+    def _checked_output(self, out: Any) -> Tensor:
+        """The model's output, if it has one row per seed node (one per pair of an edge task)."""
+        if not isinstance(out, Tensor) or out.dim() == 0 or out.size(0) != self._num_rows:
+            rows = "scored pair" if self.task == "edge" else "seed node"
+            raise ValueError(f"the model must return one row per {rows} ({self._num_rows}), got {getattr(out, 'shape', type(out))}")
         return out
 
     def _positions(self, parent_ids: Tensor) -> Tensor:
@@ -217,3 +243,35 @@ def _seeds(index: Any, seeds: Tensor) -> Tuple[Union[int, Tensor], Tensor, Tenso
     if missing.numel():
         raise IndexError(f"node {int(missing[0])} is not a seed of these blocks (the last block's destination nodes)")
     return (ids if many else int(ids[0])), ids, matches.long().argmax(1)
+
+
+def _pair_graph(model_args: tuple, model_kwargs: dict, pairs_arg: Optional[Union[int, str]]) -> dgl.DGLGraph:
+    """The pair graph of an edge task among the model's further arguments: ``pairs_arg``, else the one DGLGraph."""
+    if pairs_arg is not None:
+        found = [model_args[pairs_arg]] if isinstance(pairs_arg, int) and -len(model_args) <= pairs_arg < len(model_args) else (
+            [model_kwargs[pairs_arg]] if pairs_arg in model_kwargs else []
+        )
+        if not found:
+            raise ValueError(f"pairs_arg={pairs_arg!r} names no argument of the model call after the blocks")
+    else:
+        found = [value for value in (*model_args, *model_kwargs.values()) if isinstance(value, dgl.DGLGraph)]
+        if len(found) != 1:
+            raise ValueError(f"an edge task scores the edges of one pair graph; the model call holds {len(found)} graphs beside the blocks: name it with pairs_arg=")
+    if not isinstance(found[0], dgl.DGLGraph) or found[0].is_block:
+        raise ValueError(f"the pairs of an edge task on blocks are the edges of a pair graph (a dgl.DGLGraph), got {type(found[0]).__name__}")
+    return found[0]
+
+
+def _pair_ids(index: Any, num_pairs: int, device: torch.device) -> Tuple[Union[int, Tensor], Tensor]:
+    """``index`` as given and as the pair graph's edge ids ``(T,)``, checked against its ``num_pairs`` edges."""
+    many = isinstance(index, Tensor) and index.dim() == 1
+    if isinstance(index, Tensor) and not index.is_floating_point() and index.dtype != torch.bool and index.dim() <= 1 and index.numel():
+        ids = index.to(device, torch.long).view(-1)
+    elif isinstance(index, numbers.Integral) and not isinstance(index, bool):
+        ids = torch.tensor([int(index)], device=device)
+    else:
+        raise TypeError(f"index must be a pair graph's edge id or a 1-D tensor of them, got {index!r}")
+    outside = ids[(ids < 0) | (ids >= num_pairs)]
+    if outside.numel():
+        raise IndexError(f"index {int(outside[0])} is out of range for a pair graph of {num_pairs} edges")
+    return (ids if many else int(ids[0])), ids

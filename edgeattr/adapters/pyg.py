@@ -58,16 +58,24 @@ class PyGAdapter(GraphAdapter):
         model (torch.nn.Module): The model, unchanged.
         *model_args: Positional arguments of the model call, e.g. ``x, edge_index``.
         index (int or Tensor, optional): The output row to explain: a node id
-            (node task) or a graph id of ``batch`` (graph task); required for
-            node tasks. A 1-D tensor of ``T`` ids explains ``T`` targets at
+            (node task), a graph id of ``batch`` (graph task) or the position
+            of a pair among the scored pairs (edge task, a column of
+            ``edge_label_index``); required for node tasks. A 1-D tensor of ``T`` ids explains ``T`` targets at
             once: masks then have ``T`` rows (``ones()`` is ``(T, E)``), row
             ``r`` of a batch applying to target ``r % T``, and all targets'
             computation graphs run together in one pass.
         layerwise (bool, optional): If ``True``, masks have one row per layer,
             shape ``(B, L, E)``; else one mask shared by all layers, ``(B, E)``.
             (default: ``False``)
-        task (str, optional): ``'node'`` or ``'graph'``. Default: ``'graph'``
-            when a ``batch`` argument is passed, else ``'node'``.
+        task (str, optional): ``'node'``, ``'graph'`` or ``'edge'``. Default:
+            ``'edge'`` when an ``edge_label_index`` argument (or ``pairs_arg``)
+            is passed, ``'graph'`` when a ``batch`` argument is, else ``'node'``.
+            An edge task explains link prediction: the model scores node pairs,
+            ``model(x, edge_index, edge_label_index)`` returning one row per
+            pair as in PyG's link-prediction examples, and pair ``p``'s work is
+            restricted to the union of the computation subgraphs of its two
+            nodes. A scored pair that is also an edge of ``edge_index`` (a
+            training edge) is attributed like any other edge.
         edge_index_arg (int or str, optional): Position or name of the
             ``edge_index`` argument. Default: the argument named ``edge_index``,
             else the first integer tensor of shape ``(2, E)``.
@@ -101,6 +109,9 @@ class PyGAdapter(GraphAdapter):
             tuple, list or dict, the position, key, or a function of the
             output that gives the tensor to explain, e.g. ``output=0`` for
             SuperGAT's ``(log_softmax, attention_loss)``.
+        pairs_arg (int or str, optional): Position or name of the argument
+            holding the scored node pairs, ``(2, P)``, for an edge task whose
+            model names it otherwise than ``edge_label_index``.
         **model_kwargs: Keyword arguments of the model call. Tensors whose
             first dimension is the number of nodes are node features, those
             whose first dimension is the number of edges are edge features;
@@ -131,6 +142,7 @@ class PyGAdapter(GraphAdapter):
         node_args: Sequence[str] = (),
         edge_args: Sequence[str] = (),
         output: OutputSelector = None,
+        pairs_arg: Optional[Key] = None,
         **model_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -148,6 +160,7 @@ class PyGAdapter(GraphAdapter):
             node_args=node_args,
             edge_args=edge_args,
             output=output,
+            pairs_arg=pairs_arg,
         )
 
     # -- the graph structure: an edge_index --------------------------------------------------

@@ -51,7 +51,10 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     with ``edge_mask_type='object'`` and ``node_mask_type=None``, for node or
     graph tasks of homogeneous models and of heterogeneous ones (e.g. built
     with :func:`~torch_geometric.nn.to_hetero`, called with ``x_dict`` and
-    ``edge_index_dict``). It runs the method of the same name on a
+    ``edge_index_dict``), and for edge-level tasks (link prediction) of
+    homogeneous models: ``task_level='edge'``, the model called with
+    ``edge_label_index=`` (passed through) and ``index`` the explained pair,
+    a column of ``edge_label_index``. It runs the method of the same name on a
     :class:`~edgeattr.PyGAdapter` (:class:`~edgeattr.adapters.PyGHeteroAdapter`
     for dicts) and returns an :class:`~torch_geometric.explain.Explanation`
     (a :class:`~torch_geometric.explain.HeteroExplanation` with masks per edge
@@ -160,8 +163,6 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
         explainer, model = self.explainer_config, self.model_config
         if explainer.node_mask_type is not None:  # (PyG itself requires an edge or a node mask)
             return "edgeattr attributes to edges only; set node_mask_type=None"
-        if model.task_level == ModelTaskLevel.edge:
-            return "edge-level (link prediction) tasks are not supported; explain a node or graph task"
         if model.mode == ModelMode.binary_classification and model.return_type == ModelReturnType.log_probs:
             return "binary classification with return_type='log_probs' has no class threshold in PyG; return logits ('raw') or probabilities ('probs')"
         return None
@@ -184,7 +185,8 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             edge_index (Tensor or dict): ``[2, E]``, or a dict per edge type.
             target (Tensor): Class (or value) per output row, as
                 :class:`~torch_geometric.explain.Explainer` passes it.
-            index (int or Tensor, optional): The node or graph id to explain.
+            index (int or Tensor, optional): The node or graph id to explain, or
+                for an edge-level task the pair's column of ``edge_label_index``.
             **kwargs: Further keyword arguments of the model call.
 
         Returns:
@@ -215,6 +217,11 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
                 f"rename them in the model's forward"
             )
         layerwise, mode = self._spec.layerwise, self.model_config.mode.value
+        if hetero and self.model_config.task_level == ModelTaskLevel.edge:
+            raise ValueError(
+                "EdgeAttrExplainer explains edge-level tasks of homogeneous models; for a heterogeneous link predictor, "
+                "explain the pair scores of its homogeneous counterpart, or a node-level output of the encoder"
+            )
         if hetero:
             return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, mode=mode, **kwargs)
         task = self.model_config.task_level.value

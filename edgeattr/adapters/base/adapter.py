@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, List, Optional, Union
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.link import EncoderDecoder, is_encoder_decoder
 from edgeattr.adapters.base.messages import Layer
 from edgeattr.adapters.base.prepared import prepared
 from edgeattr.adapters.base.verification import difference, not_reproduced
@@ -91,7 +92,8 @@ class EdgeMaskAdapter(ABC):
     def __init__(self, model: torch.nn.Module, *, layerwise: bool, mode: Optional[str] = None) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        self.model = model
+        #: The module called: the model, or for a model with ``encode`` and ``decode`` but no forward, both as one.
+        self.model = EncoderDecoder(model) if is_encoder_decoder(model) else model
         self._name_of = ModuleNames(model)
         self.layerwise = layerwise
         #: What the output means (see :mod:`edgeattr.modes`); ``None`` infers it from the output.

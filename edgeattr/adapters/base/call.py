@@ -18,6 +18,9 @@ STRUCTURE, NODE, EDGE, BATCH, STATIC = "structure", "node", "edge", "batch", "st
 #: and its field holding the number of nodes.
 CONTAINER, NODE_COUNT = "container", "node count"
 
+#: The node pairs a link-prediction model scores (PyG's ``edge_label_index``, a DGL pair graph).
+PAIRS = "pairs"
+
 #: Rebuilds a container from the original and new values of its fields, by field name.
 Rebuild = Callable[[Any, Dict[str, Any]], Any]
 
@@ -35,7 +38,8 @@ class Slot:
         kind (str): ``'structure'`` (the graph: an edge_index or a DGLGraph),
             ``'node'``, ``'edge'``, ``'batch'`` (graph id per node),
             ``'static'``, ``'container'`` (an object holding the graph among
-            its fields) or ``'node count'`` (a container's number of nodes).
+            its fields), ``'node count'`` (a container's number of nodes) or
+            ``'pairs'`` (the node pairs scored by a link-prediction model).
         container (int or str, optional): For a field, the key of its container.
         rebuild (Callable, optional): For a container, how it is rebuilt
             from its fields' values.
@@ -86,10 +90,17 @@ class Call:
 
 
 def bind(model: torch.nn.Module, args: tuple, kwargs: dict) -> List[Slot]:
-    r"""The arguments of ``model(*args, **kwargs)`` as slots, all ``'static'`` for now."""
+    r"""The arguments of ``model(*args, **kwargs)`` as slots, all ``'static'`` for now.
+
+    Positional arguments are named by the parameters of ``model.forward``, or
+    of ``model.forward_signature()`` for a module whose forward takes
+    ``*args`` on behalf of another (:class:`~edgeattr.adapters.base.link.EncoderDecoder`).
+    """
+    forward_signature: Optional[Callable[[], inspect.Signature]] = getattr(model, "forward_signature", None)
+    signature = forward_signature() if forward_signature is not None else inspect.signature(model.forward)
     names = [
         p.name
-        for p in inspect.signature(model.forward).parameters.values()
+        for p in signature.parameters.values()
         if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     ]
     slots = [Slot(i, names[i] if i < len(names) else None, a) for i, a in enumerate(args)]

@@ -35,6 +35,7 @@ from edgeattr.adapters.base.call import (
     EDGE,
     NODE,
     NODE_COUNT,
+    PAIRS,
     STATIC,
     STRUCTURE,
     Call,
@@ -72,10 +73,14 @@ class GraphAdapter(EdgeMaskAdapter):
         model (torch.nn.Module): The model, unchanged.
         model_args (tuple): Positional arguments of the model call.
         model_kwargs (dict): Keyword arguments of the model call.
-        index (int or Tensor, optional): Node id(s) (node task) or graph id(s)
-            (graph task); a tensor of ``T`` ids gives ``T`` targets.
+        index (int or Tensor, optional): Node id(s) (node task), graph id(s)
+            (graph task) or pair id(s) (edge task: positions among the scored
+            pairs); a tensor of ``T`` ids gives ``T`` targets.
         layerwise (bool): One mask row per message-passing call.
-        task (str, optional): ``'node'`` or ``'graph'``; default per framework.
+        task (str, optional): ``'node'``, ``'graph'`` or ``'edge'`` (link
+            prediction: one output row per scored node pair); default
+            ``'edge'`` when ``pairs_arg`` is given or an argument is named
+            ``edge_label_index``, else per framework.
         restrict (bool): Restrict node targets to their computation subgraph.
         copies_per_pass (int, optional): Masks run per forward pass.
         structure_arg (int or str, optional): Position or name of the graph argument.
@@ -85,6 +90,8 @@ class GraphAdapter(EdgeMaskAdapter):
             per node or per edge, where their sizes do not tell.
         output (int, str or Callable, optional): The tensor to explain among
             the model's outputs (see :func:`select_output`).
+        pairs_arg (int or str, optional): Position or name of the argument
+            holding the node pairs an edge-task model scores.
     """
 
     def __init__(
@@ -104,16 +111,21 @@ class GraphAdapter(EdgeMaskAdapter):
         node_args: Sequence[str] = (),
         edge_args: Sequence[str] = (),
         output: OutputSelector = None,
+        pairs_arg: Optional[Key] = None,
     ) -> None:
         super().__init__(model, layerwise=layerwise, mode=mode)
         self._output = output
         self._copies_per_pass = checked_count("copies_per_pass", copies_per_pass)
         self._check_model()
-        self._slots = self._unpacked(bind(model, model_args, model_kwargs))
+        self._slots = self._unpacked(bind(self.model, model_args, model_kwargs))
         self._structure = self._find_structure(self._slots, structure_arg)
         self._structure.kind = STRUCTURE
         self._src, self._dst, num_nodes = self._edges(self._structure.value)
         self.num_edges = self._src.numel()
+        if task not in (None, "node", "graph", "edge"):
+            raise ValueError(f"task must be 'node', 'graph' or 'edge', got {task!r}")
+        scores_pairs = task == "edge" or (task is None and (pairs_arg is not None or any(slot.name in PAIR_NAMES for slot in self._slots)))
+        self._pairs = self._find_pairs(self._slots, pairs_arg) if scores_pairs else None
         features = node_count(self._slots)
         if num_nodes is None:
             num_nodes = features if features is not None else int(torch.cat([self._src, self._dst]).max()) + 1 if self.num_edges else 0
@@ -124,9 +136,9 @@ class GraphAdapter(EdgeMaskAdapter):
                 f"the edges hold node ids outside [0, {num_nodes}); the node features have {num_nodes} rows"
             )
         classify(self._slots, self.num_nodes, self.num_edges, node_args, edge_args)
-        self.task = task or self._default_task()
-        if self.task not in ("node", "graph"):
-            raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
+        self.task = "edge" if scores_pairs else task or self._default_task()
+        #: For an edge task, the scored pairs' endpoints, ``(2, P)``: ``pair_index[:, p]`` is pair ``p``.
+        self.pair_index = self._checked_pairs() if self._pairs is not None else None
         self.index, self.targets = self._check_index(index)
         self.num_targets = self.targets.numel()
         # A function of the slots alone: the state must not refer back to the adapter (a cycle kept its passes alive).
@@ -141,7 +153,7 @@ class GraphAdapter(EdgeMaskAdapter):
         self._restrict = restrict and self._is_local() and not self.runs_whole
         #: Whether every target runs alone on the user's full input, one mask per pass (the exact path).
         self.exact_path = self.runs_whole
-        self._settings = module_settings(model)
+        self._settings = module_settings(self.model)
         self.layers, self._loop_policies = self._layers()
         #: Rows of a layerwise mask: one per layer, whose calls (a relation's each) share it.
         self.num_layers = self.layers[-1].row + 1
@@ -204,6 +216,21 @@ class GraphAdapter(EdgeMaskAdapter):
             A :class:`Handler` for the model's hooks and a context (for what
             the hooks cannot reach, like DGL's message passing).
         """
+
+    def _pair_candidates(self, slots: List[Slot]) -> List[Slot]:
+        r"""The arguments that may hold the scored node pairs of an edge task, when none is named."""
+        return [slot for slot in slots if slot.name in PAIR_NAMES]
+
+    def _pair_ends(self, pairs: Any) -> Tuple[Tensor, Tensor]:
+        r"""``(u, v)`` of the scored pairs, ``(P,)`` each: the columns of a ``(2, P)`` tensor."""
+        if not (isinstance(pairs, Tensor) and pairs.dim() == 2 and pairs.size(0) == 2 and not pairs.is_floating_point()):
+            described = f"shape {tuple(pairs.shape)} and dtype {pairs.dtype}" if isinstance(pairs, Tensor) else type(pairs).__name__
+            raise ValueError(f"the node pairs of an edge task must be an integer tensor of shape (2, P), got {described}")
+        return pairs[0].long(), pairs[1].long()
+
+    def _pair_value(self, like: Any, u: Tensor, v: Tensor, num_nodes: int) -> Any:
+        r"""The pairs ``(u, v)`` on a graph of ``num_nodes`` nodes, in the form of ``like``."""
+        return torch.stack([u, v]).to(like.dtype)
 
     def _batches_graphs(self) -> bool:
         r"""Whether copies of a graph-level input are pooled separately."""
@@ -284,6 +311,49 @@ class GraphAdapter(EdgeMaskAdapter):
     def edge_segment(self) -> Tensor:
         return self.segments.edge_segment
 
+    def _find_pairs(self, slots: List[Slot], pairs_arg: Optional[Key]) -> Slot:
+        """The argument holding the scored node pairs of an edge task, marked as such."""
+        if pairs_arg is not None:
+            found = [slot for slot in slots if pairs_arg in (slot.key, slot.name)]
+            if not found:
+                raise ValueError(f"pairs_arg={pairs_arg!r} names no argument of the model call")
+        else:
+            found = self._pair_candidates(slots)
+            if len(found) != 1:
+                named = f" ({', '.join(repr(slot.name or slot.key) for slot in found)})" if found else ""
+                raise ValueError(
+                    f"an edge task scores node pairs, and {len(found)} arguments of the model call may hold them{named}: "
+                    f"name the one to explain with pairs_arg=, e.g. pairs_arg='edge_label_index'"
+                )
+        slot = found[0]
+        if slot is self._structure:
+            raise ValueError("pairs_arg names the graph the messages pass over; name the argument holding the scored pairs")
+        slot.kind = PAIRS
+        return slot
+
+    def _checked_pairs(self) -> Tensor:
+        """The scored pairs' endpoints, ``(2, P)``, checked to be nodes of the graph."""
+        assert self._pairs is not None
+        u, v = self._pair_ends(self._pairs.value)
+        pairs = torch.stack([u, v]).to(self.device)
+        if pairs.numel() and (int(pairs.min()) < 0 or int(pairs.max()) >= self.num_nodes):
+            raise ValueError(
+                f"argument {self._pairs.name or self._pairs.key!r} pairs node ids outside [0, {self.num_nodes}); "
+                f"the graph has {self.num_nodes} nodes"
+            )
+        return pairs
+
+    def _num_rows(self) -> int:
+        """Rows of the model's output on the user's input: one per node, graph or scored pair."""
+        if self.task == "node":
+            return self.num_nodes
+        return self._num_graphs() if self.task == "graph" else self._pairs_of().size(1)
+
+    def _pairs_of(self, targets: Optional[Tensor] = None) -> Tensor:
+        """The endpoints of the scored pairs ``targets`` (default all), ``(2, T)``, of an edge task."""
+        assert self.pair_index is not None, "only an edge task scores pairs"
+        return self.pair_index if targets is None else self.pair_index[:, targets]
+
     def _check_index(self, index: Any) -> Tuple[Union[int, Tensor], Tensor]:
         """``index`` as given (an int, or a tensor of ids) and as a tensor of target ids ``(T,)``."""
         many = isinstance(index, Tensor) and index.dim() == 1
@@ -302,6 +372,13 @@ class GraphAdapter(EdgeMaskAdapter):
             if ids is None:
                 raise ValueError("index is required for a node task: pass the node id to explain, e.g. index=0")
             limit, what = self.num_nodes, f"a graph with {self.num_nodes} nodes"
+        elif self.task == "edge":
+            limit = self._num_rows()
+            if ids is None:
+                if limit != 1:
+                    raise ValueError(f"index is required: the model scores {limit} node pairs; pass the position of the pair to explain")
+                ids = torch.zeros(1, dtype=torch.long, device=self.device)
+            what = f"{limit} scored node pairs"
         else:
             limit = self._num_graphs()
             if ids is None:
@@ -320,6 +397,11 @@ class GraphAdapter(EdgeMaskAdapter):
 
     def _segments(self, targets: Tensor, restrict: bool) -> Segments:
         """Each target's part of the graph: its computation subgraph, its graph, or the whole graph."""
+        if self.task == "edge":
+            pairs = self._pairs_of(targets)
+            if restrict:
+                return self._neighbourhoods.computation_subgraphs(pairs, self.num_layers, self._messages_both_ways())
+            return whole_inputs(self._src, self._dst, self.num_nodes, targets, pairs=pairs)
         if self.task == "node" and restrict:
             return self._neighbourhoods.computation_subgraphs(targets, self.num_layers, self._messages_both_ways())
         if self.task == "graph":
@@ -367,8 +449,10 @@ class GraphAdapter(EdgeMaskAdapter):
         record = record_for(self.model, self._snapshot(), self._own_output)
         rows = record.output[self.targets]
         resolve_mode(self.mode, rows[0].numel())  # a single output without a mode fails here, before any method
-        place = "each target's computation subgraph" if self._restrict and self.task == "node" else (
-            "each target's own graph" if self.task == "graph" else "the graph, copied once per target"
+        place = (
+            "each target's computation subgraph" if self._restrict and self.task == "node"
+            else "the computation subgraphs of each pair's two nodes" if self._restrict and self.task == "edge"
+            else "each target's own graph" if self.task == "graph" else "the graph, copied once per target"
         )
         alone, fresh = self._verdict(record, ("alone", self.task, self._restrict), lambda: self._alone_problem(rows, place))
         problem = alone
@@ -377,8 +461,8 @@ class GraphAdapter(EdgeMaskAdapter):
         if problem is None:
             return
         self.exact_path = True
-        graphs = self._num_graphs() if self.task == "graph" else 0
-        self._bind_segments(whole_inputs(self._src, self._dst, self.num_nodes, self.targets, graphs))
+        per_segment = self._num_rows() if self.task != "node" else 0
+        self._bind_segments(whole_inputs(self._src, self._dst, self.num_nodes, self.targets, per_segment))
         mismatch, _ = self._verdict(record, ("exact", self.task), lambda: self._exact_problem(rows))
         if mismatch is not None:
             raise VerificationError(mismatch)
@@ -453,8 +537,7 @@ class GraphAdapter(EdgeMaskAdapter):
         with torch.no_grad(), prepared(self.model):
             out = self.model(*args, **kwargs)
         self._check_unmodified(state)
-        rows = self.num_nodes if self.task == "node" else self._num_graphs()
-        return self._checked_output(out, rows).detach()
+        return self._checked_output(out, self._num_rows()).detach()
 
     def _layers(self) -> Tuple[List[Layer], Optional[List[Optional[str]]]]:
         """The message-passing calls and their self-loop policies, found once per model and argument layout.
@@ -472,11 +555,14 @@ class GraphAdapter(EdgeMaskAdapter):
             modules = list(self.model.modules())
             calls, policies = known
             return [Layer(name, modules[position], call, own, row) for position, name, call, own, row in calls], policies
-        first = self.targets[:1] if self.task == "node" else self._graph_nodes(int(self.targets[0]))[:1]
+        if self.task == "graph":
+            first = self._graph_nodes(int(self.targets[0]))[:1]
+        else:
+            first = self.targets[:1] if self.task == "node" else self._pairs_of(self.targets[:1])[0]
         try:
             if self.runs_whole:  # one node's inputs would not be those of a node of the graph the model runs on
                 raise _NotOnOneNode
-            layers = self._discover(single_node(first))
+            layers = self._discover(single_node(first, pair=self.task == "edge"))
         except Exception as error:
             if raised_by_edgeattr(error) and not isinstance(error, _NotOnOneNode):  # a refusal holds on every graph
                 raise
@@ -499,8 +585,9 @@ class GraphAdapter(EdgeMaskAdapter):
         for slot in self._slots:
             value = slot.value
             if isinstance(value, Tensor):
-                layout.append((slot.key, slot.kind, value.dtype, tuple(value.shape[1:]) if slot.kind != STATIC else tuple(value.shape), str(value.device)))
-            elif slot.kind in (STRUCTURE, CONTAINER, NODE_COUNT) or isinstance(value, (bool, int, float, str, type(None))):
+                shape = tuple(value.shape) if slot.kind == STATIC else tuple(value.shape[:1]) if slot.kind == PAIRS else tuple(value.shape[1:])
+                layout.append((slot.key, slot.kind, value.dtype, shape, str(value.device)))
+            elif slot.kind in (STRUCTURE, CONTAINER, NODE_COUNT, PAIRS) or isinstance(value, (bool, int, float, str, type(None))):
                 layout.append((slot.key, slot.kind, type(value).__name__, value if slot.kind == STATIC else None))
             else:
                 return None
@@ -526,6 +613,9 @@ class GraphAdapter(EdgeMaskAdapter):
                 value = self._restrict_structure(value, segments)
             elif slot.kind == NODE_COUNT:
                 value = segments.nodes.numel()
+            elif slot.kind == PAIRS:
+                assert segments.pairs is not None, "the segments of an edge task hold their pairs"
+                value = self._pair_value(value, segments.pairs[0], segments.pairs[1], segments.nodes.numel())
             elif slot.kind == BATCH:
                 if self.task == "graph":
                     value = segments.node_segment.to(value.dtype)
@@ -541,6 +631,7 @@ class GraphAdapter(EdgeMaskAdapter):
             return unit.cache[1]
         num_nodes = unit.segments.nodes.numel()
         graphs = unit.num_targets * unit.segments.graphs_per_segment
+        outputs = num_nodes if self.task == "node" else graphs
         values: Dict[Key, Any] = {}
         edge_values: List[Tensor] = []
         for slot in self._slots:
@@ -548,6 +639,12 @@ class GraphAdapter(EdgeMaskAdapter):
             if slot.kind == STRUCTURE:
                 value, src, dst = self._repeat_structure(value, copies, num_nodes)
                 structure = value
+            elif slot.kind == PAIRS:
+                u, v = self._pair_ends(value)
+                outputs = u.numel()
+                if copies > 1:
+                    offsets = copy_offsets(copies, outputs, num_nodes, self.device)
+                    value = self._pair_value(value, u.repeat(copies) + offsets, v.repeat(copies) + offsets, num_nodes * copies)
             elif slot.kind in (NODE, EDGE):
                 value = repeat_rows(value, copies)
                 if slot.kind == EDGE:
@@ -558,7 +655,6 @@ class GraphAdapter(EdgeMaskAdapter):
             elif slot.kind == NODE_COUNT:
                 value = value * copies
             values[slot.key] = value
-        outputs = num_nodes if self.task == "node" else graphs
         rows = (unit.segments.roots.view(1, -1) + torch.arange(copies, device=self.device).view(-1, 1) * outputs).view(-1)
         call = Call(self._slots, values, structure, src, dst, rows, edge_values, outputs * copies)
         unit.cache = (copies, call)
@@ -599,6 +695,9 @@ class GraphAdapter(EdgeMaskAdapter):
                 value = torch.zeros(2, dtype=value.dtype, device=self.device)
             elif slot.kind == NODE_COUNT:
                 value = 2
+            elif slot.kind == PAIRS:
+                zero = torch.zeros(1, dtype=torch.long, device=self.device)
+                value = self._pair_value(value, zero, zero, 2)
             values[slot.key] = value
         probe = Call(self._slots, values, structure, src, dst, torch.zeros(1, dtype=torch.long, device=self.device))
         session = CallCounter()
@@ -671,13 +770,15 @@ class GraphAdapter(EdgeMaskAdapter):
         return self._checked_output(self._forward(call, session, layer_keep), call.num_outputs)
 
     def _checked_output(self, out: Any, expected: Optional[int]) -> Tensor:
-        """The explained output (see :func:`select_output`), if it has one row per node (node task) or graph (graph task), ``expected`` of them."""
+        """The explained output (see :func:`select_output`), if it has one row per node (node task), graph (graph task)
+        or scored pair (edge task), ``expected`` of them."""
         out = select_output(out, self._output)
         if out.dim() == 0 or (expected is not None and out.size(0) != expected):
-            other = "graph" if self.task == "node" else "node"
+            unit = "pair" if self.task == "edge" else self.task
+            others = " or ".join(f"per {other}, pass task='{task}'" for task, other in _ROW_UNITS.items() if task != self.task)
             raise ValueError(
                 f"the model returned {tuple(out.shape)} for a {self.task} task with {expected} "
-                f"{self.task}s in the pass; if it predicts per {other}, pass task='{other}'"
+                f"{unit}s in the pass; if it predicts {others}"
             )
         return out
 
@@ -723,6 +824,12 @@ class _Unit:
 class _NotOnOneNode(Exception):
     """The layers are not discovered on one node: the graph cannot be cut (see ``GraphAdapter.runs_whole``)."""
 
+
+#: What one output row stands for, per task.
+_ROW_UNITS = {"node": "node", "graph": "graph", "edge": "scored node pair (link prediction, with pairs_arg=)"}
+
+#: Names of arguments holding the node pairs a link-prediction model scores (PyG's convention).
+PAIR_NAMES = frozenset({"edge_label_index"})
 
 #: Layers and self-loop policies found per model and argument layout (see ``GraphAdapter._layers``).
 _LAYERS: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[tuple, tuple]]" = weakref.WeakKeyDictionary()

@@ -3,7 +3,7 @@ r"""Computation subgraphs of many targets at once, as segments of one disjoint u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -28,11 +28,15 @@ class Segments:
             can reach their segment's target, sorted.
         roots (Tensor): The output row of each target within the union,
             ``(T,)``: its position in ``nodes`` (node targets), or for graph
-            targets (``graph_level``) its graph's row of the pooled output,
-            ``segment * graphs_per_segment + graph``.
-        graph_level (bool): Whether the targets are graphs (pooled per segment).
-        graphs_per_segment (int): Graphs in each segment, pooled separately
-            (1 for a target's own graph; all of them for the whole input).
+            and pair targets (``graph_level``) its row of the output, one row
+            per graph or pair: ``segment * graphs_per_segment + graph``.
+        graph_level (bool): Whether the output has rows per segment rather than per
+            node (graphs, pooled per segment; node pairs, scored per segment).
+        graphs_per_segment (int): Output rows of each segment: its graphs, pooled
+            separately (1 for a target's own graph; all of them for the whole
+            input), or its pairs.
+        pairs (Tensor, optional): For pair targets (link prediction), the
+            positions in ``nodes`` of each segment's pair, ``(2, T)``.
     """
 
     node_segment: Tensor
@@ -45,6 +49,7 @@ class Segments:
     roots: Tensor
     graph_level: bool = False
     graphs_per_segment: int = 1
+    pairs: Optional[Tensor] = None
 
     edges = renamed("edges", "edge_ids")
     carriers = renamed("carriers", "message_edges")
@@ -84,18 +89,24 @@ class Segments:
             self.roots[first:last] - (first * self.graphs_per_segment if self.graph_level else node_offset),
             self.graph_level,
             self.graphs_per_segment,
+            None if self.pairs is None else self.pairs[:, first:last] - node_offset,
         )
 
 
-def whole_inputs(src: Tensor, dst: Tensor, num_nodes: int, roots: Tensor, graphs: int = 0) -> Segments:
+def whole_inputs(src: Tensor, dst: Tensor, num_nodes: int, roots: Tensor, graphs: int = 0, pairs: Optional[Tensor] = None) -> Segments:
     r"""One segment per target holding the whole input, every node and edge in order.
 
     Args:
         src, dst (Tensor): The input's edges, ``(E,)``.
         num_nodes (int): Its nodes.
         roots (Tensor): Each target's output row in its segment: a node id, or
-            a graph id when ``graphs`` (the graphs of the input) is given.
+            a graph or pair id when ``graphs`` (the graphs or pairs of the
+            input) is given.
+        pairs (Tensor, optional): Node ids of each segment's own pair, ``(2, T)``,
+            which then is its only output row: ``roots`` and ``graphs`` are ignored.
     """
+    if pairs is not None:
+        roots, graphs = torch.zeros_like(pairs[0]), 1
     count, num_edges = roots.numel(), src.numel()
     segment = torch.arange(count, device=src.device)
     edge_segment = segment.repeat_interleave(num_edges)
@@ -112,14 +123,15 @@ def whole_inputs(src: Tensor, dst: Tensor, num_nodes: int, roots: Tensor, graphs
         roots + segment * rows_per_segment,
         bool(graphs),
         max(1, graphs),
+        None if pairs is None else pairs + segment * num_nodes,
     )
 
 
-def single_node(node: Tensor) -> Segments:
-    r"""One segment holding the node ``node`` (shape ``(1,)``) and no edges."""
+def single_node(node: Tensor, pair: bool = False) -> Segments:
+    r"""One segment holding the node ``node`` (shape ``(1,)``) and no edges; with ``pair``, its target is the pair ``(node, node)``."""
     zero = torch.zeros(1, dtype=torch.long, device=node.device)
     none = zero[:0]
-    return Segments(zero, node, none, none, none, none, none, zero)
+    return Segments(zero, node, none, none, none, none, none, zero, pair, 1, zero.expand(2, 1) if pair else None)
 
 
 def _range(sorted_segments: Tensor, first: int, last: int) -> slice:
@@ -164,13 +176,16 @@ class Neighbourhoods:
 
         Args:
             targets (Tensor): Target node ids, ``(T,)``; segment ``t`` is ``targets[t]``'s.
+                Or node pairs, ``(2, T)``: segment ``t`` is the union of the
+                computation subgraphs of both nodes of pair ``t`` (link prediction).
             hops (int): Number of message-passing calls.
             both_ways (bool): Whether messages also run against the edges' direction
                 (DirGNNConv's reversed edges), so that a node hears its out-neighbours too.
         """
         n = self.num_nodes
-        segment = torch.arange(targets.numel(), device=targets.device)
-        reached = segment * n + targets
+        seeds = targets.view(-1, targets.size(-1))
+        segment = torch.arange(seeds.size(1), device=targets.device)
+        reached = torch.unique(segment * n + seeds)
         for _ in range(hops - 1):
             reached = self._grow(reached, both_ways)
         inner = reached
@@ -181,11 +196,13 @@ class Neighbourhoods:
         edge_keys = torch.unique(torch.cat([in_segment * num_edges + in_edge, out_segment * num_edges + out_edge]))
         edge_segment, edge_ids = edge_keys // num_edges, edge_keys % num_edges
         src_keys, dst_keys = _merge_outside(
-            edge_segment * n + self.src[edge_ids], edge_segment * n + self.dst[edge_ids], reached, edge_segment, targets.numel()
+            edge_segment * n + self.src[edge_ids], edge_segment * n + self.dst[edge_ids], reached, edge_segment, segment.numel()
         )
         node_keys = torch.unique(torch.cat([reached, src_keys, dst_keys]))
         heard = _contains(inner, dst_keys) | (_contains(inner, src_keys) if both_ways else False)
         message_edges = heard.nonzero().view(-1)
+        positions = torch.searchsorted(node_keys, segment * n + seeds)
+        pairs = targets.dim() == 2
         return Segments(
             node_keys // n,
             node_keys % n,
@@ -194,7 +211,10 @@ class Neighbourhoods:
             torch.searchsorted(node_keys, src_keys),
             torch.searchsorted(node_keys, dst_keys),
             message_edges,
-            torch.searchsorted(node_keys, segment * n + targets),
+            segment if pairs else positions[0],
+            pairs,
+            1,
+            positions if pairs else None,
         )
 
     def node_sets(self, node_sets: Tensor, segment_of_node: Tensor, roots: Tensor, graph_level: bool) -> Segments:
