@@ -1,4 +1,4 @@
-r"""``edgeattr explain``: train (or load) a model on a dataset and draw one explanation."""
+r"""``edgeattr explain``: train (or load) a model on a dataset and draw one explanation of a node, a graph or a link."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import argparse
 from typing import Any, Dict
 
 import torch
+from torch_geometric.data import Data
 
 from edgeattr.experiments.datasets import load_dataset
 from edgeattr.experiments.grid import GridConfig, trained_model
+from edgeattr.experiments.link_prediction import split_links, train_link_predictor
 from edgeattr.experiments.models import output_mode
 from edgeattr.explaining import explain
 from edgeattr.methods import METHODS
@@ -22,9 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="cora, citeseer, cornell, texas, wisconsin (node tasks), mutag, proteins (graph tasks)")
     parser.add_argument("--model", default="gcn", choices=sorted(ARCHITECTURES), help="architecture, hidden 32 (default: gcn)")
     parser.add_argument("--layers", type=int, default=2, help="message-passing layers (default: 2)")
-    target = parser.add_mutually_exclusive_group(required=True)
+    parser.add_argument("--task", choices=("node", "graph", "link"), default=None,
+                        help="what is predicted (default: the dataset's task); 'link' trains a link predictor on a node dataset's graph")
+    target = parser.add_mutually_exclusive_group()
     target.add_argument("--node", type=int, help="node to explain (node tasks)")
     target.add_argument("--graph", type=int, help="test graph to explain, by position among the test graphs (graph tasks)")
+    target.add_argument("--pair", type=int, nargs=2, metavar=("U", "V"),
+                        help="node pair whose link score to explain (--task link; default: the first held-out positive pair)")
     parser.add_argument("--method", default="gradient_sign", choices=sorted(METHODS), help="explanation method (default: gradient_sign)")
     parser.add_argument("--layerwise", action="store_true", help="also explain each layer: one panel per layer in the figure")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 200 for node, 30 for graph tasks)")
@@ -41,6 +47,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         dict: The explained class, the prediction and the five edges of largest attribution.
     """
     data = load_dataset(args.dataset, args.root, seed=args.seed)
+    if args.task == "link":
+        return _explain_link(data.node_graph(), args)
+    if args.pair is not None:
+        raise SystemExit("--pair explains a link: pass --task link")
     if (args.node is None) != (data.task == "graph"):
         flag = "--node" if data.task == "node" else "--graph"
         raise SystemExit(f"{data.name} is a {data.task} task: pass {flag}")
@@ -68,3 +78,26 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         print(f"  edge {edge} ({src} -> {dst}): {value:+.4g}")
     print(f"wrote {args.out}")
     return {"target": explanation.target, "top_edges": edges}
+
+
+def _explain_link(graph: Data, args: argparse.Namespace) -> Dict[str, Any]:
+    """Trains a link predictor on the graph's training edges and explains the score of one pair."""
+    if args.node is not None or args.graph is not None:
+        raise SystemExit("--task link explains a node pair: pass --pair U V (or nothing, for the first held-out edge)")
+    split = split_links(graph, seed=args.seed)
+    model, auc = train_link_predictor(ARCHITECTURES[args.model], split, depth=args.layers, epochs=args.epochs or 100, seed=args.seed)
+    test = split.test
+    pair = torch.tensor(args.pair) if args.pair is not None else test.edge_label_index[:, test.edge_label.bool()][:, 0]
+    explanation = explain(
+        model, test.x, test.edge_index, edge_label_index=pair.view(2, 1), method=args.method, index=0,
+        layerwise=args.layerwise, mode="binary_classification",
+    )
+    explanation.plot(args.out)
+    edges = [(int(e), tuple(test.edge_index[:, e].tolist()), float(explanation.edge_mask[e])) for e in explanation.topk(5).indices.tolist()]
+    u, v = pair.tolist()
+    print(f"{args.dataset}, link prediction with a {args.model.upper()} encoder of {args.layers} layers (test ROC AUC {auc:.3f}); "
+          f"pair ({u}, {v}): logit {float(explanation.prediction):+.4g}, explained as class {explanation.target}")
+    for edge, (src, dst), value in edges:
+        print(f"  edge {edge} ({src} -> {dst}): {value:+.4g}")
+    print(f"wrote {args.out}")
+    return {"target": explanation.target, "pair": (u, v), "test_auc": auc, "top_edges": edges}
