@@ -75,8 +75,10 @@ def explain(
             ``'edge_gradient'``, ``'gradient_sign'``, ``'edge_occlusion'``,
             ``'layerwise_gradient'``, ``'layerwise_occlusion'`` or
             ``'gnnexplainer'``. (default: ``'gradient_sign'``)
-        index (int, optional): The node to explain (node task), or the graph
-            of a batch (graph task; ``None`` for a single graph). On a
+        index (int, optional): The node to explain (node task), the graph
+            of a batch (graph task; ``None`` for a single graph), or the scored
+            pair (edge task: its column of ``edge_label_index``, its edge id
+            in a DGL pair graph). On a
             heterogeneous graph, the row of the model's output (of
             ``node_type`` / ``ntype`` where it returns one per node type); on
             DGL blocks, the seed node's id in ``parent_graph`` (required).
@@ -84,12 +86,15 @@ def explain(
             :mod:`edgeattr.modes`); ``None`` is the class the model predicts.
         layerwise (bool, optional): Also attribute per message-passing call.
             (default: ``False``)
-        task (str, optional): ``'node'`` or ``'graph'``. Default: ``'graph'``
+        task (str, optional): ``'node'``, ``'graph'`` or ``'edge'``. Default:
+            ``'edge'`` for PyG models given an ``edge_label_index``, ``'graph'``
             for PyG models given a ``batch`` and for batches of several DGL
             graphs, else ``'node'``. A graph classifier of a single graph needs
-            ``task='graph'``. On a heterogeneous graph it only names what
-            ``index`` is (default: ``'graph'`` without ``index``, else
-            ``'node'``); DGL blocks explain a node.
+            ``task='graph'``; a DGL link predictor, called with a pair graph,
+            ``task='edge'`` (see :doc:`/link`). On a heterogeneous graph it only
+            names what ``index`` is (default: ``'graph'`` without ``index``,
+            else ``'node'``), the output's row; DGL blocks explain a seed node,
+            or a pair graph's edge with ``task='edge'``.
         mode (str, optional): What the output means, one of PyG's
             ``ModelConfig`` modes (see :mod:`edgeattr.modes`); required for a
             model with a single output column.
@@ -186,11 +191,12 @@ class _Route:
         """The adapter's keyword arguments from explain()'s ``index`` and ``task``, checked."""
         if self.takes_task:
             return {"index": index, "task": task}
-        if task not in (None, "node", "graph"):
-            raise ValueError(f"task must be 'node' or 'graph', got {task!r}")
+        if task not in (None, "node", "graph", "edge"):
+            raise ValueError(f"task must be 'node', 'graph' or 'edge', got {task!r}")
         one = _single_id(index)
         if self.blocks:
             _check_blocks(one, task, model_kwargs)
+            return {"index": one, "task": task}
         return {"index": one}
 
 
@@ -292,9 +298,9 @@ def _single_id(index: Any) -> Optional[int]:
 def _check_blocks(index: Optional[int], task: Optional[str], model_kwargs: Mapping[str, Any]) -> None:
     """Sampled blocks explain one seed node over the parent graph's edges, so both must be given."""
     if task == "graph":
-        raise ValueError("DGL blocks explain a seed node: task must be 'node' (or left out)")
+        raise ValueError("DGL blocks explain a seed node (task='node', or left out) or a pair graph's edge (task='edge')")
     if index is None:
-        raise ValueError("DGL blocks explain a seed node: pass index=, its id in the parent graph")
+        raise ValueError("DGL blocks explain a seed node: pass index=, its id in the parent graph (a pair graph's edge id for task='edge')")
     if model_kwargs.get("parent_graph") is None:
         raise ValueError(
             "explain() on DGL blocks needs parent_graph=, the dgl.DGLGraph the blocks were sampled from: the "
@@ -317,7 +323,7 @@ def _block_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[s
     """The explanation of a DGLBlockAdapter: over the parent graph's edges, by parent edge id."""
     parent = arguments["parent_graph"]
     edge_index = torch.stack(parent.edges(order="eid")).to(attributed["edge_mask"].device)
-    return EdgeExplanation(edge_index=edge_index, index=adapter.index, task="node", num_nodes=adapter.num_nodes, **attributed)
+    return EdgeExplanation(edge_index=edge_index, index=adapter.index, task=adapter.task, num_nodes=adapter.num_nodes, **attributed)
 
 
 def _pyg_hetero_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:

@@ -72,7 +72,11 @@ class PyGHeteroAdapter(HeteroAdapter):
         *model_args: Further positional arguments of the model call.
         index (int or Tensor, optional): The output row to explain: a node id
             of ``node_type`` (node task) or a graph id; a 1-D tensor of ``T``
-            ids gives ``T`` targets. Default: the only row.
+            ids gives ``T`` targets. Default: the only row. For a link
+            predictor called with ``edge_label_index`` (one score per pair, as
+            PyG's heterogeneous link-prediction example), the pair's column;
+            its rows are no node type's, so every pair runs on the whole
+            graph, one mask per pass (exact, not restricted).
         node_type (str, optional): For a model returning a dict of outputs per
             node type, the type of the explained node (for a tensor output, the
             node type of its rows, where their number does not tell).
