@@ -310,20 +310,16 @@ def _check_blocks(index: Optional[int], task: Optional[str], model_kwargs: Mappi
 
 def _graph_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:
     """The explanation of a PyGAdapter or DGLAdapter: over the graph's edges, in mask order."""
-    return EdgeExplanation(
-        edge_index=adapter.edge_index,
-        index=int(adapter.targets[0]),  # the one target's id, also where index came as a tensor of one id
-        task=adapter.task,
-        num_nodes=adapter.num_nodes,
-        **attributed,
-    )
+    target = int(adapter.targets[0])  # the one target's id, also where index came as a tensor of one id
+    pair = None if adapter.pair_index is None else (int(adapter.pair_index[0, target]), int(adapter.pair_index[1, target]))
+    return EdgeExplanation(edge_index=adapter.edge_index, index=target, task=adapter.task, num_nodes=adapter.num_nodes, pair=pair, **attributed)
 
 
 def _block_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:
     """The explanation of a DGLBlockAdapter: over the parent graph's edges, by parent edge id."""
     parent = arguments["parent_graph"]
     edge_index = torch.stack(parent.edges(order="eid")).to(attributed["edge_mask"].device)
-    return EdgeExplanation(edge_index=edge_index, index=adapter.index, task=adapter.task, num_nodes=adapter.num_nodes, **attributed)
+    return EdgeExplanation(edge_index=edge_index, index=adapter.index, task=adapter.task, num_nodes=adapter.num_nodes, pair=None, **attributed)
 
 
 def _pyg_hetero_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:
@@ -354,6 +350,7 @@ def _hetero_explanation(
         num_edges_dict={t: e.size(1) for t, e in edges.items()},
         node_type=node_type,
         num_nodes_dict=nodes,
+        pair=None,
         **attributed,
     )
 

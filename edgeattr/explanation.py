@@ -47,7 +47,7 @@ class EdgeSubgraph(NamedTuple):
 
 @dataclass
 class EdgeExplanation:
-    r"""The attribution of one prediction (one node or one graph) to the edges of the input graph.
+    r"""The attribution of one prediction (of a node, a graph or a node pair) to the edges of the input graph.
 
     Made by :func:`edgeattr.explain`. An explanation holds one explained
     output: ``edge_mask`` is ``(E,)``, one value per edge of the graph the
@@ -66,8 +66,9 @@ class EdgeExplanation:
         prediction (Tensor): The model's output row at the explained node or
             graph with every edge present, e.g. its ``C`` logits.
         method (str): The method's name in :data:`edgeattr.methods.METHODS`.
-        index (int): The explained node id (node task) or graph id (graph task).
-        task (str): ``'node'`` or ``'graph'``.
+        index (int): The explained node id (node task), graph id (graph task)
+            or pair (edge task: its position among the scored pairs).
+        task (str): ``'node'``, ``'graph'`` or ``'edge'`` (link prediction).
         num_nodes (int): Nodes of the graph.
         computation_edges (Tensor): Sorted ids of the edges whose messages can
             reach the explained output (the computation subgraph); the
@@ -79,6 +80,8 @@ class EdgeExplanation:
             messages run along edges the model builds in ``forward`` from no
             input edge (an attentive readout's node-to-graph edges): they keep
             weight 1 and carry no edge's attribution.
+        pair (tuple[int, int], optional): For an edge task on a homogeneous
+            graph, the scored pair's nodes ``(u, v)``; else ``None``.
     """
 
     edge_mask: Tensor
@@ -93,6 +96,7 @@ class EdgeExplanation:
     computation_edges: Tensor
     layer_names: List[str]
     own_edge_layers: List[str]
+    pair: Optional[Tuple[int, int]]
 
     @property
     def num_edges(self) -> int:
@@ -134,10 +138,15 @@ class EdgeExplanation:
         else:
             edge_ids = self.topk(k, absolute).indices.sort().values
         edge_index = self.edge_index[:, edge_ids]
-        nodes = edge_index.reshape(-1)
-        if self.task == "node":
-            nodes = torch.cat([nodes, torch.tensor([self.index], device=nodes.device)])
+        nodes = torch.cat([edge_index.reshape(-1), torch.tensor(self.explained_nodes, dtype=torch.long, device=edge_index.device)])
         return EdgeSubgraph(edge_ids, edge_index, self.edge_mask[edge_ids], torch.unique(nodes))
+
+    @property
+    def explained_nodes(self) -> List[int]:
+        r"""The nodes whose output is explained: the node of a node task, the pair of an edge task, none for a graph."""
+        if self.task == "node":
+            return [self.index]
+        return list(self.pair) if self.pair is not None else []
 
     def to_networkx(self) -> "networkx.MultiDiGraph":
         r"""The graph with its attributions, as a ``networkx.MultiDiGraph``.
@@ -145,7 +154,8 @@ class EdgeExplanation:
         Every edge ``e`` becomes ``(src, dst, key=e)`` with the attribute
         ``attribution`` (and ``layer_attributions``, a list of ``L`` values, when
         layerwise), so that parallel edges stay apart. Nodes are ``0 .. N-1``;
-        the explained node of a node task has ``target=True``. The graph's
+        the explained node of a node task, and the scored pair of an edge task,
+        have ``target=True``. The graph's
         attributes hold ``method``, ``target``, ``index`` and ``task``.
 
         Returns:
@@ -155,8 +165,8 @@ class EdgeExplanation:
 
         graph = nx.MultiDiGraph(method=self.method, target=self.target, index=self.index, task=self.task)
         graph.add_nodes_from(range(self.num_nodes))
-        if self.task == "node":
-            graph.nodes[self.index]["target"] = True
+        for node in self.explained_nodes:
+            graph.nodes[node]["target"] = True
         layers = self.layer_masks.t().tolist() if self.layer_masks is not None else None
         for e, ((u, v), value) in enumerate(zip(self.edge_index.t().tolist(), self.edge_mask.tolist())):
             attributes = {"attribution": value}
@@ -206,14 +216,14 @@ class EdgeExplanation:
 
         layer_masks = self.layer_masks if layers else None
         per_layer = layer_masks is not None
-        what = f"{self.method}, class {self.target}, " + (f"node {self.index}" if self.task == "node" else f"graph {self.index}")
+        explained = {"node": f"node {self.index}", "graph": f"graph {self.index}"}.get(self.task, f"pair {self.pair or self.index}")
         return plot_edge_attribution(
             self.edge_index,
             layer_masks if layer_masks is not None else self.edge_mask,
-            self.index if self.task == "node" else None,
+            self.index if self.task == "node" else self.pair,
             path,
             node_colors=node_colors,
-            title=what,
+            title=f"{self.method}, class {self.target}, {explained}",
             seed=seed,
             edges=self.computation_edges,
             panel_titles=[f"layer {i}: {name}" for i, name in enumerate(self.layer_names)] if per_layer else None,

@@ -2,7 +2,7 @@ r"""Drawing edge attributions around their target."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -15,11 +15,14 @@ EDGE_COLOUR_MAP = "PiYG"
 
 Pair = Tuple[int, int]
 
+#: The explained node, a scored pair's two nodes, or none (a graph).
+Targets = Union[None, int, Sequence[int]]
+
 
 def plot_edge_attribution(
     edge_index: Tensor,
     attribution: Tensor,
-    target: Optional[int],
+    target: Targets,
     path: str,
     node_colors: Optional[Sequence[str]] = None,
     title: str = "",
@@ -37,7 +40,8 @@ def plot_edge_attribution(
         edge_index (Tensor): Edges ``(2, E)``.
         attribution (Tensor): One value per edge, ``(E,)``, or one row per
             panel, ``(L, E)``.
-        target (int, optional): The explained node; ``None`` marks no node (a graph task).
+        target (int or Sequence[int], optional): The explained node, or the
+            scored pair's two nodes (an edge task); ``None`` marks no node (a graph task).
         path (str): Output file (PNG, PDF or SVG, by suffix).
         node_colors (Sequence[str], optional): Fill colour of every node.
         title (str, optional): Figure title.
@@ -68,7 +72,7 @@ def plot_edge_attribution(
 def edge_attribution_figure(
     edge_index: Tensor,
     panels: Mapping[str, Tensor],
-    target: Optional[int],
+    target: Targets,
     node_colors: Optional[Sequence[str]] = None,
     edges: Optional[Tensor] = None,
     limits: Optional[Mapping[str, float]] = None,
@@ -88,13 +92,14 @@ def edge_attribution_figure(
     magnitude rather than the sum keeps each method's own scale (a
     gradient-sign mask stays 0/1, a GNNExplainer mask in [0, 1]) and never
     lets two directions of opposite sign cancel into an edge that looks
-    irrelevant. Self-loops are not drawn. The target node is drawn larger,
-    with a black ring.
+    irrelevant. Self-loops are not drawn. The target node (both nodes of a
+    scored pair) is drawn larger, with a black ring.
 
     Args:
         edge_index (Tensor): Edges ``(2, E)``.
         panels (Mapping[str, Tensor]): Panel title -> one value per edge, ``(E,)``.
-        target (int, optional): The explained node; ``None`` marks no node.
+        target (int or Sequence[int], optional): The explained node, or a
+            scored pair's two nodes; ``None`` marks no node.
         node_colors (Sequence[str], optional): Fill colour of every node.
         edges (Tensor, optional): Ids of the edges to draw. Default: the edges
             with a non-zero value in some panel.
@@ -127,9 +132,9 @@ def edge_attribution_figure(
     if edges is None:
         edges = torch.stack(list(rows.values())).ne(0).any(0).nonzero().view(-1)
     pairs = _undirected_pairs(edge_index, edges)
+    targets = [target] if isinstance(target, int) else list(dict.fromkeys(target or ()))
     graph = nx.Graph()
-    if target is not None:
-        graph.add_node(target)
+    graph.add_nodes_from(targets)
     graph.add_edges_from(pairs)
     layout = nx.spring_layout(graph, seed=seed, k=1.5 / max(1, graph.number_of_nodes()) ** 0.5)
     shown = {name: _shown_values(values, pairs) for name, values in rows.items()}
@@ -156,8 +161,9 @@ def edge_attribution_figure(
             lines.set_cmap(edge_map)
             lines.set_norm(norm)
         nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_color=fills, node_size=40 if small else 150, edgecolors="dimgray", linewidths=0.8, ax=axis)
-        if target is not None:
-            nx.draw_networkx_nodes(graph, layout, nodelist=[target], node_color=[fills[nodes.index(target)]], node_size=480, edgecolors="black", linewidths=2.5, ax=axis)
+        if targets:
+            target_fills = [fills[nodes.index(node)] for node in targets]
+            nx.draw_networkx_nodes(graph, layout, nodelist=targets, node_color=target_fills, node_size=480, edgecolors="black", linewidths=2.5, ax=axis)
         if not small:
             nx.draw_networkx_labels(graph, layout, font_size=7, ax=axis)
         axis.set_title(name.strip())
@@ -168,10 +174,11 @@ def edge_attribution_figure(
     if shared_scale:
         scale = plt.cm.ScalarMappable(cmap=edge_map, norm=plt.Normalize(-common, common))
         figure.colorbar(scale, ax=list(axes[0]), label="edge attribution (signed)", shrink=0.85)
-    if target is not None:
+    explained = f"node {targets[0]}" if isinstance(target, int) else f"pair ({', '.join(map(str, target or ()))})"
+    if targets:
         marker = Line2D([], [], marker="o", linestyle="", markersize=13, markerfacecolor="lightgrey", markeredgecolor="black", markeredgewidth=2.5)
-        figure.legend([marker], [f"target node {target}"], loc="outside lower left", frameon=False)
-    figure.suptitle(title or (f"edge attribution for node {target}" if target is not None else "edge attribution"))
+        figure.legend([marker], [f"target {explained}"], loc="outside lower left", frameon=False)
+    figure.suptitle(title or (f"edge attribution for {explained}" if targets else "edge attribution"))
     return figure
 
 

@@ -188,3 +188,19 @@ def test_bad_pair_input_gets_errors_naming_the_fix(graph):
         PyGAdapter(model, x, edge_index, pairs.double(), index=0, mode="regression")
     with pytest.raises(ValueError, match="pass task='edge'"):
         PyGAdapter(model, x, edge_index, pairs, task="node", index=0, mode="regression")
+
+
+def test_an_edge_explanation_names_its_pair_in_subgraphs_networkx_and_the_figure(graph, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    x, edge_index, pairs = graph
+    explanation = explain(_model(GCNDot), x, edge_index, edge_label_index=pairs, index=2, method="edge_gradient", mode="regression")
+    u, v = pairs[:, 2].tolist()
+    assert explanation.pair == (u, v) and explanation.explained_nodes == [u, v]
+    assert {u, v} <= set(explanation.subgraph(k=1).nodes.tolist())
+    targets = [node for node, data in explanation.to_networkx().nodes(data=True) if data.get("target")]
+    assert sorted(targets) == sorted({u, v})
+    figure = explanation.plot(str(tmp_path / "pair.png"))
+    assert f"pair ({u}, {v})" in figure._suptitle.get_text()
+    assert figure.legends[0].get_texts()[0].get_text() == f"target pair ({u}, {v})"
