@@ -137,6 +137,8 @@ def explain(
     chosen = method_named(method)
     options = dict(options or {})
     route = _adapter_class(model, inputs, model_kwargs)
+    if task == "edge" and not route.takes_task:
+        _check_pairs_given(inputs, model_kwargs)
     arguments = {**route.settings(index, task, model_kwargs), **model_kwargs}
 
     def adapter_of(layerwise_masks: bool) -> EdgeMaskAdapter:
@@ -295,6 +297,16 @@ def _single_id(index: Any) -> Optional[int]:
     raise TypeError(f"index must be an integer id or a tensor of one id, got {index!r}")
 
 
+def _check_pairs_given(inputs: tuple, model_kwargs: Mapping[str, Any]) -> None:
+    """An edge task on heterogeneous graphs or blocks needs the pairs the model scores: ``edge_label_index=`` or a pair graph."""
+    if "edge_label_index" in model_kwargs or any(_is_dgl(value) for value in (*inputs[1:], *model_kwargs.values()) if value is not model_kwargs.get("parent_graph")):
+        return
+    raise ValueError(
+        "task='edge' explains a link predictor's score of a node pair: pass the pairs as the model takes them, "
+        "edge_label_index=pairs (PyG) or the pair graph (DGL)"
+    )
+
+
 def _check_blocks(index: Optional[int], task: Optional[str], model_kwargs: Mapping[str, Any]) -> None:
     """Sampled blocks explain one seed node over the parent graph's edges, so both must be given."""
     if task == "graph":
@@ -341,6 +353,11 @@ def _hetero_explanation(
     adapter: Any, edges: Dict[EdgeType, Tensor], nodes: Dict[str, int], node_type: Optional[str], task: Optional[str], attributed: Dict[str, Any]
 ) -> HeteroEdgeExplanation:
     """The explanation over every edge type, flat in the adapter's mask order (``edges`` holds them in that order)."""
+    if task == "edge" and node_type is not None:
+        raise ValueError(
+            f"task='edge' explains the score of a node pair, but the model's explained rows are nodes of type {node_type!r}: "
+            f"pass task='node', or call the model with the pairs it scores (edge_label_index=...)"
+        )
     edge_index = torch.cat([e.long() for e in edges.values()], 1) if edges else torch.zeros(2, 0, dtype=torch.long)
     return HeteroEdgeExplanation(
         edge_index=edge_index.to(attributed["edge_mask"].device),

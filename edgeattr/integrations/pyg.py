@@ -14,7 +14,7 @@ import copy
 import inspect
 import logging
 import numbers
-from typing import Any, Dict, Optional, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -32,6 +32,7 @@ from edgeattr.adapters.base import EdgeMaskAdapter
 from edgeattr.adapters.base.interface import AdapterWrapper
 from edgeattr.adapters.pyg import PyGAdapter
 from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
+from edgeattr.attribution import EdgeGradient
 from edgeattr.checks import checked_count
 from edgeattr.methods import METHODS, method_named
 
@@ -186,7 +187,12 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             target (Tensor): Class (or value) per output row, as
                 :class:`~torch_geometric.explain.Explainer` passes it.
             index (int or Tensor, optional): The node or graph id to explain, or
-                for an edge-level task the pair's column of ``edge_label_index``.
+                for an edge-level task the pair's column of ``edge_label_index``,
+                or a tensor of them: the explanation is then that of the sum of
+                the pairs' explained outputs, as PyG's explainers sum their
+                losses over ``index`` (the sum of the pairs' attributions for the
+                gradients and occlusions, the gradient-sign rule on the summed
+                gradient; GNNExplainer explains one pair per call).
             **kwargs: Further keyword arguments of the model call.
 
         Returns:
@@ -195,9 +201,13 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             ``edge_mask`` and ``edge_attribution`` ``[E]`` (per edge type), and
             for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``.
         """
-        row = _single_index(index)
-        adapter = self._adapter(model, x, edge_index, row, kwargs)
-        raw = self._attribute(adapter, *self._explained_target(adapter, target, row or 0))
+        edge_level = self.model_config.task_level == ModelTaskLevel.edge
+        rows = _pair_indices(index) if edge_level else [_single_index(index)]
+        adapter = self._adapter(model, x, edge_index, rows[0] if len(rows) == 1 else torch.tensor(rows), kwargs)
+        if len(rows) == 1:
+            raw = self._attribute(adapter, *self._explained_target(adapter, target, rows[0] or 0))[0]
+        else:
+            raw = self._joint_attribution(adapter, [self._explained_target(adapter, target, row or 0)[0] for row in rows])
         values = self._values(raw)
         if isinstance(adapter, PyGHeteroAdapter):
             explanation = LayerwiseHeteroExplanation() if self._spec.layerwise else HeteroExplanation()
@@ -208,7 +218,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
 
     # -- the steps ----------------------------------------------------------------------------
 
-    def _adapter(self, model: torch.nn.Module, x: Any, edge_index: Any, index: Optional[int], kwargs: dict) -> Union[PyGAdapter, PyGHeteroAdapter]:
+    def _adapter(self, model: torch.nn.Module, x: Any, edge_index: Any, index: Union[None, int, Tensor], kwargs: dict) -> Union[PyGAdapter, PyGHeteroAdapter]:
         hetero = isinstance(x, dict) or isinstance(edge_index, dict)
         shadowed = adapter_parameters(PyGHeteroAdapter if hetero else PyGAdapter) & set(kwargs)
         if shadowed:
@@ -243,7 +253,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
                 raise ValueError(f"the target of row {row} must be one class label, got {value.tolist()}")
             return int(value), None
         with torch.no_grad():
-            columns = adapter(adapter.ones()).reshape(1, -1).size(1)
+            columns = adapter(adapter.ones()).reshape(adapter.num_targets, -1).size(1)
         values = torch.as_tensor(target).reshape(-1, columns)[row]
         regression_gnnexplainer = mode == ModelMode.regression and self.method == "gnnexplainer"
         if columns == 1:
@@ -258,8 +268,8 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             raise ValueError(f"column={self.column} is out of range for a model with {columns} outputs per row")
         return self.column, values if regression_gnnexplainer else None
 
-    def _attribute(self, adapter: EdgeMaskAdapter, target: Optional[int], kept_values: Optional[Tensor]) -> Tensor:
-        """The method's attribution of the adapter's output to every edge, ``(E,)`` or ``(L, E)``."""
+    def _attribute(self, adapter: EdgeMaskAdapter, target: Union[None, int, List[Optional[int]]], kept_values: Optional[Tensor]) -> Tensor:
+        """The method's attribution of each target's output (class ``target``, one per target) to every edge, ``(T, E)`` or ``(T, L, E)``."""
         forward_func: Any = adapter
         attribute_options = dict(self._attribute_options)
         if self.method == "gnnexplainer":
@@ -267,7 +277,24 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             if kept_values is not None:
                 attribute_options["kept_values"] = kept_values
         attribution = self._spec.attribution(forward_func, **self._init_options)
-        return attribution.attribute(adapter.ones(), target=target, **attribute_options)[0].detach()
+        return attribution.attribute(adapter.ones(), target=target, **attribute_options).detach()
+
+    def _joint_attribution(self, adapter: EdgeMaskAdapter, targets: List[Optional[int]]) -> Tensor:
+        """The attribution of the sum of the targets' explained outputs, ``(E,)`` or ``(L, E)``.
+
+        Gradients and occlusions are linear in the explained output, so the
+        sum's attribution is the sum of the targets' rows; the gradient-sign
+        rule is applied to the summed gradient.
+        """
+        if self.method == "gnnexplainer":
+            raise ValueError(
+                f"EdgeAttrExplainer('gnnexplainer') learns one mask per pair; got index with {len(targets)} pairs: "
+                f"call the explainer once per pair, or use a gradient or occlusion method for their sum"
+            )
+        if self.method != "gradient_sign":
+            return self._attribute(adapter, targets, None).sum(0)
+        gradient = EdgeGradient(adapter).attribute(adapter.ones(), target=targets).detach().sum(0)
+        return (gradient > self._init_options.get("eps", 0.0)).to(gradient.dtype)
 
     def _values(self, raw: Tensor) -> Dict[str, Tensor]:
         """What the explanation holds, from the raw attribution."""
@@ -326,6 +353,21 @@ def adapter_parameters(adapter: type) -> Set[str]:
     r"""The keyword-only parameters of an adapter's constructor, which a model keyword argument must not shadow."""
     parameters = inspect.signature(adapter).parameters.values()
     return {parameter.name for parameter in parameters if parameter.kind == inspect.Parameter.KEYWORD_ONLY}
+
+
+def _pair_indices(index: Any) -> List[int]:
+    """The explained pairs of an edge-level task: one id, or a 1-D tensor (or list) of distinct ids."""
+    if isinstance(index, (Tensor, list, tuple)) and not (isinstance(index, Tensor) and index.dim() == 0):
+        ids = torch.as_tensor(index)
+        if ids.is_floating_point() or ids.dtype == torch.bool or ids.dim() != 1 or ids.numel() == 0:
+            raise ValueError(f"index must be a pair's column of edge_label_index or a 1-D tensor of them, got {index!r}")
+        if ids.unique().numel() != ids.numel():
+            raise ValueError("index names a pair twice; pass each pair once")
+        return [int(i) for i in ids]
+    one = _single_index(index)
+    if one is None:
+        raise ValueError("index is required for an edge-level task: pass the pair's column of edge_label_index")
+    return [one]
 
 
 def _single_index(index: Any) -> Optional[int]:

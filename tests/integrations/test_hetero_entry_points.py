@@ -177,7 +177,8 @@ def test_bad_heterogeneous_calls_name_the_fix_and_leave_the_model_as_it_was():
     cases = [
         (lambda: explain(model, x), ValueError, r"explain\(model, x_dict, edge_index_dict"),
         (lambda: explain(model, x, edges, index=torch.tensor([0, 1])), ValueError, "explain them one at a time"),
-        (lambda: explain(model, x, edges, index=NODE, task="edge"), ValueError, "task must be 'node' or 'graph'"),
+        (lambda: explain(model, x, edges, index=NODE, task="edge"), ValueError, "pass the pairs as the model takes them"),
+            (lambda: explain(model, x, edges, index=NODE, task="link"), ValueError, "task must be 'node', 'graph' or 'edge'"),
         (lambda: explain(model, x, edges, index=100), IndexError, "out of range"),
         (lambda: explain(model, x, {t: e.float() for t, e in edges.items()}, index=NODE), ValueError, "integer tensor"),
     ]
