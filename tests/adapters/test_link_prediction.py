@@ -204,3 +204,21 @@ def test_an_edge_explanation_names_its_pair_in_subgraphs_networkx_and_the_figure
     figure = explanation.plot(str(tmp_path / "pair.png"))
     assert f"pair ({u}, {v})" in figure._suptitle.get_text()
     assert figure.legends[0].get_texts()[0].get_text() == f"target pair ({u}, {v})"
+
+
+def test_gnnexplainer_with_the_same_seed_gives_pygs_edge_level_gnnexplainer_mask(graph):
+    from torch_geometric.explain import Explainer
+    from torch_geometric.explain import GNNExplainer as PyGGNNExplainer
+
+    x, edge_index, pairs = graph
+    model = _model(GCNDot)
+    config = dict(mode="binary_classification", task_level="edge", return_type="raw")
+    for p in range(3):
+        fwd = PyGAdapter(model, x, edge_index, pairs, index=p, mode="binary_classification")
+        torch.manual_seed(5)
+        ours = GNNExplainer(fwd, epochs=30).attribute(fwd.ones())[0]
+        torch.manual_seed(5)
+        explainer = Explainer(model, algorithm=PyGGNNExplainer(epochs=30), explanation_type="model", edge_mask_type="object", model_config=config)
+        theirs = explainer(x, edge_index, edge_label_index=pairs, index=p).edge_mask
+        torch.testing.assert_close(ours, theirs.double(), rtol=1e-6, atol=1e-7)
+        assert ours.max() > 0.1
