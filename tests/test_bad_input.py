@@ -142,7 +142,10 @@ CASES = {
         r"edge_index must be an integer tensor of shape \(2, E\)",
     ),
     "copies_per_pass of 0": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, copies_per_pass=0), ValueError, "copies_per_pass"),
-    "task name": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, task="edge"), ValueError, "task must be"),
+    "task name": (lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, task="link"), ValueError, "task must be"),
+    "edge task without pairs": (
+        lambda: PyGAdapter(model_of("GCNConv"), X, EDGE_INDEX, index=0, task="edge"), ValueError, "no argument of the model call holds the pairs",
+    ),
     "not a model": (lambda: PyGAdapter(lambda x, edge_index: x, X, EDGE_INDEX, index=0), TypeError, "torch.nn.Module"),
     "GradientSign eps NaN": (lambda: GradientSign(adapter(), eps=float("nan")), ValueError, "eps must be a finite number"),
     "GradientSign eps inf": (lambda: GradientSign(adapter(), eps=float("inf")), ValueError, "eps must be a finite number"),

@@ -319,12 +319,14 @@ class GraphAdapter(EdgeMaskAdapter):
                 raise ValueError(f"pairs_arg={pairs_arg!r} names no argument of the model call")
         else:
             found = self._pair_candidates(slots)
-            if len(found) != 1:
-                named = f" ({', '.join(repr(slot.name or slot.key) for slot in found)})" if found else ""
+            if not found:
                 raise ValueError(
-                    f"an edge task scores node pairs, and {len(found)} arguments of the model call may hold them{named}: "
-                    f"name the one to explain with pairs_arg=, e.g. pairs_arg='edge_label_index'"
+                    "an edge task explains the score of a node pair, and no argument of the model call holds the pairs: "
+                    "pass them as the model takes them (edge_label_index=pairs), naming another argument with pairs_arg="
                 )
+            if len(found) > 1:
+                named = ", ".join(repr(slot.name or slot.key) for slot in found)
+                raise ValueError(f"arguments {named} of the model call may hold the scored pairs: name the one to explain with pairs_arg=")
         slot = found[0]
         if slot is self._structure:
             raise ValueError("pairs_arg names the graph the messages pass over; name the argument holding the scored pairs")
