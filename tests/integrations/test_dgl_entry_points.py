@@ -83,7 +83,7 @@ def test_bad_block_calls_name_the_fix_in_dgls_terms():
     cases = [
         (lambda: explain(model, blocks, feat, index=NODE), ValueError, "needs parent_graph="),
         (lambda: explain(model, blocks, feat, parent_graph=g), ValueError, "pass index=, its id in the parent graph"),
-        (lambda: explain(model, blocks, feat, index=NODE, parent_graph=g, task="graph"), ValueError, "task must be 'node'"),
+        (lambda: explain(model, blocks, feat, index=NODE, parent_graph=g, task="graph"), ValueError, "DGL blocks explain a seed node"),
         (lambda: explain(model, blocks[0], feat, index=NODE), ValueError, r"pass the list of blocks.*parent_graph=g"),
         (lambda: explain(model, [blocks[0], g], feat, index=NODE), TypeError, "list of DGL blocks"),
         (lambda: explain(model, blocks, feat, index=NODE + 1, parent_graph=g), IndexError, "not a seed"),
