@@ -1,7 +1,8 @@
-"""The ground-truth experiment: its ground truths checked by brute force, its scores on known answers, a tiny run, and its tables."""
+"""The ground-truth experiment: its ground truths checked by brute force, its scores on known answers, a tiny run, and the documented tables."""
 
 import csv
 import json
+import pathlib
 
 import networkx as nx
 import pytest
@@ -21,6 +22,7 @@ from edgeattr.experiments.ground_truth_eval import (
     DATASETS,
     TABLE_MARKERS,
     computation_edges,
+    documented_tables,
     ground_truth_scores,
     tables,
     write_docs,
@@ -28,6 +30,7 @@ from edgeattr.experiments.ground_truth_eval import (
 from edgeattr.experiments.ground_truth_methods import METHODS
 from edgeattr.experiments.infection import infection_graphs, infection_model
 
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 TINY = [
     "--explained", "2", "--ba-shapes-nodes", "30", "--ba-shapes-motifs", "4", "--node-epochs", "50",
     "--ba-2motifs-graphs", "20", "--ba-2motifs-nodes", "8", "--graph-epochs", "5",
@@ -117,6 +120,13 @@ def test_tiny_run_scores_every_method_on_every_dataset(tmp_path, capsys):
     assert [m["dataset"] for m in result["models"]] == list(DATASETS)
     assert (tmp_path / "ground_truth.png").stat().st_size > 10_000
     assert len(list((tmp_path / "cache").iterdir())) == 3  # one trained model per dataset
+
+
+def test_documented_tables_are_generated_from_the_committed_results():
+    results = json.loads((DOCS / "results" / "ground_truth.json").read_text())
+    assert documented_tables((DOCS / "ground-truth.md").read_text()) == tables(results)
+    assert [(row["dataset"], row["method"]) for row in results["summary"]] == [(d, m) for d in DATASETS for m in METHODS]
+    assert (DOCS / "images" / "ground_truth.png").is_file()
 
 
 def test_tables_bold_the_best_auc_and_write_docs_replaces_only_the_generated_section(tmp_path):
