@@ -16,4 +16,5 @@ EXPERIMENTS: Dict[str, str] = {
     "input-level": "edgeattr.experiments.input_level",
     "layerwise": "edgeattr.experiments.layerwise",
     "sign-flips": "edgeattr.experiments.sign_flips",
+    "ground-truth": "edgeattr.experiments.ground_truth_eval",
 }
