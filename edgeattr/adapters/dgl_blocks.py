@@ -57,6 +57,9 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         verify (bool, optional): Check once that a pass with every edge at
             weight 1 reproduces the model's own output at every seed (one
             pass for all of them). (default: ``True``)
+        features (bool, optional): ``True`` is refused with a
+            :class:`ValueError` naming the alternative: the blocks' input
+            features are not attributed here.
         **model_kwargs: Keyword arguments of the model call.
 
     Example::
@@ -66,6 +69,11 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         >>> many = DGLBlockAdapter(model, blocks, feat, index=seeds, parent_graph=g)
         >>> EdgeGradient(many).attribute(many.ones()).shape          # (len(seeds), g.num_edges())
     """
+
+    _features_instead = (
+        "at mask 1 the features' gradient is the model's own, so attribute feat with Captum on the model itself "
+        "(e.g. captum.attr.Saliency of a function of feat that returns the seeds' rows)"
+    )
 
     def __init__(
         self,
@@ -78,9 +86,10 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         layerwise: bool = False,
         mode: Optional[str] = None,
         verify: bool = True,
+        features: bool = False,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise, mode=mode)
+        super().__init__(model, layerwise=layerwise, mode=mode, features=features)
         if not isinstance(blocks, (list, tuple)) or not blocks or not all(isinstance(b, dgl.DGLGraph) and b.is_block for b in blocks):
             raise TypeError("blocks must be a non-empty list of DGL blocks, as a neighbour sampler returns them")
         if any(dgl.EID not in b.edata for b in blocks):
