@@ -33,7 +33,8 @@ from edgeattr.adapters.base.interface import AdapterWrapper
 from edgeattr.adapters.pyg import PyGAdapter
 from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
 from edgeattr.checks import checked_count
-from edgeattr.methods import METHODS, method_named
+from edgeattr.explanation import node_mask_of
+from edgeattr.methods import FEATURES_NEED, METHODS, method_named
 
 #: Ways to map a signed attribution into [0, 1] for PyG's metrics (``None`` keeps it as it is).
 NORMALIZATIONS = ("positive", "abs", None)
@@ -48,10 +49,11 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     r"""edgeattr's edge attributions as a PyG explainer algorithm.
 
     Use it as the ``algorithm`` of :class:`torch_geometric.explain.Explainer`
-    with ``edge_mask_type='object'`` and ``node_mask_type=None``, for node or
-    graph tasks of homogeneous models and of heterogeneous ones (e.g. built
-    with :func:`~torch_geometric.nn.to_hetero`, called with ``x_dict`` and
-    ``edge_index_dict``). It runs the method of the same name on a
+    with ``edge_mask_type='object'``, for node or graph tasks of homogeneous
+    models and of heterogeneous ones (e.g. built with
+    :func:`~torch_geometric.nn.to_hetero`, called with ``x_dict`` and
+    ``edge_index_dict``); ``node_mask_type`` (homogeneous models) adds node
+    masks, see below. It runs the method of the same name on a
     :class:`~edgeattr.PyGAdapter` (:class:`~edgeattr.adapters.PyGHeteroAdapter`
     for dicts) and returns an :class:`~torch_geometric.explain.Explanation`
     (a :class:`~torch_geometric.explain.HeteroExplanation` with masks per edge
@@ -66,6 +68,23 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
       and raw; ``edge_mask`` and ``edge_attribution`` are then their sums over
       layers (for gradients, the input-level gradient). The explanation
       subgraphs keep their columns of the kept edges.
+
+    **Node masks.** With ``node_mask_type`` ``'object'``, ``'attributes'`` or
+    ``'common_attributes'`` (for ``'edge_gradient'``, ``'layerwise_gradient'``
+    and ``'gnnexplainer'``), the method also attributes ``x`` (the adapter is
+    built with ``features=True``), and the explanation holds, in PyG's shapes
+    ``[N, 1]``, ``[N, F]`` or ``[1, F]``:
+
+    - ``node_mask``: the node attribution normalized as ``edge_mask`` is,
+      for PyG's ``fidelity`` (which multiplies ``x`` by it) and
+      ``get_explanation_subgraph`` (nodes whose mask sums to :math:`> 0`);
+    - ``node_attribution``: the raw one. For the gradients it is derived
+      from the feature gradient :math:`a_{v,f} = \partial z / \partial x_{v,f}`
+      by :func:`edgeattr.explanation.node_mask_of`: :math:`\sum_f a_{v,f}`,
+      :math:`a_{v,f}` or :math:`\sum_v a_{v,f}`; for ``'gnnexplainer'`` it is
+      the feature mask learned in that shape, as PyG's GNNExplainer learns it.
+
+    With ``edge_mask_type=None`` the explanation holds the node masks only.
 
     Methods (the classes of :mod:`edgeattr.attribution`, at the all-ones mask):
 
@@ -131,6 +150,8 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
         super().__init__()
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        if "node_mask_type" in options:
+            raise ValueError("node_mask_type is a setting of PyG's Explainer: pass Explainer(..., node_mask_type=...)")
         self.method, self.normalize, self.column = method, normalize, checked_count("column", column, minimum=0)
         self._spec = method_named(method)
         self._init_options, self._attribute_options = self._spec.split_options(options)
@@ -158,8 +179,8 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
 
     def _unsupported(self) -> Optional[str]:
         explainer, model = self.explainer_config, self.model_config
-        if explainer.node_mask_type is not None:  # (PyG itself requires an edge or a node mask)
-            return "edgeattr attributes to edges only; set node_mask_type=None"
+        if explainer.node_mask_type is not None and not self._spec.features:
+            return f"{self.method!r} attributes edges only, so node_mask_type needs another method ({FEATURES_NEED}); or set node_mask_type=None"
         if model.task_level == ModelTaskLevel.edge:
             return "edge-level (link prediction) tasks are not supported; explain a node or graph task"
         if model.mode == ModelMode.binary_classification and model.return_type == ModelReturnType.log_probs:
@@ -191,12 +212,13 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             :class:`~torch_geometric.explain.Explanation` (or
             :class:`~torch_geometric.explain.HeteroExplanation`) with
             ``edge_mask`` and ``edge_attribution`` ``[E]`` (per edge type), and
-            for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``.
+            for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``;
+            with ``node_mask_type``, ``node_mask`` and ``node_attribution``.
         """
         row = _single_index(index)
         adapter = self._adapter(model, x, edge_index, row, kwargs)
-        raw = self._attribute(adapter, *self._explained_target(adapter, target, row or 0))
-        values = self._values(raw)
+        raw, raw_features = self._attribute(adapter, *self._explained_target(adapter, target, row or 0))
+        values = self._values(raw, raw_features)
         if isinstance(adapter, PyGHeteroAdapter):
             explanation = LayerwiseHeteroExplanation() if self._spec.layerwise else HeteroExplanation()
             for key, value in values.items():
@@ -215,10 +237,12 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
                 f"rename them in the model's forward"
             )
         layerwise, mode = self._spec.layerwise, self.model_config.mode.value
+        features = self.explainer_config.node_mask_type is not None
         if hetero:
-            return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, mode=mode, **kwargs)
+            return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, mode=mode, features=features, **kwargs)
         task = self.model_config.task_level.value
-        return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, mode=mode, **kwargs)
+        features_arg = 0 if features else None  # PyG's node masks are x's
+        return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, mode=mode, features=features, features_arg=features_arg, **kwargs)
 
     def _explained_target(self, adapter: EdgeMaskAdapter, target: Tensor, row: int) -> Tuple[Optional[int], Optional[Tensor]]:
         """The target of the attribution method for output row ``row`` (a class or a column) and, for
@@ -251,23 +275,35 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             raise ValueError(f"column={self.column} is out of range for a model with {columns} outputs per row")
         return self.column, values if regression_gnnexplainer else None
 
-    def _attribute(self, adapter: EdgeMaskAdapter, target: Optional[int], kept_values: Optional[Tensor]) -> Tensor:
-        """The method's attribution of the adapter's output to every edge, ``(E,)`` or ``(L, E)``."""
+    def _attribute(self, adapter: EdgeMaskAdapter, target: Optional[int], kept_values: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+        """The method's attribution of the adapter's output to every edge, ``(E,)`` or ``(L, E)``, and with
+        node masks to the node features: PyG's node mask for GNNExplainer, else ``(N, F)``."""
         forward_func: Any = adapter
-        attribute_options = dict(self._attribute_options)
+        init_options, attribute_options = dict(self._init_options), dict(self._attribute_options)
         if self.method == "gnnexplainer":
             forward_func = _AsLogits(adapter, self.model_config)
             if kept_values is not None:
                 attribute_options["kept_values"] = kept_values
-        attribution = self._spec.attribution(forward_func, **self._init_options)
-        return attribution.attribute(adapter.ones(), target=target, **attribute_options)[0].detach()
+            if adapter.features:
+                init_options["node_mask_type"] = self.explainer_config.node_mask_type.value
+        attribution = self._spec.attribution(forward_func, **init_options)
+        if not adapter.features:
+            return attribution.attribute(adapter.ones(), target=target, **attribute_options)[0].detach(), None
+        edges, nodes = attribution.attribute(adapter.inputs(), target=target, **attribute_options)
+        return edges[0].detach(), nodes[0].detach()
 
-    def _values(self, raw: Tensor) -> Dict[str, Tensor]:
-        """What the explanation holds, from the raw attribution."""
-        total = raw.sum(0) if self._spec.layerwise else raw
-        values = {"edge_mask": self._normalized(total), "edge_attribution": total}
-        if self._spec.layerwise:
-            values.update(layer_masks=self._normalized(raw), layer_attribution=raw)
+    def _values(self, raw: Tensor, raw_features: Optional[Tensor]) -> Dict[str, Tensor]:
+        """What the explanation holds, from the raw attributions of the edges and of the node features."""
+        values: Dict[str, Tensor] = {}
+        if self.explainer_config.edge_mask_type is not None:
+            total = raw.sum(0) if self._spec.layerwise else raw
+            values.update(edge_mask=self._normalized(total), edge_attribution=total)
+            if self._spec.layerwise:
+                values.update(layer_masks=self._normalized(raw), layer_attribution=raw)
+        if raw_features is not None:
+            node_mask_type = self.explainer_config.node_mask_type.value
+            nodes = raw_features if self.method == "gnnexplainer" else node_mask_of(raw_features.reshape(raw_features.size(0), -1), node_mask_type)
+            values.update(node_mask=self._normalized(nodes), node_attribution=nodes)
         return values
 
     def _normalized(self, values: Tensor) -> Tensor:
