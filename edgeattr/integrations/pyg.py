@@ -96,7 +96,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     ``'edge_occlusion'``         :math:`z(\mathbf{1}) - z(w_e = 0)`           ``mode``, ``perturbations_per_eval``
     ``'layerwise_gradient'``     :math:`\partial z / \partial W_{l,e}`        ``abs``
     ``'layerwise_occlusion'``    :math:`z(\mathbf{1}) - z(W_{l,e} = 0)`       ``mode``, ``perturbations_per_eval``
-    ``'gnnexplainer'``           GNNExplainer's mask                          ``epochs``, ``lr``, ``edge_size``, ``edge_ent``, ``edge_reduction``
+    ``'gnnexplainer'``           GNNExplainer's mask                          ``epochs``, ``lr``, ``edge_size``, ``edge_ent``, ``edge_reduction``; with node masks ``node_feat_size``, ``node_feat_ent``, ``node_feat_reduction``
     ===========================  ===========================================  ==================
 
     The explained quantity :math:`z` is the model's output at the target
