@@ -253,6 +253,10 @@ def test_hetero_adapters_refuse_features_naming_the_alternative():
     x_dict, edge_index_dict = hetero_graph()
     with pytest.raises(ValueError, match="PyGHeteroAdapter attributes edges only, not node features.*CaptumExplainer"):
         PyGHeteroAdapter(NodeModel().eval(), x_dict, edge_index_dict, index=0, node_type=NODE_TYPE, features=True)
+    adapter = PyGHeteroAdapter(NodeModel().eval(), x_dict, edge_index_dict, index=0, node_type=NODE_TYPE)
+    assert not adapter.features and len(adapter.inputs()) == 1
+    with pytest.raises(TypeError, match="takes an edge mask only, so x .* cannot be passed; for node features, attribute x_dict"):
+        adapter(adapter.ones(), x_dict[NODE_TYPE].unsqueeze(0))
 
 
 class DetachesItsFeatures(torch.nn.Module):

@@ -202,10 +202,7 @@ class EdgeMaskAdapter(ABC):
     def _batched_features(self, sub_mask: Tensor, x: Tensor) -> Tensor:
         r"""Like :meth:`_batched` at message weights ``sub_mask`` ``(C, ..., E_sub)``, with node features
         ``x`` ``(C * T, N, *F)`` in place of the model's; refused by an adapter without ``features=True``."""
-        raise TypeError(
-            f"{type(self).__name__} takes an edge mask only, so x (node features) cannot be passed: "
-            f"{self._features_instead}, whose forward function takes (mask, x)"
-        )
+        raise TypeError(f"{type(self).__name__} takes an edge mask only, so x (node features) cannot be passed; for node features, {self._features_instead}")
 
     def remove(self, keep: Tensor) -> Tensor:
         r"""Runs the model with edges deleted instead of their messages zeroed.
