@@ -84,7 +84,8 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
       :math:`a_{v,f}` or :math:`\sum_v a_{v,f}`; for ``'gnnexplainer'`` it is
       the feature mask learned in that shape, as PyG's GNNExplainer learns it.
 
-    With ``edge_mask_type=None`` the explanation holds the node masks only.
+    With ``edge_mask_type=None`` the explanation holds the node masks only
+    (not for ``'gnnexplainer'``, which learns both masks together).
 
     Methods (the classes of :mod:`edgeattr.attribution`, at the all-ones mask):
 
@@ -181,6 +182,8 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
         explainer, model = self.explainer_config, self.model_config
         if explainer.node_mask_type is not None and not self._spec.features:
             return f"{self.method!r} attributes edges only, so node_mask_type needs another method ({FEATURES_NEED}); or set node_mask_type=None"
+        if explainer.edge_mask_type is None and self.method == "gnnexplainer":
+            return "GNNExplainer learns the edge mask together with the node mask here; set edge_mask_type='object'"
         if model.task_level == ModelTaskLevel.edge:
             return "edge-level (link prediction) tasks are not supported; explain a node or graph task"
         if model.mode == ModelMode.binary_classification and model.return_type == ModelReturnType.log_probs:

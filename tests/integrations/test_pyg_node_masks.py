@@ -92,6 +92,8 @@ def test_node_masks_are_refused_where_they_cannot_be_given():
     model = model_of("GCN")
     with pytest.raises(ValueError, match=r"'gradient_sign' attributes edges only, so node_mask_type needs another method .*'edge_gradient'"):
         explainer_for(model, EdgeAttrExplainer("gradient_sign"), "attributes")
+    with pytest.raises(ValueError, match="GNNExplainer learns the edge mask together with the node mask here; set edge_mask_type='object'"):
+        explainer_for(model, EdgeAttrExplainer("gnnexplainer"), "object", edge_mask_type=None)
     with pytest.raises(ValueError, match="node_mask_type is a setting of PyG's Explainer"):
         EdgeAttrExplainer("gnnexplainer", node_mask_type="object")
     x_dict, edge_index_dict = hetero_graph()
