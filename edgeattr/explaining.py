@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 import torch
 from torch import Tensor
@@ -12,7 +12,7 @@ from torch import Tensor
 from edgeattr.adapters import EdgeMaskAdapter
 from edgeattr.adapters.base.typed import EdgeType
 from edgeattr.attribution._common import TargetType, resolve_target
-from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation
+from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation, node_mask_of
 from edgeattr.methods import method_named
 
 
@@ -27,6 +27,8 @@ def explain(
     mode: Optional[str] = None,
     verify: bool = True,
     options: Optional[Mapping[str, Any]] = None,
+    features: bool = False,
+    features_arg: Union[None, int, str] = None,
     **model_kwargs: Any,
 ) -> EdgeExplanation:
     r"""Explains one prediction of an unmodified PyG or DGL model by its edges.
@@ -104,6 +106,16 @@ def explain(
         options (Mapping, optional): Options of the method's class, e.g.
             ``{'eps': 1e-3}`` for ``gradient_sign``, ``{'epochs': 200}`` for
             ``gnnexplainer``, ``{'mode': 'remove'}`` for the occlusions.
+        features (bool, optional): Also attribute the node features: the
+            method runs on the adapter's inputs ``(mask, x)`` (an adapter
+            built with ``features=True``) and fills ``feature_mask`` and
+            ``node_mask``. For ``'edge_gradient'``, ``'layerwise_gradient'``
+            and ``'gnnexplainer'``, on one graph or a batch (PyG tensors or
+            ``Data``, a DGL graph). (default: ``False``)
+        features_arg (int or str, optional): With ``features``, the position
+            or name of the node features among ``inputs`` and
+            ``model_kwargs`` (e.g. ``'x'``), where the model takes several
+            floating arguments with one row per node.
         **model_kwargs: Keyword arguments of the model call (``batch``,
             ``edge_attr``, ...), and the adapter's own: ``node_type=``
             (:class:`~edgeattr.PyGHeteroAdapter`) or ``ntype=``
@@ -115,16 +127,18 @@ def explain(
     Returns:
         EdgeExplanation: ``edge_mask`` ``(E,)`` over the edges of the input
         graph (columns of ``edge_index``; DGL edge ids; for blocks, the parent
-        graph's edge ids), ``layer_masks`` ``(L, E)`` or ``None``, and what
-        was explained. For a heterogeneous graph a
+        graph's edge ids), ``layer_masks`` ``(L, E)`` or ``None``, with
+        ``features`` also ``feature_mask`` ``(N, F)`` and ``node_mask``
+        ``(N,)``, and what was explained. For a heterogeneous graph a
         :class:`~edgeattr.explanation.HeteroEdgeExplanation`, whose
         ``edge_mask_dict`` keys the masks by edge type as the framework keys
         edge types, ``(src, relation, dst)``.
 
     Raises:
         ValueError: for an unknown method, an ``index`` naming several
-            targets (an explanation holds one; explain them in turn), or DGL
-            blocks without ``index`` or ``parent_graph``.
+            targets (an explanation holds one; explain them in turn), DGL
+            blocks without ``index`` or ``parent_graph``, or ``features`` with
+            a method or an input that attributes edges only.
 
     Example::
 
@@ -133,18 +147,22 @@ def explain(
         >>> explanation.plot("node10.png")
         >>> hetero = explain(model, data.x_dict, data.edge_index_dict, index=3)
         >>> hetero.edge_mask_dict[("paper", "cites", "paper")]
+        >>> explain(model, data.x, data.edge_index, index=10, method="edge_gradient", features=True).node_mask
     """
-    chosen = method_named(method)
+    chosen = method_named(method, features=features)
     options = dict(options or {})
     route = _adapter_class(model, inputs, model_kwargs)
     if task == "edge" and not route.takes_task:
         _check_pairs_given(inputs, model_kwargs)
     arguments = {**route.settings(index, task, model_kwargs), **model_kwargs}
+    if features_arg is not None and not features:
+        raise ValueError(f"features_arg={features_arg!r} names the node features to attribute: pass features=True too")
+    with_features = {"features": True, **({} if features_arg is None else {"features_arg": features_arg})} if features else {}
 
-    def adapter_of(layerwise_masks: bool) -> EdgeMaskAdapter:
-        return route.adapter(model, *route.inputs, layerwise=layerwise_masks, mode=mode, verify=verify, **arguments)
+    def adapter_of(layerwise_masks: bool, node_features: Mapping[str, Any]) -> EdgeMaskAdapter:
+        return route.adapter(model, *route.inputs, layerwise=layerwise_masks, mode=mode, verify=verify, **node_features, **arguments)
 
-    adapter = adapter_of(chosen.layerwise)
+    adapter = adapter_of(chosen.layerwise, with_features)
     with torch.no_grad():
         prediction = adapter(adapter.ones())
     if prediction.size(0) != 1:
@@ -153,11 +171,15 @@ def explain(
             f"or use the attribution classes on an adapter for all at once"
         )
     explained = int(resolve_target(adapter, adapter.ones(), target).targets[0])
-    attribution = chosen.attribute(adapter, target=explained, **options)[0].detach()
+    attributions = chosen.attribute(adapter, target=explained, **options)
+    if features:
+        attribution, feature_mask = attributions[0][0].detach(), attributions[1][0].detach()
+    else:
+        attribution, feature_mask = attributions[0].detach(), None
     if chosen.layerwise:
         layer_masks, edge_mask = attribution, attribution.sum(0)
     elif layerwise:
-        layer_masks = replace(chosen, layerwise=True).attribute(adapter_of(True), target=explained, **options)[0].detach()
+        layer_masks = replace(chosen, layerwise=True).attribute(adapter_of(True, {}), target=explained, **options)[0].detach()
         edge_mask = attribution
     else:
         layer_masks, edge_mask = None, attribution
@@ -170,8 +192,18 @@ def explain(
         computation_edges=adapter.edge_ids[adapter.message_edges],
         layer_names=[layer.name for i, layer in enumerate(adapter.layers) if i == 0 or layer.row != adapter.layers[i - 1].row],
         own_edge_layers=[layer.name for layer in adapter.layers if layer.own_edges],
+        **_node_attributions(feature_mask, adapter.num_nodes),
     )
     return route.explanation(adapter, arguments, task, attributed)
+
+
+def _node_attributions(feature_mask: Optional[Tensor], num_nodes: int) -> Dict[str, Tensor]:
+    """An explanation's ``feature_mask`` and, where it has one row per node, its ``node_mask`` (none without features)."""
+    if feature_mask is None:
+        return {}
+    if feature_mask.size(0) != num_nodes:  # one mask shared by all nodes (GNNExplainer's 'common_attributes')
+        return {"feature_mask": feature_mask}
+    return {"feature_mask": feature_mask, "node_mask": node_mask_of(feature_mask.reshape(num_nodes, -1), "object").view(-1)}
 
 
 @dataclass(frozen=True)
@@ -331,7 +363,7 @@ def _block_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[s
     """The explanation of a DGLBlockAdapter: over the parent graph's edges, by parent edge id."""
     parent = arguments["parent_graph"]
     edge_index = torch.stack(parent.edges(order="eid")).to(attributed["edge_mask"].device)
-    return EdgeExplanation(edge_index=edge_index, index=adapter.index, task=adapter.task, num_nodes=adapter.num_nodes, pair=None, **attributed)
+    return EdgeExplanation(edge_index=edge_index, index=adapter.index, task=adapter.task, num_nodes=adapter.num_nodes, **attributed)
 
 
 def _pyg_hetero_explanation(adapter: Any, arguments: Dict[str, Any], task: Optional[str], attributed: Dict[str, Any]) -> EdgeExplanation:
@@ -367,7 +399,6 @@ def _hetero_explanation(
         num_edges_dict={t: e.size(1) for t, e in edges.items()},
         node_type=node_type,
         num_nodes_dict=nodes,
-        pair=None,
         **attributed,
     )
 

@@ -2,7 +2,7 @@ r"""An edge explanation of one prediction, with ways to rank, cut, convert and d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, NamedTuple, NoReturn, Optional, Tuple
 
 import torch
@@ -82,6 +82,16 @@ class EdgeExplanation:
             weight 1 and carry no edge's attribution.
         pair (tuple[int, int], optional): For an edge task on a homogeneous
             graph, the scored pair's nodes ``(u, v)``; else ``None``.
+        feature_mask (Tensor or None): With ``explain(..., features=True)``,
+            the attribution of every node feature, shaped like the node
+            features, ``(N, F)``, exactly zero for nodes whose features cannot
+            reach the explained output (for ``'gnnexplainer'``, its feature
+            mask: ``(N, 1)``, ``(N, F)`` or ``(1, F)`` by its
+            ``node_mask_type``); else ``None``.
+        node_mask (Tensor or None): The attribution of every node, ``(N,)``:
+            :math:`n_v = \sum_f a_{v,f}`, the sum of ``feature_mask`` over the
+            node's features (:func:`node_mask_of` with ``'object'``); ``None``
+            without a ``feature_mask`` of one row per node.
     """
 
     edge_mask: Tensor
@@ -96,7 +106,9 @@ class EdgeExplanation:
     computation_edges: Tensor
     layer_names: List[str]
     own_edge_layers: List[str]
-    pair: Optional[Tuple[int, int]]
+    pair: Optional[Tuple[int, int]] = field(default=None, kw_only=True)
+    feature_mask: Optional[Tensor] = field(default=None, kw_only=True)
+    node_mask: Optional[Tensor] = field(default=None, kw_only=True)
 
     @property
     def num_edges(self) -> int:
@@ -153,7 +165,8 @@ class EdgeExplanation:
 
         Every edge ``e`` becomes ``(src, dst, key=e)`` with the attribute
         ``attribution`` (and ``layer_attributions``, a list of ``L`` values, when
-        layerwise), so that parallel edges stay apart. Nodes are ``0 .. N-1``;
+        layerwise), so that parallel edges stay apart. Nodes are ``0 .. N-1``,
+        each with its ``attribution`` when the explanation has a ``node_mask``;
         the explained node of a node task, and the scored pair of an edge task,
         have ``target=True``. The graph's
         attributes hold ``method``, ``target``, ``index`` and ``task``.
@@ -165,6 +178,9 @@ class EdgeExplanation:
 
         graph = nx.MultiDiGraph(method=self.method, target=self.target, index=self.index, task=self.task)
         graph.add_nodes_from(range(self.num_nodes))
+        if self.node_mask is not None:
+            for node, value in enumerate(self.node_mask.tolist()):
+                graph.nodes[node]["attribution"] = value
         for node in self.explained_nodes:
             graph.nodes[node]["target"] = True
         layers = self.layer_masks.t().tolist() if self.layer_masks is not None else None
@@ -182,6 +198,10 @@ class EdgeExplanation:
         ``prediction``, ``index`` and ``num_nodes``, and when layerwise the
         layer masks transposed to an edge attribute, ``layer_edge_mask``
         ``(E, L)``, so that PyG's edge subgraphs slice them with the edges.
+        With node attributions, ``node_mask`` is ``feature_mask`` as PyG
+        shapes it, ``(N, F)``, ``(N, 1)`` or ``(1, F)`` (else ``node_mask``
+        as ``(N, 1)``), so that PyG's node subgraphs, its feature-importance
+        plot and its masked predictions read it.
 
         Returns:
             torch_geometric.explain.Explanation
@@ -189,6 +209,10 @@ class EdgeExplanation:
         from torch_geometric.explain import Explanation
 
         extra = {} if self.layer_masks is None else {"layer_edge_mask": self.layer_masks.t()}
+        if self.feature_mask is not None:
+            extra["node_mask"] = self.feature_mask.reshape(self.feature_mask.size(0), -1)
+        elif self.node_mask is not None:
+            extra["node_mask"] = self.node_mask.view(-1, 1)
         return Explanation(
             edge_index=self.edge_index,
             edge_mask=self.edge_mask,
@@ -206,7 +230,9 @@ class EdgeExplanation:
             path (str): Output file (PNG, PDF or SVG, by suffix).
             layers (bool, optional): When explained layerwise, one panel per
                 layer; else one panel of ``edge_mask``. (default: ``True``)
-            node_colors (list[str], optional): Fill colour of every node.
+            node_colors (list[str], optional): Fill colour of every node;
+                default, where the explanation has a ``node_mask``, each
+                node's attribution on a diverging scale of its own.
             seed (int, optional): Seed of the layout. (default: ``0``)
 
         Returns:
@@ -227,7 +253,37 @@ class EdgeExplanation:
             seed=seed,
             edges=self.computation_edges,
             panel_titles=[f"layer {i}: {name}" for i, name in enumerate(self.layer_names)] if per_layer else None,
+            node_values=self.node_mask if node_colors is None else None,
         )
+
+
+def node_mask_of(feature_attribution: Tensor, node_mask_type: str) -> Tensor:
+    r"""A node mask of one of PyG's types from an attribution of every node feature.
+
+    .. math::
+        \texttt{object}_v = \sum_f a_{v,f}, \qquad
+        \texttt{attributes}_{v,f} = a_{v,f}, \qquad
+        \texttt{common\_attributes}_f = \sum_v a_{v,f}
+
+    Sums keep an attribution's completeness (Integrated Gradients' attributions
+    of a node's features add up to that node's share of the output change).
+
+    Args:
+        feature_attribution (Tensor): One value per node and feature, ``(N, F)``.
+        node_mask_type (str): ``'object'``, ``'attributes'`` or ``'common_attributes'``.
+
+    Returns:
+        Tensor: ``(N, 1)``, ``(N, F)`` or ``(1, F)``.
+    """
+    if feature_attribution.dim() != 2:
+        raise ValueError(f"feature_attribution must have shape (N, F), got {tuple(feature_attribution.shape)}")
+    if node_mask_type == "object":
+        return feature_attribution.sum(1, keepdim=True)
+    if node_mask_type == "common_attributes":
+        return feature_attribution.sum(0, keepdim=True)
+    if node_mask_type == "attributes":
+        return feature_attribution
+    raise ValueError(f"node_mask_type must be 'object', 'attributes' or 'common_attributes', got {node_mask_type!r}")
 
 
 def _ranking(edge_mask: Tensor, k: int, absolute: bool) -> EdgeRanking:
@@ -372,4 +428,4 @@ def _per_type_only(what: str, instead: str) -> NoReturn:
     )
 
 
-__all__ = ["EdgeExplanation", "EdgeRanking", "EdgeSubgraph", "HeteroEdgeExplanation"]
+__all__ = ["EdgeExplanation", "EdgeRanking", "EdgeSubgraph", "HeteroEdgeExplanation", "node_mask_of"]

@@ -2,7 +2,7 @@ r"""Drawing edge attributions around their target."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 #: Diverging colour map of every edge panel: green supports the explained class, magenta opposes it.
 EDGE_COLOUR_MAP = "PiYG"
+#: Diverging colour map of the nodes' attributions (``node_values``): orange supports the class, purple opposes it.
+NODE_COLOUR_MAP = "PuOr_r"
 
 Pair = Tuple[int, int]
 
@@ -29,6 +31,7 @@ def plot_edge_attribution(
     seed: int = 0,
     edges: Optional[Tensor] = None,
     panel_titles: Optional[Sequence[str]] = None,
+    node_values: Optional[Tensor] = None,
 ) -> "matplotlib.figure.Figure":
     r"""Writes a figure of the edges around ``target`` coloured by signed attribution.
 
@@ -50,10 +53,12 @@ def plot_edge_attribution(
             computation subgraph of ``target``. Default: the edges with a
             non-zero attribution in some row.
         panel_titles (Sequence[str], optional): One title per row of ``attribution``.
+        node_values (Tensor, optional): An attribution per node, ``(N,)``,
+            drawn as the nodes' fill (see :func:`edge_attribution_figure`).
 
     Returns:
         matplotlib.figure.Figure: The figure written (closed), one axes per
-        panel and then the colour bar's.
+        panel and then the colour bars'.
     """
     import matplotlib.pyplot as plt
 
@@ -62,7 +67,8 @@ def plot_edge_attribution(
         raise ValueError(f"panel_titles holds {len(panel_titles)} titles for {rows.size(0)} rows of attribution")
     names = list(panel_titles) if panel_titles is not None else [" " * i for i in range(rows.size(0))]
     figure = edge_attribution_figure(
-        edge_index, dict(zip(names, rows)), target, node_colors=node_colors, edges=edges, seed=seed, title=title, shared_scale=True
+        edge_index, dict(zip(names, rows)), target, node_colors=node_colors, edges=edges, seed=seed, title=title, shared_scale=True,
+        node_values=node_values,
     )
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -80,6 +86,7 @@ def edge_attribution_figure(
     seed: int = 0,
     title: str = "",
     shared_scale: bool = False,
+    node_values: Optional[Tensor] = None,
 ) -> "matplotlib.figure.Figure":
     r"""A figure with one panel per attribution, all drawn on the same layout around ``target``.
 
@@ -112,6 +119,11 @@ def edge_attribution_figure(
         shared_scale (bool, optional): One scale and one colour bar for all
             panels (layers of one attribution), else one per panel (different
             methods). (default: ``False``)
+        node_values (Tensor, optional): An attribution per node, ``(N,)`` (an
+            explanation's ``node_mask``): every node drawn is filled on the
+            diverging map :data:`NODE_COLOUR_MAP` from :math:`-m` to :math:`m`,
+            :math:`m` the largest magnitude drawn, with a colour bar of its own
+            ``'node attribution (signed)'``; ``node_colors`` is then not given.
 
     Returns:
         matplotlib.figure.Figure: The figure, one axes per panel and then the
@@ -127,6 +139,8 @@ def edge_attribution_figure(
 
     if not panels:
         raise ValueError("panels is empty: pass at least one title -> attribution")
+    if node_values is not None and node_colors is not None:
+        raise ValueError("node_values and node_colors both fill the nodes: pass one of them")
     rows = {name: _panel_values(edge_index, name, values) for name, values in panels.items()}
     edge_index = edge_index.cpu()
     if edges is None:
@@ -145,7 +159,13 @@ def edge_attribution_figure(
     edge_map = plt.get_cmap(EDGE_COLOUR_MAP)
     nodes = list(graph.nodes())
     small = len(nodes) > 60
-    fills = [node_colors[n] if node_colors is not None else "lightgrey" for n in nodes]
+    fills: List[Any] = [node_colors[n] if node_colors is not None else "lightgrey" for n in nodes]
+    node_map, node_norm, drawn = plt.get_cmap(NODE_COLOUR_MAP), None, []
+    if node_values is not None:
+        drawn = _node_values(node_values, nodes)
+        node_limit = max(map(abs, drawn), default=0.0) or 1.0
+        node_norm = plt.Normalize(-node_limit, node_limit)
+        fills = [node_map(node_norm(value)) for value in drawn]
     for axis, (name, values) in zip(axes[0], shown.items()):
         limit = (limits or {}).get(name) or (common if shared_scale else largest[name] or 1.0)
         norm = plt.Normalize(-limit, limit)
@@ -160,7 +180,11 @@ def edge_attribution_figure(
             lines.set_array(shown_values)  # keep the values, not only their colours, on the figure
             lines.set_cmap(edge_map)
             lines.set_norm(norm)
-        nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_color=fills, node_size=40 if small else 150, edgecolors="dimgray", linewidths=0.8, ax=axis)
+        circles = nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_color=fills, node_size=40 if small else 150, edgecolors="dimgray", linewidths=0.8, ax=axis)
+        if node_norm is not None:  # keep the nodes' values on the figure too
+            circles.set_array(drawn)
+            circles.set_cmap(node_map)
+            circles.set_norm(node_norm)
         if targets:
             target_fills = [fills[nodes.index(node)] for node in targets]
             nx.draw_networkx_nodes(graph, layout, nodelist=targets, node_color=target_fills, node_size=480, edgecolors="black", linewidths=2.5, ax=axis)
@@ -174,6 +198,8 @@ def edge_attribution_figure(
     if shared_scale:
         scale = plt.cm.ScalarMappable(cmap=edge_map, norm=plt.Normalize(-common, common))
         figure.colorbar(scale, ax=list(axes[0]), label="edge attribution (signed)", shrink=0.85)
+    if node_norm is not None:
+        figure.colorbar(plt.cm.ScalarMappable(cmap=node_map, norm=node_norm), ax=list(axes[0]), label="node attribution (signed)", shrink=0.85)
     explained = f"node {targets[0]}" if isinstance(target, int) else f"pair ({', '.join(map(str, target or ()))})"
     if targets:
         marker = Line2D([], [], marker="o", linestyle="", markersize=13, markerfacecolor="lightgrey", markeredgecolor="black", markeredgewidth=2.5)
@@ -199,6 +225,13 @@ def _panel_values(edge_index: Tensor, name: str, values: Tensor) -> Tensor:
     return values.detach().double().cpu()
 
 
+def _node_values(values: Tensor, nodes: List[int]) -> List[float]:
+    """The attribution of each drawn node, after checking that ``values`` has one per node of the graph."""
+    if values.dim() != 1 or (nodes and values.numel() <= max(nodes)):
+        raise ValueError(f"node_values must have shape (N,), one value per node of the graph; got {tuple(values.shape)}")
+    return values.detach().double().cpu()[nodes].tolist()
+
+
 def _undirected_pairs(edge_index: Tensor, edges: Tensor) -> Dict[Pair, List[int]]:
     """Each unordered node pair among ``edges`` with its edge ids, in edge order (self-loops dropped)."""
     pairs: Dict[Pair, List[int]] = {}
@@ -218,4 +251,4 @@ def _shown_values(values: Tensor, pairs: Dict[Pair, List[int]]) -> Dict[Pair, fl
     return shown
 
 
-__all__ = ["plot_edge_attribution", "edge_attribution_figure", "EDGE_COLOUR_MAP"]
+__all__ = ["plot_edge_attribution", "edge_attribution_figure", "EDGE_COLOUR_MAP", "NODE_COLOUR_MAP"]

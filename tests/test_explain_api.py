@@ -183,7 +183,7 @@ def test_an_explanation_is_a_plain_record():
     e = EdgeExplanation(
         edge_mask=torch.tensor([0.5, -1.0]), layer_masks=None, edge_index=torch.tensor([[0, 1], [1, 0]]), target=0,
         prediction=torch.tensor([1.0, 0.0]), method="edge_gradient", index=1, task="node", num_nodes=2,
-        computation_edges=torch.tensor([0, 1]), layer_names=["conv"], own_edge_layers=[], pair=None,
+        computation_edges=torch.tensor([0, 1]), layer_names=["conv"], own_edge_layers=[],
     )
     assert e.topk(1, absolute=True).indices.tolist() == [1] and e.subgraph().edge_ids.tolist() == [0]
 

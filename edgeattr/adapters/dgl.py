@@ -108,6 +108,15 @@ class DGLAdapter(GraphAdapter):
             ``(logits, attention)``).
         pairs_arg (int or str, optional): Position or name of the pair graph
             of an edge task, where the model takes several graphs.
+        features (bool, optional): Attribute the node features too: the
+            forward function takes ``(mask, x)``, ``x`` ``(B, N, *F)``, and
+            :meth:`inputs` gives both (see :class:`~edgeattr.PyGAdapter`).
+            The features must be an argument of the model call (``feat``),
+            not only a field of the graph's ``ndata``. (default: ``False``)
+        features_arg (int or str, optional): With ``features``: position
+            among the adapter's positional arguments (``1`` for ``feat`` in
+            ``DGLAdapter(model, g, feat)``) or name of the node features;
+            default the only floating argument with one row per node.
         **model_kwargs: Keyword arguments of the model call.
 
     Raises:
@@ -120,6 +129,8 @@ class DGLAdapter(GraphAdapter):
         >>> fwd = DGLAdapter(model, g, g.ndata["feat"], index=10)
         >>> GradientSign(fwd).attribute(fwd.ones())     # (1, g.num_edges())
         >>> fwd = DGLAdapter(appnp, features, graph=appnp.g, index=10)  # appnp(features) reads appnp.g
+        >>> both = DGLAdapter(model, g, g.ndata["feat"], index=10, features=True)
+        >>> edges, nodes = EdgeGradient(both).attribute(both.inputs())  # (1, E) and (1, N, F)
     """
 
     def __init__(
@@ -138,6 +149,8 @@ class DGLAdapter(GraphAdapter):
         edge_args: Sequence[str] = (),
         output: OutputSelector = None,
         pairs_arg: Optional[Key] = None,
+        features: bool = False,
+        features_arg: Optional[Key] = None,
         **model_kwargs: Any,
     ) -> None:
         #: The graph the model reads itself (``graph=``); ``None`` when the model is called with its graph first.
@@ -158,6 +171,8 @@ class DGLAdapter(GraphAdapter):
             edge_args=edge_args,
             output=output,
             pairs_arg=pairs_arg,
+            features=features,
+            features_arg=features_arg,
         )
 
     # -- the graph structure: a DGLGraph ---------------------------------------------------

@@ -70,6 +70,9 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         verify (bool, optional): Check once that a pass with every edge at
             weight 1 reproduces the model's own output at every seed (one
             pass for all of them). (default: ``True``)
+        features (bool, optional): ``True`` is refused with a
+            :class:`ValueError` naming the alternative: the blocks' input
+            features are not attributed here.
         **model_kwargs: Keyword arguments of the model call.
 
     Example::
@@ -79,6 +82,11 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         >>> many = DGLBlockAdapter(model, blocks, feat, index=seeds, parent_graph=g)
         >>> EdgeGradient(many).attribute(many.ones()).shape          # (len(seeds), g.num_edges())
     """
+
+    _features_instead = (
+        "at mask 1 the features' gradient is the model's own, so attribute feat with Captum on the model itself "
+        "(e.g. captum.attr.Saliency of a function of feat that returns the seeds' rows)"
+    )
 
     def __init__(
         self,
@@ -93,9 +101,10 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         pairs_arg: Optional[Union[int, str]] = None,
         mode: Optional[str] = None,
         verify: bool = True,
+        features: bool = False,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise, mode=mode)
+        super().__init__(model, layerwise=layerwise, mode=mode, features=features)
         if task not in (None, "node", "edge"):
             raise ValueError(f"DGL blocks explain a seed node (task='node') or a scored pair (task='edge'), got task={task!r}")
         #: ``'node'`` or ``'edge'``.

@@ -75,6 +75,9 @@ class DGLHeteroAdapter(HeteroAdapter):
             weight 1 reproduces the model's own output, and the shortcuts
             against it; ``False`` runs every target on the whole heterograph,
             one mask per pass, unchecked. (default: ``True``)
+        features (bool, optional): ``True`` is refused with a
+            :class:`ValueError` naming the alternative: node features are
+            attributed on homogeneous graphs (:class:`~edgeattr.DGLAdapter`).
         **model_kwargs: Keyword arguments of the model call.
 
     Raises:
@@ -92,6 +95,7 @@ class DGLHeteroAdapter(HeteroAdapter):
 
     _type_keyword = "ntype"
     _graphs = "heterographs"
+    _features_instead = "DGL's HeteroGNNExplainer learns a feature mask per node type"
 
     def __init__(
         self,
@@ -105,9 +109,10 @@ class DGLHeteroAdapter(HeteroAdapter):
         copies_per_pass: Optional[int] = None,
         mode: Optional[str] = None,
         verify: bool = True,
+        features: bool = False,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise, mode=mode)
+        super().__init__(model, layerwise=layerwise, mode=mode, features=features)
         #: Whether the model is called with the graph first (``False``: it reads the graph itself, ``graph=``).
         self.passes_graph = graph is None
         self.graph, self._args = _graph_and_arguments(graph, model_args)

@@ -112,6 +112,15 @@ class PyGAdapter(GraphAdapter):
         pairs_arg (int or str, optional): Position or name of the argument
             holding the scored node pairs, ``(2, P)``, for an edge task whose
             model names it otherwise than ``edge_label_index``.
+        features (bool, optional): Attribute the node features too: the
+            forward function takes ``(mask, x)``, ``x`` of shape
+            ``(B, N, *F)`` holding the node features of each mask's pass, and
+            :meth:`inputs` gives both at their values (see
+            :meth:`~edgeattr.EdgeMaskAdapter.__call__`). (default: ``False``)
+        features_arg (int or str, optional): With ``features``: position or
+            name of the node features among the model's arguments (e.g.
+            ``0``, ``'x'``); default the only floating argument with one row
+            per node.
         **model_kwargs: Keyword arguments of the model call. Tensors whose
             first dimension is the number of nodes are node features, those
             whose first dimension is the number of edges are edge features;
@@ -125,6 +134,8 @@ class PyGAdapter(GraphAdapter):
         >>> EdgeGradient(fwd).attribute(mask)       # (1, E)
         >>> many = PyGAdapter(model, data.x, data.edge_index, index=torch.arange(100))
         >>> EdgeGradient(many).attribute(many.ones())  # (100, E): one row per node
+        >>> both = PyGAdapter(model, data.x, data.edge_index, index=10, features=True)
+        >>> edges, nodes = EdgeGradient(both).attribute(both.inputs())  # (1, E) and (1, N, F)
     """
 
     def __init__(
@@ -143,6 +154,8 @@ class PyGAdapter(GraphAdapter):
         edge_args: Sequence[str] = (),
         output: OutputSelector = None,
         pairs_arg: Optional[Key] = None,
+        features: bool = False,
+        features_arg: Optional[Key] = None,
         **model_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -161,6 +174,8 @@ class PyGAdapter(GraphAdapter):
             edge_args=edge_args,
             output=output,
             pairs_arg=pairs_arg,
+            features=features,
+            features_arg=features_arg,
         )
 
     # -- the graph structure: an edge_index --------------------------------------------------

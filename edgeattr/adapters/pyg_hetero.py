@@ -92,6 +92,9 @@ class PyGHeteroAdapter(HeteroAdapter):
             weight 1 reproduces the model's own output, and the shortcuts
             against it; ``False`` runs every target on the whole graph, one mask
             per pass, unchecked. (default: ``True``)
+        features (bool, optional): ``True`` is refused with a
+            :class:`ValueError` naming the alternative: node features are
+            attributed on homogeneous graphs (:class:`~edgeattr.PyGAdapter`).
         **model_kwargs: Keyword arguments of the model call. Dicts of
             tensors per edge type with one row per edge (e.g. the
             ``edge_attr`` of a ``to_hetero`` model) follow the edges, and dicts
@@ -111,6 +114,7 @@ class PyGHeteroAdapter(HeteroAdapter):
     _type_keyword = "node_type"
     _graphs = "heterogeneous graphs"
     _infers_row_type = True
+    _features_instead = "attribute x_dict with PyG's CaptumExplainer (node_mask_type='attributes'), which takes heterogeneous inputs"
 
     def __init__(
         self,
@@ -125,9 +129,10 @@ class PyGHeteroAdapter(HeteroAdapter):
         copies_per_pass: Optional[int] = None,
         mode: Optional[str] = None,
         verify: bool = True,
+        features: bool = False,
         **model_kwargs: Any,
     ) -> None:
-        super().__init__(model, layerwise=layerwise, mode=mode)
+        super().__init__(model, layerwise=layerwise, mode=mode, features=features)
         check_layers(model, self._name_of)
         self.x_dict = _checked_features(x_dict)
         self.edge_index_dict = _checked_edges(edge_index_dict, self.x_dict)

@@ -15,6 +15,10 @@ TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
 TargetType = Union[None, int, Sequence[int], Tensor]
 
 
+#: The methods whose ``attribute`` takes node features beside the mask, for messages.
+FEATURE_METHODS = "EdgeGradient and GNNExplainer (and Captum's own methods)"
+
+
 def unpack(inputs: TensorOrTuple, additional_forward_args: Any = None) -> Tuple[Tensor, bool]:
     r"""The single mask of ``inputs`` and whether it came in a tuple.
 
@@ -22,21 +26,49 @@ def unpack(inputs: TensorOrTuple, additional_forward_args: Any = None) -> Tuple[
         ValueError: for several inputs or additional forward arguments (the
             adapter binds the graph; nothing else goes through Captum).
     """
+    mask, x, is_tuple = unpack_features(inputs, additional_forward_args)
+    if x is not None:
+        raise ValueError(
+            f"expected one edge mask, got a tuple of 2 inputs: this method attributes edges only; the inputs "
+            f"(mask, x) of an adapter built with features=True are taken by {FEATURE_METHODS}"
+        )
+    return mask, is_tuple
+
+
+def unpack_features(inputs: TensorOrTuple, additional_forward_args: Any = None) -> Tuple[Tensor, Optional[Tensor], bool]:
+    r"""The mask of ``inputs``, the node features after it if any, and whether they came in a tuple.
+
+    Args:
+        inputs (Tensor or tuple[Tensor]): A mask, or ``(mask,)``, or
+            ``(mask, x)`` with node features ``x`` (``adapter.inputs()`` of
+            an adapter built with ``features=True``).
+
+    Raises:
+        ValueError: for more than two inputs or additional forward arguments
+            (the adapter binds the graph; nothing else goes through Captum).
+        TypeError: for inputs that are not floating tensors.
+    """
     if additional_forward_args is not None:
         raise ValueError(
             "additional_forward_args is not used: bind the graph and model arguments in "
             "the adapter, e.g. PyGAdapter(model, x, edge_index, index=v)"
         )
     is_tuple = isinstance(inputs, tuple)
-    masks = inputs if is_tuple else (inputs,)
-    if len(masks) != 1:
-        raise ValueError(f"expected one edge mask, got a tuple of {len(masks)} inputs")
-    mask = masks[0]
+    given: Tuple[Any, ...] = inputs if isinstance(inputs, tuple) else (inputs,)
+    if len(given) not in (1, 2):
+        raise ValueError(f"expected an edge mask, or an edge mask and node features (mask, x), got a tuple of {len(given)} inputs")
+    mask = given[0]
     if not isinstance(mask, Tensor):
         raise TypeError(f"inputs must be an edge mask tensor, got {type(mask).__name__}")
     if not mask.is_floating_point():
         raise TypeError(f"the edge mask must have a floating dtype, got {mask.dtype}; use mask.float()")
-    return mask, is_tuple
+    x = given[1] if len(given) == 2 else None
+    if x is not None and not (isinstance(x, Tensor) and x.is_floating_point()):
+        described = f"a {x.dtype} tensor" if isinstance(x, Tensor) else type(x).__name__
+        raise TypeError(f"the node features (the second input) must be a floating tensor (B, N, *F), got {described}")
+    if x is not None and x.size(0) != mask.size(0):
+        raise ValueError(f"the node features hold {x.size(0)} rows for {mask.size(0)} masks: pass one row per mask, e.g. adapter.inputs()")
+    return mask, x, is_tuple
 
 
 def checked_edges(edges: Any, num_edges: int, device: torch.device) -> Optional[Tensor]:
@@ -124,7 +156,7 @@ class Targets:
         return Targets(self.targets, mode)
 
 
-def resolve_target(forward_func: ForwardFunc, mask: Tensor, target: TargetType) -> Targets:
+def resolve_target(forward_func: ForwardFunc, mask: Tensor, target: TargetType, x: Optional[Tensor] = None) -> Targets:
     r"""What is explained for each of the ``B`` masks.
 
     ``target=None`` is the class the model predicts for the mask's target
@@ -133,6 +165,8 @@ def resolve_target(forward_func: ForwardFunc, mask: Tensor, target: TargetType) 
     the logit is positive for a single-logit binary classifier, column 0 of a
     regression model with one output. The output's mode is the forward
     function's ``mode`` (an adapter's), else inferred (see :mod:`edgeattr.modes`).
+    An adapter predicts with the node features it was built with; a plain
+    function given node features ``x`` ``(B, N, *F)`` with those of the first mask.
 
     Raises:
         TypeError: for a target that is not an integer (a string, a float).
@@ -144,8 +178,9 @@ def resolve_target(forward_func: ForwardFunc, mask: Tensor, target: TargetType) 
     mode = None if adapter is None else adapter.mode
     if target is None:
         num_targets = 1 if adapter is None else adapter.num_targets
+        features = (x[:1],) if x is not None and adapter is None else ()
         with torch.no_grad():
-            predicted = predicted_targets(forward_func(torch.ones_like(mask[:num_targets])), mode)
+            predicted = predicted_targets(forward_func(torch.ones_like(mask[:num_targets]), *features), mode)
         return predicted.repeat(batch // num_targets)
     wrong = f"target must be an integer class or column, or one per mask; got {target!r}"
     try:
@@ -208,20 +243,54 @@ def explained_gradient(forward_func: ForwardFunc, mask: Tensor, target: TargetTy
             edge's messages reach the target (a detached branch, a model that
             ignores its graph): silent zeros would be a wrong answer.
     """
+    return explained_gradients(forward_func, mask, None, target)[0]
+
+
+def explained_gradients(forward_func: ForwardFunc, mask: Tensor, x: Optional[Tensor], target: TargetType) -> Tuple[Tensor, Optional[Tensor]]:
+    r"""The gradients :math:`\partial z / \partial w` of each mask and :math:`\partial z / \partial X` of its node features.
+
+    Args:
+        forward_func (AdapterInterface or Callable): Run as ``forward_func(mask)``,
+            or ``forward_func(mask, x)`` with node features.
+        mask (Tensor): The masks, ``(B, E)`` or ``(B, L, E)``.
+        x (Tensor, optional): The node features of each mask, ``(B, N, *F)``.
+        target (int, list or Tensor, optional): As for :func:`resolve_target`,
+            which reads the predicted class of an adapter with the node
+            features it was built with (of a plain function, with ``x[:1]``).
+
+    Returns:
+        tuple: The gradient of ``mask`` (same shape) and of ``x`` (same shape;
+        ``None`` without ``x``). With ``target=None``, an all-ones mask and no
+        ``x``, the predicted class is read off the same forward pass.
+
+    Raises:
+        ValueError: if the output does not depend on the mask although some
+            edge's messages reach the target (a detached branch, a model that
+            ignores its graph), or does not depend on ``x`` (the model reads
+            its features elsewhere than the argument ``x`` replaces): silent
+            zeros would be a wrong answer.
+    """
+    features = () if x is None else (x.detach().requires_grad_(True),)
     with torch.enable_grad():
         mask = mask.detach().requires_grad_(True)
-        output = forward_func(mask)
-        if target is None and bool((mask == 1).all()):
+        output = forward_func(mask, *features)
+        if target is None and not features and bool((mask == 1).all()):
             targets = predicted_targets(output.detach(), mode_of(forward_func))
         else:
-            targets = resolve_target(forward_func, mask, target)
+            targets = resolve_target(forward_func, mask, target, *features)
         z = explained_output(output, targets)
-        grad = torch.autograd.grad(z.sum(), mask, allow_unused=True)[0] if z.requires_grad else None
-    if grad is not None:
-        return grad
+        grads = torch.autograd.grad(z.sum(), (mask,) + features, allow_unused=True) if z.requires_grad else (None,) * (1 + len(features))
+    if features and grads[1] is None:
+        raise ValueError(
+            "the explained output does not depend on the node features x: the model detaches them, or reads its "
+            "features elsewhere than the argument x replaces (inside the graph object, or from an attribute of the model)"
+        )
+    feature_grad = grads[1] if features else None
+    if grads[0] is not None:
+        return grads[0], feature_grad
     adapter = adapter_of(forward_func)
     if adapter is not None and adapter.message_edges.numel() == 0:  # no edge reaches the target: exactly zero
-        return torch.zeros_like(mask)
+        return torch.zeros_like(mask), feature_grad
     raise ValueError(
         "the explained output does not depend on the edge mask: the model's output is computed apart "
         "from its message passing (a detached branch, or a model that ignores its graph)"

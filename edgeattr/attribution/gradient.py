@@ -14,16 +14,18 @@ from edgeattr.attribution._common import (
     TensorOrTuple,
     check_forward_mask,
     explained_gradient,
+    explained_gradients,
     pack,
     sparse_gradient,
     unpack,
+    unpack_features,
 )
 from edgeattr.attribution.base import EdgeGradientAttribution
 from edgeattr.checks import checked_number
 
 
 class EdgeGradient(EdgeGradientAttribution):
-    r"""The gradient of the explained logit with respect to the edge mask.
+    r"""The gradient of the explained logit with respect to the edge mask (and the node features).
 
     .. math::
         g_e = \frac{\partial z}{\partial w_e}\Big|_{w = \mathbf{1}}
@@ -33,6 +35,11 @@ class EdgeGradient(EdgeGradientAttribution):
     says whether an edge's message supports (+) or opposes (−) the target. On a
     layerwise adapter this is the layerwise gradient; summed over layers it is
     the input-level gradient.
+
+    Given the inputs ``(mask, x)`` of an adapter built with ``features=True``
+    (``forward_func.inputs()``), it also returns the gradient of :math:`z`
+    with respect to every node feature, :math:`\partial z / \partial X_{v,f}`,
+    exactly zero for nodes outside the target's computation subgraph.
 
     Args:
         forward_func (AdapterInterface or Callable): An adapter (e.g.
@@ -52,19 +59,29 @@ class EdgeGradient(EdgeGradientAttribution):
         Args:
             inputs (Tensor or tuple[Tensor]): Edge masks at which to take the
                 gradient, shape ``(B, E)`` or ``(B, L, E)``; usually
-                ``forward_func.ones()``.
+                ``forward_func.ones()``. Or the masks and the node features
+                of each, ``(mask, x)`` with ``x`` of shape ``(B, N, *F)``,
+                for an adapter built with ``features=True``: usually
+                ``forward_func.inputs()``.
             target (int, list or Tensor, optional): Class explained per mask.
                 ``None``: the class predicted with all edges at weight 1 (not
-                Captum's meaning, see :mod:`edgeattr.attribution.base`); for a
+                Captum's meaning, see :mod:`edgeattr.attribution.base`) and
+                the node features the adapter was built with; for a
                 single-logit output this explains :math:`\operatorname{sign}(z) z`.
             abs (bool, optional): Return :math:`|g|`. (default: ``False``)
             additional_forward_args: Must be ``None``; the adapter binds the graph.
 
         Returns:
-            Tensor or tuple[Tensor]: :math:`g`, same shape and structure as ``inputs``.
+            Tensor or tuple[Tensor]: :math:`g`, same shape and structure as
+            ``inputs``; for ``(mask, x)`` the tuple
+            :math:`(\partial z / \partial w, \partial z / \partial X)`.
         """
-        mask, is_tuple = unpack(inputs, additional_forward_args)
-        return pack(self._attribute(mask, target, abs), is_tuple)
+        mask, x, is_tuple = unpack_features(inputs, additional_forward_args)
+        if x is None:
+            return pack(self._attribute(mask, target, abs), is_tuple)
+        check_forward_mask(self.forward_func, mask)
+        grads = explained_gradients(self.forward_func, mask, x, target)
+        return tuple(grad.abs() if abs else grad for grad in grads if grad is not None)
 
     def _attribute(self, mask: Tensor, target: TargetType, abs: bool) -> Tensor:
         check_forward_mask(self.forward_func, mask)

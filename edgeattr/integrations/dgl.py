@@ -12,7 +12,7 @@ from torch import Tensor
 from edgeattr.adapters.base.typed import EdgeType
 from edgeattr.attribution._common import TargetType
 from edgeattr.explaining import explain
-from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation
+from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation, node_mask_of
 from edgeattr.methods import method_named
 from edgeattr.modes import check_mode
 
@@ -26,8 +26,11 @@ class DGLExplainer:
     ``explain_node`` returns the new id of the centre node, its
     ``num_hops``-hop in-subgraph from :func:`dgl.khop_in_subgraph`, and an edge
     mask over that subgraph's edges; ``explain_graph`` returns an edge mask over
-    the graph's edges, as DGL's explainer does (which also returns a feature
-    mask; edgeattr's methods attribute edges only). The model needs no
+    the graph's edges, as DGL's explainer does. With ``features=True`` both
+    also return DGL's feature mask before the edge mask, as DGL's
+    ``GNNExplainer`` does: ``(new_center, sg, feat_mask, edge_mask)`` and
+    ``(feat_mask, edge_mask)``, ``feat_mask`` of shape ``(D,)``, one value per
+    feature shared by all nodes (see below). The model needs no
     ``eweight`` argument. Each mask is the attribution of
     :func:`edgeattr.explain` on the whole graph, mapped through the subgraph's
     ``dgl.EID``:
@@ -37,6 +40,15 @@ class DGLExplainer:
 
     so a node's mask is the same whatever subgraph it is returned on. Unlike
     DGL's GNNExplainer, the model is left in the training mode it was in.
+
+    The feature mask is :func:`edgeattr.explain`'s with ``features=True``
+    summed over the nodes of the whole graph,
+    :math:`\texttt{feat\_mask}_d = \sum_v a_{v,d}` (PyG's
+    ``'common_attributes'``, :func:`edgeattr.explanation.node_mask_of`), e.g.
+    :math:`\sum_v \partial z / \partial x_{v,d}` for ``'edge_gradient'``; for
+    ``'gnnexplainer'`` it is the mask :math:`\sigma(\phi)` of shape ``(D,)``
+    it learns with the edge mask on :math:`x \odot \sigma(\phi)`, as DGL's
+    does (with PyG's feature penalties, see :class:`~edgeattr.GNNExplainer`).
 
     Heterographs (several node or edge types) are explained as DGL's
     ``HeteroGNNExplainer`` explains them: ``explain_node(node_id, graph,
@@ -66,6 +78,11 @@ class DGLExplainer:
             :func:`edgeattr.explain`: e.g. ``{'eps': 1e-3}`` for
             ``gradient_sign``, ``{'epochs': 300, 'lr': 0.1}`` for
             ``gnnexplainer``, ``{'mode': 'remove'}`` for the occlusions.
+        features (bool, optional): Also return the feature mask, for
+            ``'edge_gradient'``, ``'layerwise_gradient'`` and
+            ``'gnnexplainer'`` on homogeneous graphs (DGL's
+            ``HeteroGNNExplainer`` learns feature masks per node type).
+            (default: ``False``)
 
     Example::
 
@@ -75,6 +92,8 @@ class DGLExplainer:
         >>> explainer.explain_graph(graph, graph.ndata["feat"]).shape == (graph.num_edges(),)
         >>> new_center, sg, edge_mask = explainer.explain_node(3, hg, feats, ntype="user")
         >>> edge_mask[("user", "follows", "user")].shape == (sg.num_edges(("user", "follows", "user")),)
+        >>> both = DGLExplainer(model, num_hops=2, method="edge_gradient", features=True)
+        >>> new_center, sg, feat_mask, edge_mask = both.explain_node(10, g, g.ndata["feat"])
     """
 
     def __init__(
@@ -86,17 +105,23 @@ class DGLExplainer:
         target: TargetType = None,
         mode: Optional[str] = None,
         options: Optional[Mapping[str, Any]] = None,
+        features: bool = False,
     ) -> None:
         if num_hops is not None and num_hops < 0:
             raise ValueError(f"num_hops must be a non-negative integer, got {num_hops}")
         options = dict(options or {})
-        method_named(method).split_options(options)  # an unknown method or option fails here, not on first use
+        if features and "node_mask_type" in options:
+            raise ValueError("DGLExplainer's feat_mask has one value per feature, as DGL's: use edgeattr.explain for other node mask types")
+        if features and method == "gnnexplainer":
+            options["node_mask_type"] = "common_attributes"  # DGL's feature mask: one value per feature
+        method_named(method, features=features).split_options(options)  # an unknown method or option fails here, not on first use
         self.model, self.num_hops, self.method, self.target, self.options = model, num_hops, method, target, options
         self.mode = check_mode(mode)
+        self.features = features
 
     def explain_node(
         self, node_id: int, graph: dgl.DGLGraph, feat: Any, *, ntype: Optional[str] = None, **kwargs: Any
-    ) -> Tuple[Tensor, dgl.DGLGraph, EdgeMask]:
+    ) -> Union[Tuple[Tensor, dgl.DGLGraph, EdgeMask], Tuple[Tensor, dgl.DGLGraph, Tensor, EdgeMask]]:
         r"""Explains the prediction for node ``node_id`` by the edges of its in-subgraph.
 
         Args:
@@ -116,7 +141,9 @@ class DGLExplainer:
             (a tensor of one id), the ``num_hops``-hop in-subgraph of
             :func:`dgl.khop_in_subgraph` (with ``dgl.NID`` and ``dgl.EID``), and
             the attribution of its edges, ``(sg.num_edges(),)``; on a
-            heterograph ``{canonical edge type: (sg.num_edges(t),)}``.
+            heterograph ``{canonical edge type: (sg.num_edges(t),)}``. With
+            ``features=True``, ``(new_center, sg, feat_mask, edge_mask)``,
+            ``feat_mask`` ``(D,)``.
         """
         hetero = _is_heterograph(graph)
         _check_ntype(graph, ntype, hetero)
@@ -129,9 +156,11 @@ class DGLExplainer:
             return centers[ntype], sg, self._on_subgraph(masks, sg_edges, hops, node_id)
         sg, new_center = dgl.khop_in_subgraph(graph, node_id, hops)
         kept = self._on_subgraph({None: explanation.edge_mask}, {None: sg.edata[dgl.EID].long()}, hops, node_id)
+        if self.features:
+            return new_center, sg, _feature_mask(explanation), kept[None]
         return new_center, sg, kept[None]
 
-    def explain_graph(self, graph: dgl.DGLGraph, feat: Any, **kwargs: Any) -> EdgeMask:
+    def explain_graph(self, graph: dgl.DGLGraph, feat: Any, **kwargs: Any) -> Union[EdgeMask, Tuple[Tensor, EdgeMask]]:
         r"""Explains the prediction for the graph ``graph`` by its edges.
 
         Args:
@@ -143,6 +172,7 @@ class DGLExplainer:
         Returns:
             The attribution of every edge of ``graph``, ``(graph.num_edges(),)``;
             on a heterograph ``{canonical edge type: (graph.num_edges(t),)}``.
+            With ``features=True``, ``(feat_mask, edge_mask)``, ``feat_mask`` ``(D,)``.
         """
         if graph.batch_size != 1:
             raise ValueError(
@@ -150,10 +180,14 @@ class DGLExplainer:
                 f"or edgeattr.explain(model, graph, feat, index=i, task='graph')"
             )
         explanation = self._explain(graph, feat, kwargs, index=None, task="graph", ntype=None)
-        return _per_edge_type(explanation) if _is_heterograph(graph) else explanation.edge_mask
+        if _is_heterograph(graph):
+            return _per_edge_type(explanation)
+        return (_feature_mask(explanation), explanation.edge_mask) if self.features else explanation.edge_mask
 
     def _explain(self, graph: dgl.DGLGraph, feat: Any, kwargs: dict, index: Optional[int], task: str, ntype: Optional[str]) -> EdgeExplanation:
         adapter_kwargs: Dict[str, Any] = {} if ntype is None else {"ntype": ntype}
+        if self.features:  # the features are feat, the argument after the graph
+            adapter_kwargs.update(features=True, features_arg=1)
         return explain(
             self.model, graph, feat, method=self.method, index=index, target=self.target, task=task, mode=self.mode,
             options=self.options, **adapter_kwargs, **kwargs
@@ -193,6 +227,13 @@ def _check_ntype(graph: dgl.DGLGraph, ntype: Optional[str], hetero: bool) -> Non
         raise ValueError(f"ntype={ntype!r} is none of the graph's node types {graph.ntypes}")
     if not hetero and ntype is not None and ntype not in graph.ntypes:
         raise ValueError(f"the graph is homogeneous, with the one node type {graph.ntypes[0]!r}: leave ntype= out")
+
+
+def _feature_mask(explanation: EdgeExplanation) -> Tensor:
+    """DGL's feature mask ``(D,)``: the explanation's feature mask summed over nodes (GNNExplainer's is one row already)."""
+    feature_mask = explanation.feature_mask
+    assert feature_mask is not None  # explained with features=True
+    return node_mask_of(feature_mask.reshape(feature_mask.size(0), -1), "common_attributes").view(-1)
 
 
 def _per_edge_type(explanation: EdgeExplanation) -> Dict[EdgeType, Tensor]:

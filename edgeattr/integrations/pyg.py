@@ -34,7 +34,8 @@ from edgeattr.adapters.pyg import PyGAdapter
 from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
 from edgeattr.attribution import EdgeGradient
 from edgeattr.checks import checked_count
-from edgeattr.methods import METHODS, method_named
+from edgeattr.explanation import node_mask_of
+from edgeattr.methods import FEATURES_NEED, METHODS, method_named
 
 #: Ways to map a signed attribution into [0, 1] for PyG's metrics (``None`` keeps it as it is).
 NORMALIZATIONS = ("positive", "abs", None)
@@ -49,13 +50,14 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     r"""edgeattr's edge attributions as a PyG explainer algorithm.
 
     Use it as the ``algorithm`` of :class:`torch_geometric.explain.Explainer`
-    with ``edge_mask_type='object'`` and ``node_mask_type=None``, for node or
-    graph tasks of homogeneous models and of heterogeneous ones (e.g. built
-    with :func:`~torch_geometric.nn.to_hetero`, called with ``x_dict`` and
+    with ``edge_mask_type='object'``, for node or graph tasks of homogeneous
+    models and of heterogeneous ones (e.g. built with
+    :func:`~torch_geometric.nn.to_hetero`, called with ``x_dict`` and
     ``edge_index_dict``), and for edge-level tasks (link prediction) of
     homogeneous models: ``task_level='edge'``, the model called with
     ``edge_label_index=`` (passed through) and ``index`` the explained pair,
-    a column of ``edge_label_index``. It runs the method of the same name on a
+    a column of ``edge_label_index``; ``node_mask_type`` (homogeneous models)
+    adds node masks, see below. It runs the method of the same name on a
     :class:`~edgeattr.PyGAdapter` (:class:`~edgeattr.adapters.PyGHeteroAdapter`
     for dicts) and returns an :class:`~torch_geometric.explain.Explanation`
     (a :class:`~torch_geometric.explain.HeteroExplanation` with masks per edge
@@ -71,6 +73,24 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
       layers (for gradients, the input-level gradient). The explanation
       subgraphs keep their columns of the kept edges.
 
+    **Node masks.** With ``node_mask_type`` ``'object'``, ``'attributes'`` or
+    ``'common_attributes'`` (for ``'edge_gradient'``, ``'layerwise_gradient'``
+    and ``'gnnexplainer'``), the method also attributes ``x`` (the adapter is
+    built with ``features=True``), and the explanation holds, in PyG's shapes
+    ``[N, 1]``, ``[N, F]`` or ``[1, F]``:
+
+    - ``node_mask``: the node attribution normalized as ``edge_mask`` is,
+      for PyG's ``fidelity`` (which multiplies ``x`` by it) and
+      ``get_explanation_subgraph`` (nodes whose mask sums to :math:`> 0`);
+    - ``node_attribution``: the raw one. For the gradients it is derived
+      from the feature gradient :math:`a_{v,f} = \partial z / \partial x_{v,f}`
+      by :func:`edgeattr.explanation.node_mask_of`: :math:`\sum_f a_{v,f}`,
+      :math:`a_{v,f}` or :math:`\sum_v a_{v,f}`; for ``'gnnexplainer'`` it is
+      the feature mask learned in that shape, as PyG's GNNExplainer learns it.
+
+    With ``edge_mask_type=None`` the explanation holds the node masks only
+    (not for ``'gnnexplainer'``, which learns both masks together).
+
     Methods (the classes of :mod:`edgeattr.attribution`, at the all-ones mask):
 
     ===========================  ===========================================  ==================
@@ -81,7 +101,7 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     ``'edge_occlusion'``         :math:`z(\mathbf{1}) - z(w_e = 0)`           ``mode``, ``perturbations_per_eval``
     ``'layerwise_gradient'``     :math:`\partial z / \partial W_{l,e}`        ``abs``
     ``'layerwise_occlusion'``    :math:`z(\mathbf{1}) - z(W_{l,e} = 0)`       ``mode``, ``perturbations_per_eval``
-    ``'gnnexplainer'``           GNNExplainer's mask                          ``epochs``, ``lr``, ``edge_size``, ``edge_ent``, ``edge_reduction``
+    ``'gnnexplainer'``           GNNExplainer's mask                          ``epochs``, ``lr``, ``edge_size``, ``edge_ent``, ``edge_reduction``; with node masks ``node_feat_size``, ``node_feat_ent``, ``node_feat_reduction``
     ===========================  ===========================================  ==================
 
     The explained quantity :math:`z` is the model's output at the target
@@ -135,6 +155,8 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
         super().__init__()
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        if "node_mask_type" in options:
+            raise ValueError("node_mask_type is a setting of PyG's Explainer: pass Explainer(..., node_mask_type=...)")
         self.method, self.normalize, self.column = method, normalize, checked_count("column", column, minimum=0)
         self._spec = method_named(method)
         self._init_options, self._attribute_options = self._spec.split_options(options)
@@ -162,8 +184,10 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
 
     def _unsupported(self) -> Optional[str]:
         explainer, model = self.explainer_config, self.model_config
-        if explainer.node_mask_type is not None:  # (PyG itself requires an edge or a node mask)
-            return "edgeattr attributes to edges only; set node_mask_type=None"
+        if explainer.node_mask_type is not None and not self._spec.features:
+            return f"{self.method!r} attributes edges only, so node_mask_type needs another method ({FEATURES_NEED}); or set node_mask_type=None"
+        if explainer.edge_mask_type is None and self.method == "gnnexplainer":
+            return "GNNExplainer learns the edge mask together with the node mask here; set edge_mask_type='object'"
         if model.mode == ModelMode.binary_classification and model.return_type == ModelReturnType.log_probs:
             return "binary classification with return_type='log_probs' has no class threshold in PyG; return logits ('raw') or probabilities ('probs')"
         return None
@@ -199,16 +223,18 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             :class:`~torch_geometric.explain.Explanation` (or
             :class:`~torch_geometric.explain.HeteroExplanation`) with
             ``edge_mask`` and ``edge_attribution`` ``[E]`` (per edge type), and
-            for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``.
+            for layerwise methods ``layer_masks`` and ``layer_attribution`` ``[L, E]``;
+            with ``node_mask_type``, ``node_mask`` and ``node_attribution``.
         """
         edge_level = self.model_config.task_level == ModelTaskLevel.edge
         rows = _pair_indices(index) if edge_level else [_single_index(index)]
         adapter = self._adapter(model, x, edge_index, rows[0] if len(rows) == 1 else torch.tensor(rows), kwargs)
         if len(rows) == 1:
-            raw = self._attribute(adapter, *self._explained_target(adapter, target, rows[0] or 0))[0]
+            edges, nodes = self._attribute(adapter, *self._explained_target(adapter, target, rows[0] or 0))
+            raw, raw_features = edges[0], None if nodes is None else nodes[0]
         else:
-            raw = self._joint_attribution(adapter, [self._explained_target(adapter, target, row or 0)[0] for row in rows])
-        values = self._values(raw)
+            raw, raw_features = self._joint_attribution(adapter, [self._explained_target(adapter, target, row or 0)[0] for row in rows])
+        values = self._values(raw, raw_features)
         if isinstance(adapter, PyGHeteroAdapter):
             explanation = LayerwiseHeteroExplanation() if self._spec.layerwise else HeteroExplanation()
             for key, value in values.items():
@@ -232,10 +258,12 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
                 "EdgeAttrExplainer explains edge-level tasks of homogeneous models; for a heterogeneous link predictor, "
                 "explain the pair scores of its homogeneous counterpart, or a node-level output of the encoder"
             )
+        features = self.explainer_config.node_mask_type is not None
         if hetero:
-            return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, mode=mode, **kwargs)
+            return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, mode=mode, features=features, **kwargs)
         task = self.model_config.task_level.value
-        return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, mode=mode, **kwargs)
+        features_arg = 0 if features else None  # PyG's node masks are x's
+        return PyGAdapter(model, x, edge_index, index=index, layerwise=layerwise, task=task, mode=mode, features=features, features_arg=features_arg, **kwargs)
 
     def _explained_target(self, adapter: EdgeMaskAdapter, target: Tensor, row: int) -> Tuple[Optional[int], Optional[Tensor]]:
         """The target of the attribution method for output row ``row`` (a class or a column) and, for
@@ -268,19 +296,29 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
             raise ValueError(f"column={self.column} is out of range for a model with {columns} outputs per row")
         return self.column, values if regression_gnnexplainer else None
 
-    def _attribute(self, adapter: EdgeMaskAdapter, target: Union[None, int, List[Optional[int]]], kept_values: Optional[Tensor]) -> Tensor:
-        """The method's attribution of each target's output (class ``target``, one per target) to every edge, ``(T, E)`` or ``(T, L, E)``."""
+    def _attribute(
+        self, adapter: EdgeMaskAdapter, target: Union[None, int, List[Optional[int]]], kept_values: Optional[Tensor]
+    ) -> Tuple[Tensor, Optional[Tensor]]:
+        """The method's attribution of each target's output (class ``target``, one per target) to every edge,
+        ``(T, E)`` or ``(T, L, E)``, and with node masks to the node features: PyG's node mask for GNNExplainer,
+        else ``(T, N, F)``."""
         forward_func: Any = adapter
-        attribute_options = dict(self._attribute_options)
+        init_options, attribute_options = dict(self._init_options), dict(self._attribute_options)
         if self.method == "gnnexplainer":
             forward_func = _AsLogits(adapter, self.model_config)
             if kept_values is not None:
                 attribute_options["kept_values"] = kept_values
-        attribution = self._spec.attribution(forward_func, **self._init_options)
-        return attribution.attribute(adapter.ones(), target=target, **attribute_options).detach()
+            if adapter.features:
+                init_options["node_mask_type"] = self.explainer_config.node_mask_type.value
+        attribution = self._spec.attribution(forward_func, **init_options)
+        if not adapter.features:
+            return attribution.attribute(adapter.ones(), target=target, **attribute_options).detach(), None
+        edges, nodes = attribution.attribute(adapter.inputs(), target=target, **attribute_options)
+        return edges.detach(), nodes.detach()
 
-    def _joint_attribution(self, adapter: EdgeMaskAdapter, targets: List[Optional[int]]) -> Tensor:
-        """The attribution of the sum of the targets' explained outputs, ``(E,)`` or ``(L, E)``.
+    def _joint_attribution(self, adapter: EdgeMaskAdapter, targets: List[Optional[int]]) -> Tuple[Tensor, Optional[Tensor]]:
+        """The attribution of the sum of the targets' explained outputs to every edge, ``(E,)`` or ``(L, E)``,
+        and with node masks to the node features, ``(N, F)``.
 
         Gradients and occlusions are linear in the explained output, so the
         sum's attribution is the sum of the targets' rows; the gradient-sign
@@ -292,16 +330,23 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
                 f"call the explainer once per pair, or use a gradient or occlusion method for their sum"
             )
         if self.method != "gradient_sign":
-            return self._attribute(adapter, targets, None).sum(0)
+            edges, nodes = self._attribute(adapter, targets, None)
+            return edges.sum(0), None if nodes is None else nodes.sum(0)
         gradient = EdgeGradient(adapter).attribute(adapter.ones(), target=targets).detach().sum(0)
-        return (gradient > self._init_options.get("eps", 0.0)).to(gradient.dtype)
+        return (gradient > self._init_options.get("eps", 0.0)).to(gradient.dtype), None
 
-    def _values(self, raw: Tensor) -> Dict[str, Tensor]:
-        """What the explanation holds, from the raw attribution."""
-        total = raw.sum(0) if self._spec.layerwise else raw
-        values = {"edge_mask": self._normalized(total), "edge_attribution": total}
-        if self._spec.layerwise:
-            values.update(layer_masks=self._normalized(raw), layer_attribution=raw)
+    def _values(self, raw: Tensor, raw_features: Optional[Tensor]) -> Dict[str, Tensor]:
+        """What the explanation holds, from the raw attributions of the edges and of the node features."""
+        values: Dict[str, Tensor] = {}
+        if self.explainer_config.edge_mask_type is not None:
+            total = raw.sum(0) if self._spec.layerwise else raw
+            values.update(edge_mask=self._normalized(total), edge_attribution=total)
+            if self._spec.layerwise:
+                values.update(layer_masks=self._normalized(raw), layer_attribution=raw)
+        if raw_features is not None:
+            node_mask_type = self.explainer_config.node_mask_type.value
+            nodes = raw_features if self.method == "gnnexplainer" else node_mask_of(raw_features.reshape(raw_features.size(0), -1), node_mask_type)
+            values.update(node_mask=self._normalized(nodes), node_attribution=nodes)
         return values
 
     def _normalized(self, values: Tensor) -> Tensor:

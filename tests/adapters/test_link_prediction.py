@@ -222,3 +222,16 @@ def test_gnnexplainer_with_the_same_seed_gives_pygs_edge_level_gnnexplainer_mask
         theirs = explainer(x, edge_index, edge_label_index=pairs, index=p).edge_mask
         torch.testing.assert_close(ours, theirs.double(), rtol=1e-6, atol=1e-7)
         assert ours.max() > 0.1
+
+
+def test_feature_attributions_of_pair_scores_equal_autograd_of_the_score_in_x(graph):
+    x, edge_index, pairs = graph
+    model = _model(SAGEMLP)
+    fwd = PyGAdapter(model, x, edge_index, pairs, index=torch.arange(pairs.size(1)), mode="regression", features=True)
+    edges, features = EdgeGradient(fwd).attribute(fwd.inputs())
+    assert features.shape == (pairs.size(1),) + tuple(x.shape)
+    for p in range(pairs.size(1)):
+        leaf = x.clone().requires_grad_(True)
+        (expected,) = torch.autograd.grad(PairScores(model)(leaf, edge_index, pairs[:, p : p + 1])[0], leaf)
+        torch.testing.assert_close(features[p], expected, rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(edges[p], _reference_gradient(model, x, edge_index, pairs, p), rtol=1e-9, atol=1e-11)

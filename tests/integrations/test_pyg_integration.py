@@ -295,7 +295,7 @@ def test_bad_settings_and_inputs_raise_clear_errors():
         EdgeAttrExplainer("edge_gradient", normalize="minmax")
     config = dict(mode="multiclass_classification", task_level="node", return_type="raw")
     with pytest.raises(ValueError, match="node_mask_type=None"):
-        Explainer(model, EdgeAttrExplainer("edge_gradient"), "model", config, node_mask_type="object", edge_mask_type="object")
+        Explainer(model, EdgeAttrExplainer("edge_occlusion"), "model", config, node_mask_type="object", edge_mask_type="object")
     explainer = explainer_for(model, "edge_gradient")
     with pytest.raises(ValueError, match="once per id"):
         explainer(*args, index=torch.tensor([1, 2]))

@@ -35,6 +35,10 @@ The map of these modules, and the life of one explanation through them, is
   self-loops by its own, or appends its own (:func:`loop_policy`).
 - **exact path**: every target run alone on the user's own inputs, one mask
   per pass, where verification found that a shortcut does not reproduce the model.
+- **node features** (``features=True``): the second input ``x`` ``(B, N, *F)``
+  of a graph adapter's forward function, beside the mask; row ``b`` takes the
+  place of the model's node-feature argument in the pass of mask row ``b``
+  (:mod:`edgeattr.adapters.base.features`).
 """
 
 from typing import TYPE_CHECKING

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable, List, Optional, Union
+from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -74,6 +74,12 @@ class EdgeMaskAdapter(ABC):
     by ``mask[b, e]`` (input level) or ``mask[b, l, e]`` (layerwise) for every
     mask ``b`` of the batch, and returns the explained output row of each.
 
+    Built with ``features=True`` (a :class:`GraphAdapter`), it is
+    :math:`f(w, X)`: ``adapter(mask, x)`` also runs mask ``b`` with the node
+    features ``x[b]`` ``(N, *F)`` in place of the model's, and
+    :meth:`inputs` gives ``(mask, x)`` at their values, so that Captum
+    attributes both in one call.
+
     Subclasses build the computation graph and intercept their framework's
     message passing; see :class:`~edgeattr.adapters.PyGAdapter`.
     """
@@ -89,13 +95,16 @@ class EdgeMaskAdapter(ABC):
     #: The message-passing calls of one forward pass, in call order.
     layers: List[Layer]
 
-    def __init__(self, model: torch.nn.Module, *, layerwise: bool, mode: Optional[str] = None) -> None:
+    def __init__(self, model: torch.nn.Module, *, layerwise: bool, mode: Optional[str] = None, features: bool = False) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if features and self._features_instead is not None:
+            raise ValueError(f"{type(self).__name__} attributes edges only, not node features (features=True): {self._features_instead}")
         #: The module called: the model, or for a model with ``encode`` and ``decode`` but no forward, both as one.
         self.model = EncoderDecoder(model) if is_encoder_decoder(model) else model
         self._name_of = ModuleNames(model)
         self.layerwise = layerwise
+        self.features = features
         #: What the output means (see :mod:`edgeattr.modes`); ``None`` infers it from the output.
         self.mode = check_mode(mode)
 
@@ -110,6 +119,11 @@ class EdgeMaskAdapter(ABC):
     message_edges: Tensor
     #: Number of targets ``T``: row ``r`` of a batch of masks explains target ``r % T``.
     num_targets: int = 1
+    #: Whether the forward function also takes node features after the mask, ``f(mask, x)``
+    #: (an adapter built with ``features=True``); see :meth:`inputs`.
+    features: bool = False
+    #: What to use instead, named where ``features=True`` is refused; ``None`` for adapters that take node features.
+    _features_instead: Optional[str] = "build a PyGAdapter or DGLAdapter with features=True"
 
     @property
     def edge_segment(self) -> Tensor:
@@ -153,21 +167,44 @@ class EdgeMaskAdapter(ABC):
         shape = (self.num_targets, self.num_layers, self.num_edges) if self.layerwise else (self.num_targets, self.num_edges)
         return torch.ones(shape, dtype=self.dtype, device=self.device)
 
-    def __call__(self, mask: Tensor) -> Tensor:
-        r"""Runs the model with each of ``B`` edge masks.
+    def inputs(self) -> Tuple[Tensor, ...]:
+        r"""The inputs of the forward function at their values, as Captum takes them.
+
+        Returns:
+            tuple[Tensor]: ``(ones(),)``; with ``features=True``
+            ``(ones(), x)``, the node features once per target, ``(T, N, *F)``.
+        """
+        return (self.ones(),)
+
+    def __call__(self, mask: Tensor, x: Optional[Tensor] = None) -> Tensor:
+        r"""Runs the model with each of ``B`` edge masks, and node features ``x`` if given.
 
         Args:
             mask (Tensor): Shape ``(B, E)``, or ``(B, L, E)`` when layerwise;
                 with ``T`` targets, ``B`` is a multiple of ``T`` and row ``r``
                 applies to target ``r % T``.
+            x (Tensor, optional): Only for an adapter built with
+                ``features=True``: the node features of each mask,
+                ``(B, N, *F)``; row ``b`` replaces the features the model is
+                called with in the pass of mask row ``b``. ``None`` keeps the
+                features the adapter was built with.
 
         Returns:
             Tensor of shape ``(B, *out)``: the model's output row at the target
-            (node or graph) of each mask. Differentiable in ``mask``; a mask of
-            another floating dtype than the model's is cast to it.
+            (node or graph) of each mask. Differentiable in ``mask`` and ``x``;
+            a mask of another floating dtype than the model's is cast to it,
+            and ``x`` to the features' dtype.
         """
         self.check(mask, name="mask")
-        return self._batched(self.compact(mask).to(self.dtype), keep=False)
+        sub_mask = self.compact(mask).to(self.dtype)
+        if x is None:
+            return self._batched(sub_mask, keep=False)
+        return self._batched_features(sub_mask, x)
+
+    def _batched_features(self, sub_mask: Tensor, x: Tensor) -> Tensor:
+        r"""Like :meth:`_batched` at message weights ``sub_mask`` ``(C, ..., E_sub)``, with node features
+        ``x`` ``(C * T, N, *F)`` in place of the model's; refused by an adapter without ``features=True``."""
+        raise TypeError(f"{type(self).__name__} takes an edge mask only, so x (node features) cannot be passed; for node features, {self._features_instead}")
 
     def remove(self, keep: Tensor) -> Tensor:
         r"""Runs the model with edges deleted instead of their messages zeroed.
@@ -306,11 +343,14 @@ class EdgeMaskAdapter(ABC):
         )
 
 
-def run_in_passes(sub_mask: Tensor, per_pass: int, keep: bool, run: Callable[[int, Optional[Tensor], Optional[Tensor]], Tensor]) -> Tensor:
-    r"""Runs masks ``per_pass`` at a time with ``run(copies, weights, keep)``; the outputs concatenated."""
+def run_in_passes(sub_mask: Tensor, per_pass: int, keep: bool, run: Callable[..., Tensor], *rows: Tensor) -> Tensor:
+    r"""Runs masks ``per_pass`` at a time with ``run(copies, weights, keep, *chunks of rows)``; the outputs concatenated.
+
+    Each tensor of ``rows`` (the node features of each mask) has one row per mask and is split with the masks.
+    """
     outputs = []
-    for chunk in sub_mask.split(per_pass):
-        outputs.append(run(chunk.size(0), None, chunk) if keep else run(chunk.size(0), chunk, None))
+    for chunk, *row_chunks in zip(sub_mask.split(per_pass), *(tensor.split(per_pass) for tensor in rows)):
+        outputs.append(run(chunk.size(0), None, chunk, *row_chunks) if keep else run(chunk.size(0), chunk, None, *row_chunks))
     return torch.cat(outputs)
 
 

@@ -10,6 +10,7 @@ copied, and how its message passing is intercepted.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import numbers
 import weakref
@@ -47,6 +48,7 @@ from edgeattr.adapters.base.call import (
     find,
     node_count,
 )
+from edgeattr.adapters.base.features import check_features, feature_slot, gather_rows, repeated
 from edgeattr.adapters.base.fingerprint import InputState, Snapshot, module_settings, tensor_state
 from edgeattr.adapters.base.messages import OWN, CallCounter, Layer, discover_layers, loop_policy, session_for
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
@@ -92,7 +94,14 @@ class GraphAdapter(EdgeMaskAdapter):
             the model's outputs (see :func:`select_output`).
         pairs_arg (int or str, optional): Position or name of the argument
             holding the node pairs an edge-task model scores.
+        features (bool): The forward function also takes the node features,
+            ``f(mask, x)`` (see :meth:`inputs`).
+        features_arg (int or str, optional): Position or name of the node
+            features with ``features``; default the only floating node-level argument.
     """
+
+    #: Takes node features beside the mask with ``features=True``.
+    _features_instead = None
 
     def __init__(
         self,
@@ -112,8 +121,10 @@ class GraphAdapter(EdgeMaskAdapter):
         edge_args: Sequence[str] = (),
         output: OutputSelector = None,
         pairs_arg: Optional[Key] = None,
+        features: bool = False,
+        features_arg: Optional[Key] = None,
     ) -> None:
-        super().__init__(model, layerwise=layerwise, mode=mode)
+        super().__init__(model, layerwise=layerwise, mode=mode, features=features)
         self._output = output
         self._copies_per_pass = checked_count("copies_per_pass", copies_per_pass)
         self._check_model()
@@ -126,9 +137,9 @@ class GraphAdapter(EdgeMaskAdapter):
             raise ValueError(f"task must be 'node', 'graph' or 'edge', got {task!r}")
         scores_pairs = task == "edge" or (task is None and (pairs_arg is not None or any(slot.name in PAIR_NAMES for slot in self._slots)))
         self._pairs = self._find_pairs(self._slots, pairs_arg) if scores_pairs else None
-        features = node_count(self._slots)
+        counted = node_count(self._slots)
         if num_nodes is None:
-            num_nodes = features if features is not None else int(torch.cat([self._src, self._dst]).max()) + 1 if self.num_edges else 0
+            num_nodes = counted if counted is not None else int(torch.cat([self._src, self._dst]).max()) + 1 if self.num_edges else 0
         self.num_nodes = num_nodes
         self._check_devices()
         if self.num_edges and (min(self._src.min(), self._dst.min()) < 0 or max(self._src.max(), self._dst.max()) >= num_nodes):
@@ -136,6 +147,8 @@ class GraphAdapter(EdgeMaskAdapter):
                 f"the edges hold node ids outside [0, {num_nodes}); the node features have {num_nodes} rows"
             )
         classify(self._slots, self.num_nodes, self.num_edges, node_args, edge_args)
+        #: The argument whose values the forward function takes as ``x`` (``features=True``), else ``None``.
+        self._features = feature_slot(self._slots, features, features_arg)
         self.task = "edge" if scores_pairs else task or self._default_task()
         #: For an edge task, the scored pairs' endpoints, ``(2, P)``: ``pair_index[:, p]`` is pair ``p``.
         self.pair_index = self._checked_pairs() if self._pairs is not None else None
@@ -714,7 +727,7 @@ class GraphAdapter(EdgeMaskAdapter):
             return None
         return [loop_policy(count) for count in session.message_counts]
 
-    def _batched(self, sub_mask: Tensor, *, keep: bool) -> Tensor:
+    def _batched(self, sub_mask: Tensor, *, keep: bool, features: Optional[Tensor] = None) -> Tensor:
         modified = self._inputs.modified()
         if modified:
             raise InputModifiedError(
@@ -724,14 +737,20 @@ class GraphAdapter(EdgeMaskAdapter):
         rounds, outputs = sub_mask.size(0), []
         for unit in self._units:
             run = functools.partial(self._run, unit)
-            out = run_in_passes(sub_mask[..., unit.edge_range], self._copies_for(unit), keep, run)
+            rows = () if features is None else (features[:, unit.node_range],)
+            out = run_in_passes(sub_mask[..., unit.edge_range], self._copies_for(unit), keep, run, *rows)
             outputs.append(out.view((rounds, unit.num_targets) + out.shape[1:]))
         out = torch.cat(outputs, 1) if len(outputs) > 1 else outputs[0]
         return out.reshape((rounds * self.num_targets,) + out.shape[2:])
 
-    def _run(self, unit: "_Unit", copies: int, weights: Optional[Tensor], keep: Optional[Tensor]) -> Tensor:
-        """The explained rows of ``copies`` copies of ``unit``, ``(copies * T_unit, *out)``."""
+    def _run(self, unit: "_Unit", copies: int, weights: Optional[Tensor], keep: Optional[Tensor], features: Optional[Tensor] = None) -> Tensor:
+        """The explained rows of ``copies`` copies of ``unit``, ``(copies * T_unit, *out)``; ``features``: the node
+        features of each copy, ``(copies, N_unit, *F)``, in place of the model's."""
         call = self._copies(unit, copies)
+        if features is not None:
+            assert self._features is not None
+            values = {**call.values, self._features.key: features.reshape((-1,) + features.shape[2:])}
+            call = dataclasses.replace(call, values=values)
         layer_keep = None
         if keep is not None and self.reads_own_graph:
             raise ValueError(
@@ -788,6 +807,23 @@ class GraphAdapter(EdgeMaskAdapter):
         """Deletes, at each layer ``l``, the edges ``keep[:, l]`` drops from the inputs of the layer's module."""
         return _LayerRemoval(self, call, session, keep)
 
+    # -- node features beside the mask (features=True) --------------------------------------
+
+    def inputs(self) -> Tuple[Tensor, ...]:
+        if self._features is None:
+            return (self.ones(),)
+        return self.ones(), repeated(self._features.value, self.num_targets)
+
+    def _batched_features(self, sub_mask: Tensor, x: Tensor) -> Tensor:
+        if self._features is None:
+            raise TypeError(
+                "x (node features) was passed, but the adapter was built without features=True: build it with "
+                "features=True (and features_arg= to name the features), or call it with the mask alone"
+            )
+        features = self._features.value
+        check_features(x, features, sub_mask.size(0) * self.num_targets, str(self._features.name or self._features.key))
+        return self._batched(sub_mask, keep=False, features=gather_rows(x.to(features.dtype), self.segments, self.num_targets))
+
 
 def named_tensors(slots: List[Slot], values: Dict[Key, Any], structure_tensors: Any) -> Iterator[Tuple[str, Tensor]]:
     r"""The tensors among a call's ``values`` by argument name, with those inside its graph (``structure_tensors``)."""
@@ -800,7 +836,8 @@ def named_tensors(slots: List[Slot], values: Dict[Key, Any], structure_tensors: 
 
 
 class _Unit:
-    """Consecutive targets whose segments run together, and their positions among ``edge_ids`` (``edge_range``).
+    """Consecutive targets whose segments run together, and their positions among ``edge_ids`` (``edge_range``)
+    and among the nodes of all segments (``node_range``).
 
     Args:
         adapter (GraphAdapter): The adapter.
@@ -816,6 +853,8 @@ class _Unit:
         values: Optional[Dict[Key, Any]] = None,
     ) -> None:
         self.edge_range = segments.edge_range(first, last)
+        #: The unit's positions among ``segments.nodes``, where its rows of the node features are.
+        self.node_range = segments.node_range(first, last)
         self.segments = segments.select(first, last)
         self.num_targets = last - first
         self.size = self.segments.nodes.numel() * node_size + self.segments.edge_ids.numel() * edge_size

@@ -9,7 +9,7 @@ edge masks. They rely on nothing of an adapter beyond this interface; every
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, Tuple, Union, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -39,6 +39,8 @@ class AdapterInterface(Protocol):
     num_targets: int
     #: Whether masks carry one row per layer.
     layerwise: bool
+    #: Whether the forward function also takes node features ``x`` ``(B, N, *F)`` after the mask.
+    features: bool
     #: What the output means (see :mod:`edgeattr.modes`); ``None``: multiclass for two or more
     #: output columns (one column needs a mode).
     mode: Optional[str]
@@ -51,8 +53,9 @@ class AdapterInterface(Protocol):
     def edge_segment(self) -> Tensor:
         r"""The target (``0 .. T - 1``) of each of :attr:`edge_ids`, ``(E_sub,)``, sorted."""
 
-    def __call__(self, mask: Tensor) -> Tensor:
-        r"""The explained output row of each mask ``(B, E)`` or ``(B, L, E)``: ``(B, *out)``."""
+    def __call__(self, mask: Tensor, x: Optional[Tensor] = None) -> Tensor:
+        r"""The explained output row of each mask ``(B, E)`` or ``(B, L, E)``: ``(B, *out)``; with
+        :attr:`features`, ``x`` ``(B, N, *F)`` replaces the node features of each mask's pass."""
 
     @property
     def device(self) -> torch.device:
@@ -60,6 +63,9 @@ class AdapterInterface(Protocol):
 
     def ones(self) -> Tensor:
         r"""The all-ones mask of every target, ``(T, E)`` or ``(T, L, E)``."""
+
+    def inputs(self) -> Tuple[Tensor, ...]:
+        r"""The inputs at their values: ``(ones(),)``, with :attr:`features` also the node features per target ``(T, N, *F)``."""
 
     @property
     def dtype(self) -> torch.dtype:
@@ -84,8 +90,9 @@ class AdapterInterface(Protocol):
         r"""Like :meth:`remove`, with ``keep`` in subgraph coordinates."""
 
 
-#: What an attribution method runs: an adapter, or any function of edge masks ``(B, ...)`` to outputs ``(B, *out)``.
-ForwardFunc = Union[AdapterInterface, Callable[[Tensor], Tensor]]
+#: What an attribution method runs: an adapter, or any function of edge masks ``(B, ...)`` (and, for the methods
+#: that take them, node features ``(B, N, *F)``) to outputs ``(B, *out)``.
+ForwardFunc = Union[AdapterInterface, Callable[..., Tensor]]
 
 
 def adapter_of(forward_func: Any) -> Optional[AdapterInterface]:
@@ -118,8 +125,8 @@ class AdapterWrapper:
         r"""The wrapper's output for the wrapped adapter's ``output`` ``(B, *out)``; the identity here."""
         return output
 
-    def __call__(self, mask: Tensor) -> Tensor:
-        return self.map_output(self.adapter(mask))
+    def __call__(self, mask: Tensor, x: Optional[Tensor] = None) -> Tensor:
+        return self.map_output(self.adapter(mask) if x is None else self.adapter(mask, x))
 
     def remove(self, keep: Tensor) -> Tensor:
         return self.map_output(self.adapter.remove(keep))

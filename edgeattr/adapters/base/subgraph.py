@@ -62,6 +62,10 @@ class Segments:
         r"""The positions in ``edge_ids`` of segments ``first .. last - 1``."""
         return _range(self.edge_segment, first, last)
 
+    def node_range(self, first: int, last: int) -> slice:
+        r"""The positions in ``nodes`` of segments ``first .. last - 1``."""
+        return _range(self.node_segment, first, last)
+
     def bounds(self, budget: int, node_size: int = 1, edge_size: int = 1) -> List[Tuple[int, int]]:
         r"""Consecutive groups ``(first, last)`` of segments of about ``budget`` elements each,
         a node counting ``node_size`` and an edge ``edge_size``."""
@@ -74,7 +78,7 @@ class Segments:
 
     def select(self, first: int, last: int) -> "Segments":
         r"""Segments ``first .. last - 1`` as a union of their own (renumbered from 0)."""
-        node_range = _range(self.node_segment, first, last)
+        node_range = self.node_range(first, last)
         edge_range = self.edge_range(first, last)
         node_offset = node_range.start
         message_edges = self.message_edges[_range(self.message_edges, edge_range.start, edge_range.stop)]
