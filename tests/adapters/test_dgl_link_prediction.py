@@ -78,6 +78,12 @@ def full():
     return g, dgl.graph((u, v), num_nodes=g.num_nodes()), feat
 
 
+def _adapter(model, full, index, **options):
+    """The full-graph link model's adapter, pairs scored as regression values."""
+    g, pair_graph, feat = full
+    return DGLAdapter(model, g, pair_graph, feat, index=index, task="edge", mode="regression", **options)
+
+
 def _layer_gradients(model, g, pair_graph, feat, p):
     weights = [torch.ones(g.num_edges(), dtype=torch.float64, requires_grad=True) for _ in range(2)]
     return torch.stack(torch.autograd.grad(model(g, pair_graph, feat, weights)[p], weights))
@@ -87,8 +93,7 @@ def test_full_graph_methods_equal_dgls_own_edge_weights(full):
     g, pair_graph, feat = full
     model = _model(FullGraphLinkModel)
     pairs = torch.arange(pair_graph.num_edges())
-    fwd = DGLAdapter(model, g, pair_graph, feat, index=pairs, task="edge", mode="regression")
-    layerwise = DGLAdapter(model, g, pair_graph, feat, index=pairs, task="edge", mode="regression", layerwise=True)
+    fwd, layerwise = _adapter(model, full, pairs), _adapter(model, full, pairs, layerwise=True)
     references = torch.stack([_layer_gradients(model, g, pair_graph, feat, p) for p in pairs.tolist()])
     assert references.abs().max() > 1e-4
     torch.testing.assert_close(EdgeGradient(fwd).attribute(fwd.ones()), references.sum(1), rtol=1e-9, atol=1e-11)
@@ -106,17 +111,16 @@ def test_full_graph_methods_equal_dgls_own_edge_weights(full):
 
 
 def test_full_graph_restricted_equals_whole_and_batched_equals_one_at_a_time(full):
-    g, pair_graph, feat = full
+    pair_graph = full[1]
     model = _model(FullGraphLinkModel)
     pairs = torch.arange(pair_graph.num_edges())
-    batched = DGLAdapter(model, g, pair_graph, feat, index=pairs, task="edge", mode="regression")
-    whole = DGLAdapter(model, g, pair_graph, feat, index=pairs, task="edge", mode="regression", restrict=False)
+    batched, whole = _adapter(model, full, pairs), _adapter(model, full, pairs, restrict=False)
     assert batched.edge_ids.numel() < whole.edge_ids.numel()
     for method in (EdgeGradient, EdgeOcclusion):
         together = method(batched).attribute(batched.ones())
         torch.testing.assert_close(together, method(whole).attribute(whole.ones()), rtol=1e-9, atol=1e-11)
         for p in pairs.tolist():
-            alone = DGLAdapter(model, g, pair_graph, feat, index=p, task="edge", mode="regression")
+            alone = _adapter(model, full, p)
             torch.testing.assert_close(together[p : p + 1], method(alone).attribute(alone.ones()), rtol=1e-9, atol=1e-11)
 
 
