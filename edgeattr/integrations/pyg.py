@@ -53,10 +53,10 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
     with ``edge_mask_type='object'``, for node or graph tasks of homogeneous
     models and of heterogeneous ones (e.g. built with
     :func:`~torch_geometric.nn.to_hetero`, called with ``x_dict`` and
-    ``edge_index_dict``), and for edge-level tasks (link prediction) of
-    homogeneous models: ``task_level='edge'``, the model called with
-    ``edge_label_index=`` (passed through) and ``index`` the explained pair,
-    a column of ``edge_label_index``; ``node_mask_type`` (homogeneous models)
+    ``edge_index_dict``), and for edge-level tasks (link prediction):
+    ``task_level='edge'``, the model called with ``edge_label_index=``
+    (passed through) and ``index`` the explained pair, a column of
+    ``edge_label_index``; ``node_mask_type`` (homogeneous models)
     adds node masks, see below. It runs the method of the same name on a
     :class:`~edgeattr.PyGAdapter` (:class:`~edgeattr.adapters.PyGHeteroAdapter`
     for dicts) and returns an :class:`~torch_geometric.explain.Explanation`
@@ -253,11 +253,6 @@ class EdgeAttrExplainer(ExplainerAlgorithm):
                 f"rename them in the model's forward"
             )
         layerwise, mode = self._spec.layerwise, self.model_config.mode.value
-        if hetero and self.model_config.task_level == ModelTaskLevel.edge:
-            raise ValueError(
-                "EdgeAttrExplainer explains edge-level tasks of homogeneous models; for a heterogeneous link predictor, "
-                "explain the pair scores of its homogeneous counterpart, or a node-level output of the encoder"
-            )
         features = self.explainer_config.node_mask_type is not None
         if hetero:
             return PyGHeteroAdapter(model, x, edge_index, index=index, layerwise=layerwise, mode=mode, features=features, **kwargs)

@@ -84,3 +84,20 @@ def test_explain_names_the_edge_task_and_keys_masks_by_edge_type(case):
     assert explanation.task == "edge" and explanation.index == 2
     reference = _reference(model, x, edges, pairs, 2)
     torch.testing.assert_close(torch.cat([explanation.edge_mask_dict[RATES], explanation.edge_mask_dict[REVERSE]]), reference, rtol=1e-9, atol=1e-11)
+
+
+def test_edge_attr_explainer_on_a_heterogeneous_link_predictor(case):
+    from torch_geometric.explain import Explainer, HeteroExplanation
+
+    from edgeattr.integrations.pyg import EdgeAttrExplainer
+
+    model, x, edges, pairs = case
+    explainer = Explainer(
+        model, algorithm=EdgeAttrExplainer("edge_gradient", normalize=None), explanation_type="model", edge_mask_type="object",
+        model_config=dict(mode="regression", task_level="edge", return_type="raw"),
+    )
+    explanation = explainer(x, edges, edge_label_index=pairs, index=1)
+    assert isinstance(explanation, HeteroExplanation)
+    reference = _reference(model, x, edges, pairs, 1)
+    got = torch.cat([explanation[RATES].edge_attribution, explanation[REVERSE].edge_attribution])
+    torch.testing.assert_close(got, reference, rtol=1e-9, atol=1e-11)
