@@ -93,10 +93,11 @@ def explain(
             for PyG models given a ``batch`` and for batches of several DGL
             graphs, else ``'node'``. A graph classifier of a single graph needs
             ``task='graph'``; a DGL link predictor, called with a pair graph,
-            ``task='edge'`` (see the link-prediction page of the docs). On a heterogeneous graph it only
-            names what ``index`` is (default: ``'graph'`` without ``index``,
-            else ``'node'``), the output's row; DGL blocks explain a seed node,
-            or a pair graph's edge with ``task='edge'``.
+            ``task='edge'`` (see the link-prediction page of the docs). On a
+            heterogeneous graph it only names what ``index`` is (default:
+            ``'graph'`` without ``index``, else ``'node'``), the output's row;
+            DGL blocks explain a seed node, or a pair graph's edge with
+            ``task='edge'``.
         mode (str, optional): What the output means, one of PyG's
             ``ModelConfig`` modes (see :mod:`edgeattr.modes`); required for a
             model with a single output column.
