@@ -23,6 +23,8 @@ from edgeattr.errors import FallbackWarning, InputModifiedError, UnsupportedLaye
 from edgeattr.explaining import explain
 from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation
 from edgeattr.metrics import cosine_similarity, sign_flips
+from edgeattr.runs import explain_all
+from edgeattr.store import read_attributions, read_manifest
 
 __version__ = "0.1.0"
 
@@ -45,6 +47,9 @@ __all__ = [
     "VerificationError",
     "InputModifiedError",
     "explain",
+    "explain_all",
+    "read_attributions",
+    "read_manifest",
     "EdgeExplanation",
     "HeteroEdgeExplanation",
     "cosine_similarity",

@@ -126,12 +126,12 @@ class DGLBlockAdapter(EdgeMaskAdapter):
         #: The parent edges the blocks hold, sorted: one seed's columns.
         self._parents = torch.unique(parent_ids)
         if self.task == "edge":
-            #: Output rows of the model: one per pair (edge task) or per seed.
-            self._num_rows = _pair_graph(model_args, model_kwargs, pairs_arg).num_edges()
-            self.index, self.targets = _pair_ids(index, self._num_rows, blocks[0].device)
+            #: Rows of the model's output: one per pair (edge task) or per seed.
+            self.num_rows = _pair_graph(model_args, model_kwargs, pairs_arg).num_edges()
+            self.index, self.targets = _pair_ids(index, self.num_rows, blocks[0].device)
             self._rows = self.targets
         else:
-            self._num_rows = blocks[-1].num_dst_nodes()
+            self.num_rows = blocks[-1].num_dst_nodes()
             self.index, self.targets, self._rows = _seeds(index, blocks[-1].dstdata[dgl.NID])
         self.num_targets = self.targets.numel()
         self.edge_ids = self._parents.repeat(self.num_targets)
@@ -213,9 +213,9 @@ class DGLBlockAdapter(EdgeMaskAdapter):
 
     def _checked_output(self, out: Any) -> Tensor:
         """The model's output, if it has one row per seed node (one per pair of an edge task)."""
-        if not isinstance(out, Tensor) or out.dim() == 0 or out.size(0) != self._num_rows:
+        if not isinstance(out, Tensor) or out.dim() == 0 or out.size(0) != self.num_rows:
             rows = "scored pair" if self.task == "edge" else "seed node"
-            raise ValueError(f"the model must return one row per {rows} ({self._num_rows}), got {getattr(out, 'shape', type(out))}")
+            raise ValueError(f"the model must return one row per {rows} ({self.num_rows}), got {getattr(out, 'shape', type(out))}")
         return out
 
     def _positions(self, parent_ids: Tensor) -> Tensor:

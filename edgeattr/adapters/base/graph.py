@@ -358,8 +358,9 @@ class GraphAdapter(EdgeMaskAdapter):
             )
         return pairs
 
-    def _num_rows(self) -> int:
-        """Rows of the model's output on the user's input: one per node, graph or scored pair."""
+    @property
+    def num_rows(self) -> int:
+        r"""Rows of the model's output on the user's input, the targets ``index`` may name: one per node, graph or scored pair."""
         if self.task == "node":
             return self.num_nodes
         return self._num_graphs() if self.task == "graph" else self._pairs_of().size(1)
@@ -388,7 +389,7 @@ class GraphAdapter(EdgeMaskAdapter):
                 raise ValueError("index is required for a node task: pass the node id to explain, e.g. index=0")
             limit, what = self.num_nodes, f"a graph with {self.num_nodes} nodes"
         elif self.task == "edge":
-            limit = self._num_rows()
+            limit = self.num_rows
             if ids is None:
                 if limit != 1:
                     raise ValueError(f"index is required: the model scores {limit} node pairs; pass the position of the pair to explain")
@@ -476,7 +477,7 @@ class GraphAdapter(EdgeMaskAdapter):
         if problem is None:
             return
         self.exact_path = True
-        per_segment = self._num_rows() if self.task != "node" else 0
+        per_segment = self.num_rows if self.task != "node" else 0
         self._bind_segments(whole_inputs(self._src, self._dst, self.num_nodes, self.targets, per_segment))
         mismatch, _ = self._verdict(record, ("exact", self.task), lambda: self._exact_problem(rows))
         if mismatch is not None:
@@ -552,7 +553,7 @@ class GraphAdapter(EdgeMaskAdapter):
         with torch.no_grad(), prepared(self.model):
             out = self.model(*args, **kwargs)
         self._check_unmodified(state)
-        return self._checked_output(out, self._num_rows()).detach()
+        return self._checked_output(out, self.num_rows).detach()
 
     def _layers(self) -> Tuple[List[Layer], Optional[List[Optional[str]]]]:
         """The message-passing calls and their self-loop policies, found once per model and argument layout.

@@ -1,0 +1,172 @@
+r"""Every target of a graph explained and written to disk, shard by shard, resumable: :func:`explain_all`."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import time
+from typing import Any, Callable, Mapping, Optional, Union
+
+import torch
+from torch import Tensor
+
+from edgeattr.adapters import GraphAdapter
+from edgeattr.attribution._common import resolve_target
+from edgeattr.explaining import _adapter_class
+from edgeattr.methods import method_named
+from edgeattr.store import AttributionStore, Manifest, Shard, content_fingerprint
+
+#: Targets per shard when none is given: a shard's rows stay in memory until it is written.
+DEFAULT_SHARD_SIZE = 256
+
+
+def explain_all(
+    model: torch.nn.Module,
+    *inputs: Any,
+    method: str = "gradient_sign",
+    targets: Optional[Tensor] = None,
+    out: Union[str, pathlib.Path],
+    shard_size: Optional[int] = None,
+    layerwise: bool = False,
+    topk: Optional[int] = None,
+    task: Optional[str] = None,
+    mode: Optional[str] = None,
+    options: Optional[Mapping[str, Any]] = None,
+    progress: Optional[Callable[[int, int, int, float], None]] = None,
+    **model_kwargs: Any,
+) -> AttributionStore:
+    r"""Explains every target of a PyG or DGL model and writes the attributions as Parquet shards.
+
+    The targets run ``shard_size`` at a time on one adapter each (their
+    computation subgraphs batched in one pass, as with a tensor ``index``); each
+    shard's non-zero attributions, or each target's ``topk`` largest, are written
+    to ``out`` as one Parquet file, and the manifest records it
+    (:mod:`edgeattr.store`). A call with the same arguments on the same folder
+    resumes: written shards are skipped. A folder holding another run (other
+    parameters, inputs, settings or targets) is refused. Memory is bounded by one
+    shard's attributions, whatever the number of targets.
+
+    Args:
+        model (torch.nn.Module): The model, unchanged, called as with :func:`edgeattr.explain`.
+        *inputs: Its positional inputs (``x, edge_index`` or a ``Data`` for PyG; ``graph, feat`` for DGL).
+        method (str, optional): A name of :data:`edgeattr.methods.METHODS`. (default: ``'gradient_sign'``)
+        targets (Tensor, optional): Node, graph or pair ids to explain, ``(T,)``.
+            Default: every node (node task), graph (graph task) or scored pair (edge task).
+        out (str or Path): The run's folder.
+        shard_size (int, optional): Targets per shard. (default: :data:`DEFAULT_SHARD_SIZE`)
+        layerwise (bool, optional): Attribute per message-passing call: rows
+            carry a ``layer``. Implied by the layerwise methods. (default: ``False``)
+        topk (int, optional): Keep only each target's ``topk`` edges of largest
+            attribution (signed, ties to the lower edge id; per layer when
+            layerwise) instead of every non-zero one.
+        task (str, optional): ``'node'``, ``'graph'`` or ``'edge'``, as for :func:`edgeattr.explain`.
+        mode (str, optional): What the output means (see :mod:`edgeattr.modes`).
+        options (Mapping, optional): Options of the method's class, as for :func:`edgeattr.explain`.
+        progress (Callable, optional): Called after each shard with the
+            targets done, their total, those done by this call and its seconds
+            elapsed (:func:`print_progress` prints them).
+        **model_kwargs: Keyword arguments of the model call (``batch``, ``edge_attr``, ...).
+
+    Returns:
+        AttributionStore: The run's folder and manifest; read the results with
+        :func:`edgeattr.read_attributions`.
+
+    Raises:
+        ValueError: for inputs other than one homogeneous PyG or DGL graph (or
+            batch), targets out of range, or a folder holding another run.
+
+    Example::
+
+        >>> explain_all(model, data.x, data.edge_index, method="edge_gradient", out="runs/cora")
+        >>> attributions = read_attributions("runs/cora")      # sparse (2708, E)
+    """
+    chosen = method_named(method)
+    layerwise = layerwise or chosen.layerwise
+    options = dict(options or {})
+    if topk is not None and (isinstance(topk, bool) or not isinstance(topk, int) or topk < 1):
+        raise ValueError(f"topk must be a positive integer, got {topk!r}")
+    size = DEFAULT_SHARD_SIZE if shard_size is None else shard_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    route = _adapter_class(model, inputs, model_kwargs)
+    if not route.takes_task:
+        raise ValueError(
+            "explain_all explains one homogeneous PyG or DGL graph (or a batch of them); for heterogeneous graphs and "
+            "sampled blocks, explain targets with explain() or an adapter's tensor index"
+        )
+
+    def adapter_for(index: Union[int, Tensor]) -> GraphAdapter:
+        return route.adapter(model, *route.inputs, index=index, task=task, layerwise=layerwise, mode=mode, **model_kwargs)
+
+    probe = adapter_for(0)
+    ids = torch.arange(probe.num_rows, device=probe.device) if targets is None else _checked_targets(targets, probe.num_rows)
+    settings = {"method": method, "options": options, "task": probe.task, "layerwise": layerwise, "topk": topk, "mode": mode}
+    wanted = Manifest(
+        fingerprint=content_fingerprint(probe.model, (*inputs, *model_kwargs.values()), settings),
+        settings=settings,
+        task=probe.task,
+        targets=ids.tolist(),
+        num_edges=probe.num_edges,
+        num_layers=probe.num_layers if layerwise else 1,
+        layerwise=layerwise,
+        shards=[Shard(first, min(first + size, ids.numel()), f"shard-{i:05d}.parquet") for i, first in enumerate(range(0, ids.numel(), size))],
+    )
+    store = AttributionStore.open(out, wanted)
+    started, resumed = time.perf_counter(), sum(s.last - s.first for s in store.manifest.shards if s.done)
+    done = resumed
+    for index in store.pending():
+        shard = store.manifest.shards[index]
+        shard_ids = ids[shard.first : shard.last]
+        adapter = adapter_for(shard_ids)
+        with torch.no_grad():
+            classes = resolve_target(adapter, adapter.ones(), None).targets
+        attribution = chosen.attribute(adapter, target=classes, **options)
+        assert isinstance(attribution, Tensor), "an adapter without features gives one attribution"
+        rows, layers, edges, values = _rows(attribution.detach(), topk)
+        store.write(index, shard_ids[rows], edges, layers if layerwise else None, values, classes.tolist())
+        done += shard.last - shard.first
+        if progress is not None:
+            progress(done, ids.numel(), done - resumed, time.perf_counter() - started)
+    return store
+
+
+def _checked_targets(targets: Any, limit: int) -> Tensor:
+    """``targets`` as a 1-D long tensor of distinct ids in ``[0, limit)``."""
+    if not isinstance(targets, Tensor) or targets.dim() != 1 or targets.is_floating_point() or targets.dtype == torch.bool:
+        raise ValueError(f"targets must be a 1-D integer tensor of ids, got {targets!r}")
+    outside = targets[(targets < 0) | (targets >= limit)]
+    if outside.numel():
+        raise ValueError(f"target {int(outside[0])} is out of range: the model's output has {limit} rows")
+    if targets.unique().numel() != targets.numel():
+        raise ValueError("targets name an id twice; pass each target once")
+    return targets.long()
+
+
+def _rows(attribution: Tensor, topk: Optional[int]) -> tuple:
+    """``(target position, layer, edge, value)`` of the rows to write from attributions ``(T, E)`` or ``(T, L, E)``.
+
+    Every non-zero entry, or the ``topk`` largest of each target (and layer), ties to the lower edge id.
+    """
+    values = attribution if attribution.dim() == 3 else attribution.unsqueeze(1)
+    if topk is None:
+        row, layer, edge = values.nonzero(as_tuple=True)
+        return row, layer, edge, values[row, layer, edge]
+    k = min(topk, values.size(-1))
+    order = torch.sort(values, dim=-1, descending=True, stable=True).indices[..., :k]
+    row, layer, _ = torch.meshgrid(*(torch.arange(n, device=values.device) for n in order.shape), indexing="ij")
+    edge = order.reshape(-1)
+    row, layer = row.reshape(-1), layer.reshape(-1)
+    return row, layer, edge, values[row, layer, edge]
+
+
+def print_progress(done: int, total: int, this_call: int, seconds: float) -> None:
+    r"""A progress line on standard error: targets done, explanations per second (of this call) and the time left."""
+    rate = this_call / seconds if seconds > 0 else float("inf")
+    left = (total - done) / rate if rate > 0 else float("inf")
+    sys.stderr.write(f"\r{done}/{total} targets, {rate:.1f} per second, {left:.0f} s left   ")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+__all__ = ["explain_all", "print_progress", "DEFAULT_SHARD_SIZE"]
