@@ -73,6 +73,15 @@ MODULE_COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "five edges of largest attribution and writes the figure to --out. Example: edgeattr explain "
         "--dataset cora --model gcn --node 10 --method gradient_sign --out fig.png",
     ),
+    "explain-all": (
+        "edgeattr.experiments.explain_all_command",
+        "explain every node (or test graph) of a dataset and write the attributions as Parquet shards",
+        "Loads a dataset through PyG from --root, trains the model (or loads it from the cache of trained "
+        "models) and explains every node of a node dataset, or every test graph of a graph dataset, with "
+        "--method, writing one Parquet shard per --shard-size targets and a manifest to --out, with a progress "
+        "line; a rerun with the same arguments resumes. Read them with edgeattr.read_attributions(out). "
+        "Example: edgeattr explain-all --dataset cora --model gcn --method gradient_sign --out runs/cora",
+    ),
     "bench": (
         "edgeattr.benchmarks.run",
         "measure edgeattr against PyG's, Captum's and DGL's explainers (ratios, side by side)",

@@ -3,12 +3,12 @@ r"""``edgeattr explain``: train (or load) a model on a dataset and draw one expl
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import torch
 from torch_geometric.data import Data
 
-from edgeattr.experiments.datasets import load_dataset
+from edgeattr.experiments.datasets import LoadedDataset, load_dataset
 from edgeattr.experiments.grid import GridConfig, trained_model
 from edgeattr.experiments.link_prediction import split_links, train_link_predictor
 from edgeattr.experiments.models import output_mode
@@ -54,10 +54,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     if (args.node is None) != (data.task == "graph"):
         flag = "--node" if data.task == "node" else "--graph"
         raise SystemExit(f"{data.name} is a {data.task} task: pass {flag}")
-    epochs = {"node_epochs": args.epochs, "graph_epochs": args.epochs} if args.epochs is not None else {}
-    config = GridConfig(datasets=(data.name,), architectures=(ARCHITECTURES[args.model],), depths=(args.layers,),
-                        seed=args.seed, root=args.root, cache_dir=args.cache_dir, **epochs)
-    model, metrics = trained_model(data, ARCHITECTURES[args.model], args.layers, config)
+    model, metrics = trained(data, args)
     extra: Dict[str, Any]  # model keyword arguments (batch, edge_attr)
     if data.task == "node":
         graph, index, extra = data.node_graph(), args.node, {}
@@ -78,6 +75,14 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         print(f"  edge {edge} ({src} -> {dst}): {value:+.4g}")
     print(f"wrote {args.out}")
     return {"target": explanation.target, "top_edges": edges}
+
+
+def trained(data: LoadedDataset, args: argparse.Namespace) -> Tuple[torch.nn.Module, Dict[str, float]]:
+    r"""The ``--model`` of ``--layers`` trained on the dataset (or loaded from the cache of trained models), and its metrics."""
+    epochs = {"node_epochs": args.epochs, "graph_epochs": args.epochs} if args.epochs is not None else {}
+    config = GridConfig(datasets=(data.name,), architectures=(ARCHITECTURES[args.model],), depths=(args.layers,),
+                        seed=args.seed, root=args.root, cache_dir=args.cache_dir, **epochs)
+    return trained_model(data, ARCHITECTURES[args.model], args.layers, config)
 
 
 def _explain_link(graph: Data, args: argparse.Namespace) -> Dict[str, Any]:
