@@ -199,9 +199,10 @@ def read_attributions(folder: Union[str, pathlib.Path], as_table: bool = False) 
     table = pa.concat_tables([pq.read_table(folder / shard.file) for shard in manifest.shards])
     if as_table:
         return table
-    position = {target: t for t, target in enumerate(manifest.targets)}
-    rows = torch.tensor([position[target] for target in table.column("target").to_pylist()], dtype=torch.long)
-    index = [rows]
+    targets = torch.tensor(manifest.targets, dtype=torch.long)
+    order = torch.argsort(targets)
+    ids = torch.from_numpy(table.column("target").to_numpy()).long()
+    index = [order[torch.searchsorted(targets[order], ids)]]  # each row's position among the targets
     if manifest.layerwise:
         index.append(torch.from_numpy(table.column("layer").to_numpy()).long())
     index.append(torch.from_numpy(table.column("edge").to_numpy()).long())

@@ -57,6 +57,11 @@ def test_top_k_keeps_each_targets_largest_attributions(graph, tmp_path):
         kept = sorted(edge for t, edge in zip(table["target"], table["edge"]) if t == target)
         best = torch.sort(references[target], descending=True, stable=True).indices[:4]
         assert kept == sorted(best.tolist())
+    stored = read_attributions(tmp_path).to_dense()  # row t is targets[t]
+    for row, target in enumerate(targets.tolist()):
+        best = torch.sort(references[target], descending=True, stable=True).indices[:4]
+        torch.testing.assert_close(stored[row, best], references[target, best], rtol=1e-9, atol=1e-11)
+        assert int((stored[row] != 0).sum()) <= 4
 
 
 def test_layerwise_rows_equal_per_module_set_masks_gradients(graph, tmp_path):
