@@ -224,3 +224,24 @@ def test_nan_features_outside_the_computation_graph_do_not_block_an_explanation(
     x[outside[0]] = float("nan")
     gradient = EdgeGradient(PyGAdapter(model_of("GCNConv"), x, EDGE_INDEX, index=NODE)).attribute(fwd.ones())
     torch.testing.assert_close(gradient, EdgeGradient(fwd).attribute(fwd.ones()), rtol=0, atol=0)
+
+
+def test_nan_is_refused_where_the_explanation_reads_it_and_only_there():
+    from torch_geometric.utils import k_hop_subgraph
+
+    model = model_of("GCNConv")
+    # Beyond three hops: no edge of the two-hop computation subgraph reaches it, not even to set a degree.
+    subset, _, _, _ = k_hop_subgraph(NODE, 3, EDGE_INDEX, num_nodes=X.size(0), flow="source_to_target")
+    reach, _, _, _ = k_hop_subgraph(NODE, 3, EDGE_INDEX, num_nodes=X.size(0), flow="target_to_source")
+    outside = [v for v in range(X.size(0)) if v not in set(subset.tolist()) | set(reach.tolist())]
+    assert outside, "the graph needs a node beyond the explained node's three hops"
+    x = X.clone()
+    x[outside[0], 0] = float("nan")
+    adapter = PyGAdapter(model, x, EDGE_INDEX, index=NODE)  # read by no pass: accepted
+    assert torch.isfinite(EdgeGradient(adapter).attribute(adapter.ones())).all()
+    with pytest.raises(ValueError, match="'x' holds NaN"):
+        PyGAdapter(model, x, EDGE_INDEX, index=NODE, restrict=False)  # the whole graph is read
+    weight = torch.ones(EDGE_INDEX.size(1), dtype=torch.float64)
+    weight[int((EDGE_INDEX[1] == NODE).nonzero()[0])] = float("inf")
+    with pytest.raises(ValueError, match="'edge_weight' holds NaN or inf"):
+        PyGAdapter(model, X, EDGE_INDEX, edge_weight=weight, index=NODE)

@@ -158,6 +158,8 @@ class GraphAdapter(EdgeMaskAdapter):
         self._user_tensors = functools.partial(named_tensors, self._slots, {slot.key: slot.value for slot in self._slots}, self._structure_tensors)
         self._inputs = InputState(self._user_tensors)
         self._neighbourhoods = Neighbourhoods(self._src, self._dst, self.num_nodes)
+        #: Per floating node- or edge-level argument, whether each of its rows is finite (see ``_finite_rows``).
+        self._finite: Dict[Key, Tensor] = {}
         #: Whether the model reads its graph itself (the user named it to the adapter): no edge can be deleted from it.
         self.reads_own_graph = not self._structure.passed
         #: Whether the graph cannot be cut or copied (a graph the model reads itself; see ``_cannot_cut``),
@@ -620,9 +622,11 @@ class GraphAdapter(EdgeMaskAdapter):
         for slot in self._slots:
             value = slot.value
             if slot.kind in (NODE, EDGE):
-                value = value if own_inputs else value[segments.nodes if slot.kind == NODE else segments.edge_ids]
-                if value.is_floating_point() and not torch.isfinite(value).all():
+                rows = None if own_inputs else segments.nodes if slot.kind == NODE else segments.edge_ids
+                finite = self._finite_rows(slot)
+                if finite is not None and not (finite if rows is None else finite[rows]).all():
                     raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
+                value = value if rows is None else value[rows]
             elif own_inputs:
                 pass
             elif slot.kind == STRUCTURE:
@@ -640,6 +644,16 @@ class GraphAdapter(EdgeMaskAdapter):
                     value = value[segments.nodes] + segments.node_segment.to(value.dtype) * step
             values[slot.key] = value
         return values
+
+    def _finite_rows(self, slot: Slot) -> Optional[Tensor]:
+        """Whether each row of a floating node- or edge-level argument is finite, ``(N,)`` or ``(E,)``, found once
+        (a row is checked where it is read: gathering the rows of every unit first would check copies of them)."""
+        if not slot.value.is_floating_point():
+            return None
+        if slot.key not in self._finite:
+            finite = torch.isfinite(slot.value)
+            self._finite[slot.key] = finite.flatten(1).all(1) if finite.dim() > 1 else finite
+        return self._finite[slot.key]
 
     def _copies(self, unit: "_Unit", copies: int) -> Call:
         """The model call for ``copies`` disjoint copies of a unit (cached per unit)."""
