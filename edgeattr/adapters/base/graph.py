@@ -158,8 +158,6 @@ class GraphAdapter(EdgeMaskAdapter):
         self._user_tensors = functools.partial(named_tensors, self._slots, {slot.key: slot.value for slot in self._slots}, self._structure_tensors)
         self._inputs = InputState(self._user_tensors)
         self._neighbourhoods = Neighbourhoods(self._src, self._dst, self.num_nodes)
-        #: Per floating node- or edge-level argument, whether each of its rows is finite (see ``_finite_rows``).
-        self._finite: Dict[Key, Tensor] = {}
         #: Whether the model reads its graph itself (the user named it to the adapter): no edge can be deleted from it.
         self.reads_own_graph = not self._structure.passed
         #: Whether the graph cannot be cut or copied (a graph the model reads itself; see ``_cannot_cut``),
@@ -623,7 +621,7 @@ class GraphAdapter(EdgeMaskAdapter):
             value = slot.value
             if slot.kind in (NODE, EDGE):
                 rows = None if own_inputs else segments.nodes if slot.kind == NODE else segments.edge_ids
-                finite = self._finite_rows(slot)
+                finite = finite_rows(value) if value.is_floating_point() else None
                 if finite is not None and not (finite if rows is None else finite[rows]).all():
                     raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
                 value = value if rows is None else value[rows]
@@ -644,16 +642,6 @@ class GraphAdapter(EdgeMaskAdapter):
                     value = value[segments.nodes] + segments.node_segment.to(value.dtype) * step
             values[slot.key] = value
         return values
-
-    def _finite_rows(self, slot: Slot) -> Optional[Tensor]:
-        """Whether each row of a floating node- or edge-level argument is finite, ``(N,)`` or ``(E,)``, found once
-        (a row is checked where it is read: gathering the rows of every unit first would check copies of them)."""
-        if not slot.value.is_floating_point():
-            return None
-        if slot.key not in self._finite:
-            finite = torch.isfinite(slot.value)
-            self._finite[slot.key] = finite.flatten(1).all(1) if finite.dim() > 1 else finite
-        return self._finite[slot.key]
 
     def _copies(self, unit: "_Unit", copies: int) -> Call:
         """The model call for ``copies`` disjoint copies of a unit (cached per unit)."""
@@ -886,6 +874,27 @@ _ROW_UNITS = {"node": "node", "graph": "graph", "edge": "scored node pair (link 
 
 #: Names of arguments holding the node pairs a link-prediction model scores (PyG's convention).
 PAIR_NAMES = frozenset({"edge_label_index"})
+
+def finite_rows(tensor: Tensor) -> Tensor:
+    r"""Whether each row of ``tensor`` is finite, ``(tensor.size(0),)``, found once per tensor and version.
+
+    Adapters check the rows their passes read (gathering every unit's rows first would check copies of
+    them), and a loop that builds one adapter per target over the same features reads them once.
+    """
+    known = _FINITE.get(id(tensor))
+    if known is not None and known[0]() is tensor and known[1] == tensor._version:
+        return known[2]
+    finite = torch.isfinite(tensor)
+    rows = finite.flatten(1).all(1) if finite.dim() > 1 else finite
+    if known is None or known[0]() is not tensor:
+        weakref.finalize(tensor, _FINITE.pop, id(tensor), None)
+    _FINITE[id(tensor)] = (weakref.ref(tensor), tensor._version, rows)
+    return rows
+
+
+#: Per input tensor (by id, while it lives), a reference to it, its version and whether each of its rows is finite
+#: (see :func:`finite_rows`). Keyed by id: a weak dictionary would compare tensors with ``==``, elementwise.
+_FINITE: Dict[int, Tuple["weakref.ref[Tensor]", int, Tensor]] = {}
 
 #: Layers and self-loop policies found per model and argument layout (see ``GraphAdapter._layers``).
 _LAYERS: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[tuple, tuple]]" = weakref.WeakKeyDictionary()
