@@ -245,3 +245,11 @@ def test_nan_is_refused_where_the_explanation_reads_it_and_only_there():
     weight[int((EDGE_INDEX[1] == NODE).nonzero()[0])] = float("inf")
     with pytest.raises(ValueError, match="'edge_weight' holds NaN or inf"):
         PyGAdapter(model, X, EDGE_INDEX, edge_weight=weight, index=NODE)
+
+
+def test_nan_written_into_features_after_an_adapter_is_found_by_the_next_adapter():
+    model, x = model_of("GCNConv"), X.clone()
+    PyGAdapter(model, x, EDGE_INDEX, index=NODE)  # its check of x is kept for this version of x
+    x[int(EDGE_INDEX[0, EDGE_INDEX[1] == NODE][0]), 1] = float("nan")  # an in-neighbour of NODE, in place
+    with pytest.raises(ValueError, match="'x' holds NaN"):
+        PyGAdapter(model, x, EDGE_INDEX, index=NODE)
