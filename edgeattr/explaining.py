@@ -152,7 +152,7 @@ def explain(
     """
     chosen = method_named(method, features=features)
     options = dict(options or {})
-    route = _adapter_class(model, inputs, model_kwargs)
+    route = input_route(model, inputs, model_kwargs)
     if task == "edge" and not route.takes_task:
         _check_pairs_given(inputs, model_kwargs)
     arguments = {**route.settings(index, task, model_kwargs), **model_kwargs}
@@ -208,8 +208,9 @@ def _node_attributions(feature_mask: Optional[Tensor], num_nodes: int) -> Dict[s
 
 
 @dataclass(frozen=True)
-class _Route:
-    """How explain() binds one kind of input: the adapter, the inputs as it takes them, and the explanation's graph."""
+class InputRoute:
+    """How :func:`explain` and :func:`~edgeattr.explain_all` bind one kind of input: the adapter, the inputs as it
+    takes them, and the explanation's graph."""
 
     #: The adapter class.
     adapter: type
@@ -235,9 +236,18 @@ class _Route:
         return {"index": one}
 
 
-def _adapter_class(model: torch.nn.Module, inputs: tuple, model_kwargs: Mapping[str, Any]) -> _Route:
+def input_route(model: torch.nn.Module, inputs: tuple, model_kwargs: Mapping[str, Any]) -> InputRoute:
     """The adapter for the inputs: DGL's for DGL graphs and blocks (also a DGL graph the model reads itself, named
-    with ``graph=``, and a DGL model given no graph), PyG's hetero one for dicts or a HeteroData, else PyG's."""
+    with ``graph=``, and a DGL model given no graph), PyG's hetero one for dicts or a HeteroData, else PyG's.
+
+    Args:
+        model (torch.nn.Module): The model.
+        inputs (tuple): Its positional inputs, as :func:`explain` takes them.
+        model_kwargs (Mapping): Its keyword arguments (``graph=`` names a DGL graph the model reads itself).
+
+    Returns:
+        InputRoute: The adapter class and how it is called and explained.
+    """
     named = model_kwargs.get("graph")
     if _is_dgl(named):
         return _dgl_route((named,), inputs)
@@ -251,7 +261,7 @@ def _adapter_class(model: torch.nn.Module, inputs: tuple, model_kwargs: Mapping[
     if _is_hetero_data(first):
         from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
 
-        return _Route(PyGHeteroAdapter, (first.x_dict, first.edge_index_dict) + inputs[1:], _pyg_hetero_explanation)
+        return InputRoute(PyGHeteroAdapter, (first.x_dict, first.edge_index_dict) + inputs[1:], _pyg_hetero_explanation)
     if isinstance(first, Mapping) or len(inputs) > 1 and isinstance(inputs[1], Mapping):
         from edgeattr.adapters.pyg_hetero import PyGHeteroAdapter
 
@@ -260,20 +270,20 @@ def _adapter_class(model: torch.nn.Module, inputs: tuple, model_kwargs: Mapping[
                 "a heterogeneous PyG model is called with node features and edges per type: "
                 "explain(model, x_dict, edge_index_dict, ...) or explain(model, hetero_data, ...)"
             )
-        return _Route(PyGHeteroAdapter, inputs, _pyg_hetero_explanation)
+        return InputRoute(PyGHeteroAdapter, inputs, _pyg_hetero_explanation)
     from edgeattr.adapters.pyg import PyGAdapter
 
-    return _Route(PyGAdapter, inputs, _graph_explanation, takes_task=True)  # tensors, or a Data / Batch object
+    return InputRoute(PyGAdapter, inputs, _graph_explanation, takes_task=True)  # tensors, or a Data / Batch object
 
 
-def _dgl_route(graphs: tuple, inputs: tuple) -> _Route:
+def _dgl_route(graphs: tuple, inputs: tuple) -> InputRoute:
     """DGL's adapters for the graph ``graphs[0]`` (the first input, or the one named with ``graph=``, or ``None``):
     blocks (a list of sampled blocks), a heterograph, or one graph (or batch)."""
     first = graphs[0]
     if first is None:
         from edgeattr.adapters.dgl import DGLAdapter
 
-        return _Route(DGLAdapter, inputs, _graph_explanation, takes_task=True)
+        return InputRoute(DGLAdapter, inputs, _graph_explanation, takes_task=True)
     if isinstance(first, (list, tuple)):
         if not all(_is_dgl(block) and block.is_block for block in first):
             raise TypeError(
@@ -282,7 +292,7 @@ def _dgl_route(graphs: tuple, inputs: tuple) -> _Route:
             )
         from edgeattr.adapters.dgl_blocks import DGLBlockAdapter
 
-        return _Route(DGLBlockAdapter, inputs, _block_explanation, blocks=True)
+        return InputRoute(DGLBlockAdapter, inputs, _block_explanation, blocks=True)
     if first.is_block:
         raise ValueError(
             "the graph is a sampled block: pass the list of blocks the model takes, "
@@ -291,10 +301,10 @@ def _dgl_route(graphs: tuple, inputs: tuple) -> _Route:
     if not first.is_homogeneous:
         from edgeattr.adapters.dgl_hetero import DGLHeteroAdapter
 
-        return _Route(DGLHeteroAdapter, inputs, _dgl_hetero_explanation)
+        return InputRoute(DGLHeteroAdapter, inputs, _dgl_hetero_explanation)
     from edgeattr.adapters.dgl import DGLAdapter
 
-    return _Route(DGLAdapter, inputs, _graph_explanation, takes_task=True)
+    return InputRoute(DGLAdapter, inputs, _graph_explanation, takes_task=True)
 
 
 def _is_dgl(value: Any) -> bool:

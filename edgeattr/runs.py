@@ -12,7 +12,7 @@ from torch import Tensor
 
 from edgeattr.adapters import GraphAdapter
 from edgeattr.attribution._common import resolve_target
-from edgeattr.explaining import _adapter_class
+from edgeattr.explaining import input_route
 from edgeattr.methods import method_named
 from edgeattr.store import AttributionStore, Manifest, Shard, content_fingerprint
 
@@ -88,7 +88,7 @@ def explain_all(
     size = DEFAULT_SHARD_SIZE if shard_size is None else shard_size
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
-    route = _adapter_class(model, inputs, model_kwargs)
+    route = input_route(model, inputs, model_kwargs)
     if not route.takes_task:
         raise ValueError(
             "explain_all explains one homogeneous PyG or DGL graph (or a batch of them); for heterogeneous graphs and "

@@ -10,7 +10,7 @@ from torch_geometric.explain.algorithm.utils import clear_masks, set_hetero_mask
 
 from edgeattr import PyGAdapter, explain
 from edgeattr.adapters import PyGHeteroAdapter
-from edgeattr.explaining import _adapter_class
+from edgeattr.explaining import input_route
 from edgeattr.explanation import HeteroEdgeExplanation
 from edgeattr.integrations.pyg import EdgeAttrExplainer
 from edgeattr.metrics import cosine_similarity, sign_flips
@@ -84,12 +84,12 @@ def test_the_first_input_picks_the_adapter():
     x, edges = hetero_graph()
     data = Data(x=x["a"], edge_index=edges[EDGE_TYPES[2]])
     for homogeneous in (data, Batch.from_data_list([data, data]), x["a"]):
-        assert _adapter_class(MODEL, (homogeneous,), {}).adapter is PyGAdapter
+        assert input_route(MODEL, (homogeneous,), {}).adapter is PyGAdapter
     batch = Batch.from_data_list([hetero_data(x, edges)] * 2)
     for inputs in ((x, edges), (hetero_data(x, edges),), (batch,)):
-        route = _adapter_class(MODEL, inputs, {})
+        route = input_route(MODEL, inputs, {})
         assert route.adapter is PyGHeteroAdapter and list(route.inputs[1]) == EDGE_TYPES
-    assert torch.equal(_adapter_class(MODEL, (batch,), {}).inputs[0]["a"], torch.cat([x["a"], x["a"]]))
+    assert torch.equal(input_route(MODEL, (batch,), {}).inputs[0]["a"], torch.cat([x["a"], x["a"]]))
 
 
 def test_a_hetero_data_is_explained_as_its_x_dict_and_edge_index_dict():
