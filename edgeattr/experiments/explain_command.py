@@ -3,7 +3,7 @@ r"""``edgeattr explain``: train (or load) a model on a dataset and draw one expl
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 from torch_geometric.data import Data
@@ -13,6 +13,7 @@ from edgeattr.experiments.grid import GridConfig, trained_model
 from edgeattr.experiments.link_prediction import split_links, train_link_predictor
 from edgeattr.experiments.models import output_mode
 from edgeattr.explaining import explain
+from edgeattr.explanation import EdgeExplanation
 from edgeattr.methods import METHODS
 
 #: ``--model`` name -> architecture of :func:`~edgeattr.experiments.models.build_model`.
@@ -67,13 +68,9 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         model, graph.x, graph.edge_index, method=args.method, index=index, layerwise=args.layerwise, mode=output_mode(data.task),
         **extra,
     )
-    explanation.plot(args.out)
-    edges = [(int(e), tuple(graph.edge_index[:, e].tolist()), float(explanation.edge_mask[e])) for e in explanation.topk(5).indices.tolist()]
-    print(f"{data.name}, {args.model.upper()} with {args.layers} layers (test accuracy {metrics['test_accuracy']:.3f}); "
-          f"{'node ' + str(args.node) if data.task == 'node' else 'test graph ' + str(args.graph)}: class {explanation.target}")
-    for edge, (src, dst), value in edges:
-        print(f"  edge {edge} ({src} -> {dst}): {value:+.4g}")
-    print(f"wrote {args.out}")
+    edges = _report(explanation, args.out, f"{data.name}, {args.model.upper()} with {args.layers} layers (test accuracy "
+                    f"{metrics['test_accuracy']:.3f}); {'node ' + str(args.node) if data.task == 'node' else 'test graph ' + str(args.graph)}: "
+                    f"class {explanation.target}")
     return {"target": explanation.target, "top_edges": edges}
 
 
@@ -97,12 +94,18 @@ def _explain_link(graph: Data, args: argparse.Namespace) -> Dict[str, Any]:
         model, test.x, test.edge_index, edge_label_index=pair.view(2, 1), method=args.method, index=0,
         layerwise=args.layerwise, mode="binary_classification",
     )
-    explanation.plot(args.out)
-    edges = [(int(e), tuple(test.edge_index[:, e].tolist()), float(explanation.edge_mask[e])) for e in explanation.topk(5).indices.tolist()]
     u, v = pair.tolist()
-    print(f"{args.dataset}, link prediction with a {args.model.upper()} encoder of {args.layers} layers (test ROC AUC {auc:.3f}); "
-          f"pair ({u}, {v}): logit {float(explanation.prediction):+.4g}, explained as class {explanation.target}")
+    edges = _report(explanation, args.out, f"{args.dataset}, link prediction with a {args.model.upper()} encoder of {args.layers} layers "
+                    f"(test ROC AUC {auc:.3f}); pair ({u}, {v}): logit {float(explanation.prediction):+.4g}, explained as class {explanation.target}")
+    return {"target": explanation.target, "pair": (u, v), "test_auc": auc, "top_edges": edges}
+
+
+def _report(explanation: EdgeExplanation, out: str, headline: str) -> List[Tuple[int, Tuple[int, int], float]]:
+    """Writes the figure to ``out`` and prints ``headline`` and the five edges of largest attribution, which it returns."""
+    explanation.plot(out)
+    edges = [(int(e), tuple(explanation.edge_index[:, e].tolist()), float(explanation.edge_mask[e])) for e in explanation.topk(5).indices.tolist()]
+    print(headline)
     for edge, (src, dst), value in edges:
         print(f"  edge {edge} ({src} -> {dst}): {value:+.4g}")
-    print(f"wrote {args.out}")
-    return {"target": explanation.target, "pair": (u, v), "test_auc": auc, "top_edges": edges}
+    print(f"wrote {out}")
+    return edges
