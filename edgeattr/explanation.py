@@ -290,9 +290,21 @@ def _ranking(edge_mask: Tensor, k: int, absolute: bool) -> EdgeRanking:
     """The ``k`` best entries of ``edge_mask`` ``(E,)``, ties broken by the lower position."""
     if not 0 <= k <= edge_mask.numel():
         raise ValueError(f"k must be between 0 and the number of edges ({edge_mask.numel()}), got {k}")
-    score = edge_mask.abs() if absolute else edge_mask
-    order = torch.sort(score, descending=True, stable=True).indices[:k]
+    order = top_edges(edge_mask.abs() if absolute else edge_mask, k)
     return EdgeRanking(edge_mask[order], order)
+
+
+def top_edges(scores: Tensor, k: int) -> Tensor:
+    r"""Positions of the ``k`` largest scores along the last dimension, best first, ties broken by the lower position.
+
+    Args:
+        scores (Tensor): Shape ``(..., E)``.
+        k (int): How many, at most ``E``.
+
+    Returns:
+        Tensor: Edge positions, shape ``(..., k)``.
+    """
+    return torch.sort(scores, dim=-1, descending=True, stable=True).indices[..., :k]
 
 
 @dataclass

@@ -13,6 +13,7 @@ from torch import Tensor
 from edgeattr.adapters import GraphAdapter
 from edgeattr.attribution._common import resolve_target
 from edgeattr.explaining import input_route
+from edgeattr.explanation import top_edges
 from edgeattr.methods import method_named
 from edgeattr.store import AttributionStore, Manifest, Shard, content_fingerprint
 
@@ -151,8 +152,7 @@ def _rows(attribution: Tensor, topk: Optional[int]) -> tuple:
     if topk is None:
         row, layer, edge = values.nonzero(as_tuple=True)
         return row, layer, edge, values[row, layer, edge]
-    k = min(topk, values.size(-1))
-    order = torch.sort(values, dim=-1, descending=True, stable=True).indices[..., :k]
+    order = top_edges(values, min(topk, values.size(-1)))
     row, layer, _ = torch.meshgrid(*(torch.arange(n, device=values.device) for n in order.shape), indexing="ij")
     edge = order.reshape(-1)
     row, layer = row.reshape(-1), layer.reshape(-1)
