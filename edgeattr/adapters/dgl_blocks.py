@@ -238,20 +238,12 @@ class DGLBlockAdapter(EdgeMaskAdapter):
 
 def _seeds(index: Any, seeds: Tensor) -> Tuple[Union[int, Tensor], Tensor, Tensor]:
     """``index`` as given (an int, or a 1-D tensor of seeds), the seeds' ids ``(T,)`` and their rows among the last block's destination nodes."""
-    many = isinstance(index, Tensor) and index.dim() == 1
-    if isinstance(index, Tensor):
-        if index.is_floating_point() or index.dtype == torch.bool or index.dim() > 1 or (many and index.numel() == 0):
-            raise ValueError(f"index must be a seed's node id or a 1-D tensor of them, got a {index.dtype} tensor of shape {tuple(index.shape)}")
-        ids = index.to(seeds.device, torch.long).view(-1)
-    elif isinstance(index, numbers.Integral) and not isinstance(index, bool):
-        ids = torch.tensor([int(index)], device=seeds.device)
-    else:
-        raise TypeError(f"index must be a seed's node id (in the parent graph) or a 1-D tensor of them, got {index!r}")
+    given, ids = _ids(index, seeds.device, "a seed's node id", "a seed's node id (in the parent graph)")
     matches = ids.view(-1, 1) == seeds.long().view(1, -1)
     missing = ids[matches.sum(1) != 1]
     if missing.numel():
         raise IndexError(f"node {int(missing[0])} is not a seed of these blocks (the last block's destination nodes)")
-    return (ids if many else int(ids[0])), ids, matches.long().argmax(1)
+    return given, ids, matches.long().argmax(1)
 
 
 def _pair_graph(model_args: tuple, model_kwargs: dict, pairs_arg: Optional[Union[int, str]]) -> dgl.DGLGraph:
@@ -273,14 +265,27 @@ def _pair_graph(model_args: tuple, model_kwargs: dict, pairs_arg: Optional[Union
 
 def _pair_ids(index: Any, num_pairs: int, device: torch.device) -> Tuple[Union[int, Tensor], Tensor]:
     """``index`` as given and as the pair graph's edge ids ``(T,)``, checked against its ``num_pairs`` edges."""
+    given, ids = _ids(index, device, "a pair graph's edge id", "a pair graph's edge id")
+    outside = ids[(ids < 0) | (ids >= num_pairs)]
+    if outside.numel():
+        raise IndexError(f"index {int(outside[0])} is out of range for a pair graph of {num_pairs} edges")
+    return given, ids
+
+
+def _ids(index: Any, device: torch.device, what: str, described: str) -> Tuple[Union[int, Tensor], Tensor]:
+    """``index`` as given (an int, or a 1-D tensor of ids) and as ids ``(T,)`` on ``device``; ``what`` an id is, for messages.
+
+    Raises:
+        ValueError: for a tensor that is not a non-empty 1-D (or 0-D) integer tensor.
+        TypeError: for anything but an integer or a tensor (``described`` in the message).
+    """
     many = isinstance(index, Tensor) and index.dim() == 1
-    if isinstance(index, Tensor) and not index.is_floating_point() and index.dtype != torch.bool and index.dim() <= 1 and index.numel():
+    if isinstance(index, Tensor):
+        if index.is_floating_point() or index.dtype == torch.bool or index.dim() > 1 or (many and index.numel() == 0):
+            raise ValueError(f"index must be {what} or a 1-D tensor of them, got a {index.dtype} tensor of shape {tuple(index.shape)}")
         ids = index.to(device, torch.long).view(-1)
     elif isinstance(index, numbers.Integral) and not isinstance(index, bool):
         ids = torch.tensor([int(index)], device=device)
     else:
-        raise TypeError(f"index must be a pair graph's edge id or a 1-D tensor of them, got {index!r}")
-    outside = ids[(ids < 0) | (ids >= num_pairs)]
-    if outside.numel():
-        raise IndexError(f"index {int(outside[0])} is out of range for a pair graph of {num_pairs} edges")
+        raise TypeError(f"index must be {described} or a 1-D tensor of them, got {index!r}")
     return (ids if many else int(ids[0])), ids
