@@ -78,8 +78,8 @@ MODULE_COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "explain every node (or test graph) of a dataset and write the attributions as Parquet shards",
         "Loads a dataset through PyG from --root, trains the model (or loads it from the cache of trained "
         "models) and explains every node of a node dataset, or every test graph of a graph dataset, with "
-        "--method, writing one Parquet shard per --shard-size targets and a manifest to --out, with a progress "
-        "line; a rerun with the same arguments resumes. Read them with edgeattr.read_attributions(out). "
+        "--method, writing one Parquet shard per --shard-size targets and a manifest to --out, with a progress bar "
+        "(targets, per second, time left); a rerun with the same arguments resumes. Read them with edgeattr.read_attributions(out). "
         "Example: edgeattr explain-all --dataset cora --model gcn --method gradient_sign --out runs/cora",
     ),
     "bench": (

@@ -3,7 +3,6 @@ r"""Every target of a graph explained and written to disk, shard by shard, resum
 from __future__ import annotations
 
 import pathlib
-import sys
 import time
 from typing import Any, Callable, Mapping, Optional, Union
 
@@ -65,7 +64,7 @@ def explain_all(
         options (Mapping, optional): Options of the method's class, as for :func:`edgeattr.explain`.
         progress (Callable, optional): Called after each shard with the
             targets done, their total, those done by this call and its seconds
-            elapsed (:func:`print_progress` prints them).
+            elapsed (``edgeattr explain-all`` shows them as a progress bar).
         **model_kwargs: Keyword arguments of the model call (``batch``, ``edge_attr``, ...).
 
     Returns:
@@ -159,14 +158,4 @@ def _rows(attribution: Tensor, topk: Optional[int]) -> tuple:
     return row, layer, edge, values[row, layer, edge]
 
 
-def print_progress(done: int, total: int, this_call: int, seconds: float) -> None:
-    r"""A progress line on standard error: targets done, explanations per second (of this call) and the time left."""
-    rate = this_call / seconds if seconds > 0 else float("inf")
-    left = (total - done) / rate if rate > 0 else float("inf")
-    sys.stderr.write(f"\r{done}/{total} targets, {rate:.1f} per second, {left:.0f} s left   ")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-__all__ = ["explain_all", "print_progress", "DEFAULT_SHARD_SIZE"]
+__all__ = ["explain_all", "DEFAULT_SHARD_SIZE"]

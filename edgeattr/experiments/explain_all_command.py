@@ -3,7 +3,8 @@ r"""``edgeattr explain-all``: train (or load) a model on a dataset and explain e
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict
+import sys
+from typing import Any, Dict, Optional
 
 from torch_geometric.data import Batch
 
@@ -11,7 +12,7 @@ from edgeattr.experiments.datasets import load_dataset
 from edgeattr.experiments.explain_command import ARCHITECTURES, trained
 from edgeattr.experiments.models import output_mode
 from edgeattr.methods import METHODS
-from edgeattr.runs import DEFAULT_SHARD_SIZE, explain_all, print_progress
+from edgeattr.runs import DEFAULT_SHARD_SIZE, explain_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         extra = {"batch": graph.batch, **({"edge_attr": graph.edge_attr} if data.edge_dim else {})}
     store = explain_all(
         model, graph.x, graph.edge_index, method=args.method, out=args.out, shard_size=args.shard_size, topk=args.topk,
-        mode=output_mode(data.task), progress=print_progress, **extra,
+        mode=output_mode(data.task), progress=ProgressBar(f"{data.name} {args.method}"), **extra,
     )
     manifest = store.manifest
     rows = sum(shard.rows for shard in manifest.shards)
@@ -52,3 +53,26 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     print(f"{data.name}, {args.model.upper()} with {args.layers} layers (test accuracy {metrics['test_accuracy']:.3f}): "
           f"{len(manifest.targets)} {what} explained with {args.method}, {rows} rows in {len(manifest.shards)} shards in {args.out}")
     return {"out": args.out, "targets": len(manifest.targets), "rows": rows}
+
+
+
+class ProgressBar:
+    r""":func:`~edgeattr.explain_all`'s progress as a tqdm bar on standard error (targets done, per second, time left).
+
+    Args:
+        description (str): The bar's label.
+    """
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.bar: Optional[Any] = None
+
+    def __call__(self, done: int, total: int, this_call: int, seconds: float) -> None:
+        r"""Moves the bar to ``done`` of ``total`` targets; a resumed run's bar starts at the targets done before it."""
+        from tqdm.auto import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=done - this_call, desc=self.description, unit="target", file=sys.stderr, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+        if done == total:
+            self.bar.close()
