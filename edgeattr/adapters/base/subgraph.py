@@ -131,6 +131,34 @@ def whole_inputs(src: Tensor, dst: Tensor, num_nodes: int, roots: Tensor, graphs
     )
 
 
+def keyed_segments(
+    node_keys: Tensor, num_nodes: int, edge_segment: Tensor, edge_ids: Tensor, src_keys: Tensor, dst_keys: Tensor,
+    message_edges: Tensor, roots: Tensor, graph_level: bool = False, pairs: Optional[Tensor] = None,
+) -> Segments:
+    r"""The segments of nodes and edges found by key: a node of segment ``t`` is ``t * num_nodes + node``.
+
+    Args:
+        node_keys (Tensor): Every node of the union by key, sorted, ``(N_u,)``.
+        num_nodes (int): Nodes of the graph.
+        edge_segment, edge_ids (Tensor): Segment and edge id of every edge of the union, ``(E_sub,)``.
+        src_keys, dst_keys (Tensor): Its endpoints by key, each among ``node_keys``.
+        message_edges, roots, graph_level, pairs: As in :class:`Segments`.
+    """
+    return Segments(
+        node_keys // num_nodes,
+        node_keys % num_nodes,
+        edge_segment,
+        edge_ids,
+        torch.searchsorted(node_keys, src_keys),
+        torch.searchsorted(node_keys, dst_keys),
+        message_edges,
+        roots,
+        graph_level,
+        1,
+        pairs,
+    )
+
+
 def single_node(node: Tensor, pair: bool = False) -> Segments:
     r"""One segment holding the node ``node`` (shape ``(1,)``) and no edges; with ``pair``, its target is the pair ``(node, node)``."""
     zero = torch.zeros(1, dtype=torch.long, device=node.device)
@@ -207,18 +235,9 @@ class Neighbourhoods:
         message_edges = heard.nonzero().view(-1)
         positions = torch.searchsorted(node_keys, segment * n + seeds)
         pairs = targets.dim() == 2
-        return Segments(
-            node_keys // n,
-            node_keys % n,
-            edge_segment,
-            edge_ids,
-            torch.searchsorted(node_keys, src_keys),
-            torch.searchsorted(node_keys, dst_keys),
-            message_edges,
-            segment if pairs else positions[0],
-            pairs,
-            1,
-            positions if pairs else None,
+        return keyed_segments(
+            node_keys, n, edge_segment, edge_ids, src_keys, dst_keys, message_edges, segment if pairs else positions[0],
+            graph_level=pairs, pairs=positions if pairs else None,
         )
 
     def node_sets(self, node_sets: Tensor, segment_of_node: Tensor, roots: Tensor, graph_level: bool) -> Segments:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.adapter import copy_offsets
-from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments
+from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, keyed_segments
 
 #: An edge type as PyG and DGL name it: ``(source node type, relation, destination node type)``.
 EdgeType = Tuple[str, str, str]
@@ -132,16 +132,8 @@ def typed_computation_subgraphs(layout: TypedLayout, layer_types: Sequence[Set[E
     edge_segment, edge_ids = keys // m, keys % m
     src_keys, dst_keys = edge_segment * n + layout.src[edge_ids], edge_segment * n + layout.dst[edge_ids]
     node_keys = torch.unique(torch.cat([reached, src_keys, dst_keys]))
-    return Segments(
-        node_keys // n,
-        node_keys % n,
-        edge_segment,
-        edge_ids,
-        torch.searchsorted(node_keys, src_keys),
-        torch.searchsorted(node_keys, dst_keys),
-        torch.searchsorted(keys, torch.unique(torch.cat(message_keys))),
-        torch.searchsorted(node_keys, segment * n + targets),
-    )
+    message_edges = torch.searchsorted(keys, torch.unique(torch.cat(message_keys)))
+    return keyed_segments(node_keys, n, edge_segment, edge_ids, src_keys, dst_keys, message_edges, torch.searchsorted(node_keys, segment * n + targets))
 
 
 def _allowed(incident: Tuple[Tensor, Tensor], allowed: Tensor) -> Tuple[Tensor, Tensor]:
