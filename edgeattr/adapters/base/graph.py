@@ -50,6 +50,7 @@ from edgeattr.adapters.base.call import (
 )
 from edgeattr.adapters.base.features import check_features, feature_slot, gather_rows, repeated
 from edgeattr.adapters.base.fingerprint import InputState, Snapshot, module_settings, tensor_state
+from edgeattr.adapters.base.memo import remembered
 from edgeattr.adapters.base.messages import OWN, CallCounter, Layer, discover_layers, loop_policy, session_for
 from edgeattr.adapters.base.prepared import Handler, Handlers, prepared
 from edgeattr.adapters.base.subgraph import Neighbourhoods, Segments, single_node, whole_inputs
@@ -157,7 +158,7 @@ class GraphAdapter(EdgeMaskAdapter):
         # A function of the slots alone: the state must not refer back to the adapter (a cycle kept its passes alive).
         self._user_tensors = functools.partial(named_tensors, self._slots, {slot.key: slot.value for slot in self._slots}, self._structure_tensors)
         self._inputs = InputState(self._user_tensors)
-        self._neighbourhoods = Neighbourhoods(self._src, self._dst, self.num_nodes)
+        self._neighbourhoods = Neighbourhoods.of(self._structure.value, self._src, self._dst, self.num_nodes)
         #: Whether the model reads its graph itself (the user named it to the adapter): no edge can be deleted from it.
         self.reads_own_graph = not self._structure.passed
         #: Whether the graph cannot be cut or copied (a graph the model reads itself; see ``_cannot_cut``),
@@ -881,20 +882,14 @@ def finite_rows(tensor: Tensor) -> Tensor:
     Adapters check the rows their passes read (gathering every unit's rows first would check copies of
     them), and a loop that builds one adapter per target over the same features reads them once.
     """
-    known = _FINITE.get(id(tensor))
-    if known is not None and known[0]() is tensor and known[1] == tensor._version:
-        return known[2]
-    finite = torch.isfinite(tensor)
-    rows = finite.flatten(1).all(1) if finite.dim() > 1 else finite
-    if known is None or known[0]() is not tensor:
-        weakref.finalize(tensor, _FINITE.pop, id(tensor), None)
-    _FINITE[id(tensor)] = (weakref.ref(tensor), tensor._version, rows)
-    return rows
+    version = tensor._version
 
+    def rows() -> Tuple[int, Tensor]:
+        finite = torch.isfinite(tensor)
+        return version, finite.flatten(1).all(1) if finite.dim() > 1 else finite
 
-#: Per input tensor (by id, while it lives), a reference to it, its version and whether each of its rows is finite
-#: (see :func:`finite_rows`). Keyed by id: a weak dictionary would compare tensors with ``==``, elementwise.
-_FINITE: Dict[int, Tuple["weakref.ref[Tensor]", int, Tensor]] = {}
+    return remembered(tensor, "finite rows", lambda kept: kept[0] == version, rows)[1]
+
 
 #: Layers and self-loop policies found per model and argument layout (see ``GraphAdapter._layers``).
 _LAYERS: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[tuple, tuple]]" = weakref.WeakKeyDictionary()

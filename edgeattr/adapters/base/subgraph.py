@@ -3,11 +3,12 @@ r"""Computation subgraphs of many targets at once, as segments of one disjoint u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
+from edgeattr.adapters.base.memo import remembered
 from edgeattr.deprecation import renamed
 
 
@@ -183,6 +184,19 @@ class Neighbourhoods:
         self.src, self.dst, self.num_nodes = src, dst, num_nodes
         self._in = _csr(dst, num_nodes)
         self._out = _csr(src, num_nodes)
+
+    @staticmethod
+    def of(graph: Any, src: Tensor, dst: Tensor, num_nodes: int) -> "Neighbourhoods":
+        r"""The neighbourhoods of the edges ``src -> dst`` of the user's ``graph`` (an ``edge_index``, a ``DGLGraph``).
+
+        Built once per graph object, and used again while the graph lives and its
+        edges are these (compared whole, a pass over the edges instead of two sorts).
+        """
+
+        def same_edges(kept: Neighbourhoods) -> bool:
+            return kept.num_nodes == num_nodes and torch.equal(kept.src, src) and torch.equal(kept.dst, dst)
+
+        return remembered(graph, "neighbourhoods", same_edges, lambda: Neighbourhoods(src.clone(), dst.clone(), num_nodes))
 
     def in_edges(self, keys: Tensor) -> Tuple[Tensor, Tensor]:
         r"""``(segment, edge id)`` of the in-edges of the nodes ``keys = segment * N + node``."""
