@@ -232,18 +232,45 @@ def explained_output(output: Tensor, targets: Targets) -> Tensor:
     return logits.gather(1, targets.targets.view(-1, 1)).squeeze(1)
 
 
-def explained_gradient(forward_func: ForwardFunc, mask: Tensor, target: TargetType) -> Tensor:
-    r"""The gradient :math:`\partial z / \partial w` of each mask, same shape as ``mask``.
+def explained_gradient(
+    forward_func: ForwardFunc, mask: Tensor, target: TargetType, elementwise: Optional[Callable[[Tensor], Tensor]] = None
+) -> Tensor:
+    r"""The gradient :math:`\partial z / \partial w` of each mask, same shape as ``mask``, or ``elementwise`` of it.
 
     With ``target=None`` and an all-ones mask, the predicted class is read off
-    the same forward pass.
+    the same forward pass. An adapter runs the masks' entries on its
+    computation graphs alone (:meth:`~AdapterInterface.compact`), and only
+    the result is spread over all edges, where every other entry's gradient is
+    exactly zero: no pass over ``(B, E)`` masks beyond the shape and
+    finiteness check.
+
+    Args:
+        forward_func (AdapterInterface or Callable): As for :func:`explained_gradients`.
+        mask (Tensor): The masks, ``(B, E)`` or ``(B, L, E)``.
+        target (int, list or Tensor, optional): As for :func:`resolve_target`.
+        elementwise (Callable, optional): A function applied to each entry of
+            the gradient that maps 0 to 0 (``abs``, a threshold at or above 0),
+            applied before the gradient is spread over all edges.
 
     Raises:
         ValueError: if the output does not depend on the mask although some
             edge's messages reach the target (a detached branch, a model that
             ignores its graph): silent zeros would be a wrong answer.
     """
-    return explained_gradients(forward_func, mask, None, target)[0]
+    adapter = adapter_of(forward_func)
+    if adapter is None:
+        grad = explained_gradients(forward_func, mask, None, target)[0]
+        return grad if elementwise is None else elementwise(grad)
+    adapter.check(mask)
+    with torch.enable_grad():
+        sub_mask = adapter.compact(mask.detach()).requires_grad_(True)
+        output = adapter.forward_subgraph(sub_mask)
+        if target is None and bool((sub_mask == 1).all()):
+            targets = predicted_targets(output.detach(), adapter.mode)
+        else:
+            targets = resolve_target(adapter, mask, target)
+        sub_grad = _gradients(adapter, output, targets, sub_mask, ())[0]
+    return adapter.expand(sub_grad if elementwise is None else elementwise(sub_grad))
 
 
 def explained_gradients(forward_func: ForwardFunc, mask: Tensor, x: Optional[Tensor], target: TargetType) -> Tuple[Tensor, Optional[Tensor]]:
@@ -278,8 +305,13 @@ def explained_gradients(forward_func: ForwardFunc, mask: Tensor, x: Optional[Ten
             targets = predicted_targets(output.detach(), mode_of(forward_func))
         else:
             targets = resolve_target(forward_func, mask, target, *features)
-        z = explained_output(output, targets)
-        grads = torch.autograd.grad(z.sum(), (mask,) + features, allow_unused=True) if z.requires_grad else (None,) * (1 + len(features))
+        return _gradients(forward_func, output, targets, mask, features)
+
+
+def _gradients(forward_func: ForwardFunc, output: Tensor, targets: Targets, mask: Tensor, features: Tuple[Tensor, ...]) -> Tuple[Tensor, Optional[Tensor]]:
+    """The gradients of the explained ``output`` rows in ``mask`` and ``features`` (see :func:`explained_gradients`)."""
+    z = explained_output(output, targets)
+    grads = torch.autograd.grad(z.sum(), (mask,) + features, allow_unused=True) if z.requires_grad else (None,) * (1 + len(features))
     if features and grads[1] is None:
         raise ValueError(
             "the explained output does not depend on the node features x: the model detaches them, or reads its "

@@ -84,9 +84,7 @@ class EdgeGradient(EdgeGradientAttribution):
         return tuple(grad.abs() if abs else grad for grad in grads if grad is not None)
 
     def _attribute(self, mask: Tensor, target: TargetType, abs: bool) -> Tensor:
-        check_forward_mask(self.forward_func, mask)
-        grad = explained_gradient(self.forward_func, mask, target)
-        return grad.abs() if abs else grad
+        return explained_gradient(self.forward_func, mask, target, torch.abs if abs else None)
 
     def attribute_sparse(self, target: TargetType = None) -> Tensor:
         r"""Every target's :math:`g` at the all-ones mask, as a sparse tensor.
@@ -148,9 +146,8 @@ class GradientSign(EdgeGradientAttribution):
         return pack(self._attribute(mask, target), is_tuple)
 
     def _attribute(self, mask: Tensor, target: TargetType) -> Tensor:
-        check_forward_mask(self.forward_func, mask)
-        grad = explained_gradient(self.forward_func, mask, target)
-        return (grad > self.eps).to(mask.dtype)
+        # (0 > eps) is 0 for eps >= 0: the rule may run before the gradient is spread over all edges.
+        return explained_gradient(self.forward_func, mask, target, lambda grad: (grad > self.eps).to(mask.dtype))
 
     def attribute_sparse(self, target: TargetType = None) -> Tensor:
         r"""Every target's :math:`P` at the all-ones mask, as a sparse tensor.
