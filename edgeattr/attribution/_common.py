@@ -387,6 +387,8 @@ class MaskView:
         edge_segment (Tensor): The target of each column, ``(E_sub,)``.
         num_targets (int): ``T``.
         scatter (Callable): Values ``(C, ..., E_sub)`` to values over all edges ``(C * T, ..., E)``.
+        message_layers (Tensor, optional): For layerwise masks, whether each column's message at each
+            layer reaches its target's output, ``(L, E_sub)``; ``None``: ``message_edges`` at every layer.
     """
 
     masks: Tensor
@@ -397,6 +399,13 @@ class MaskView:
     edge_segment: Tensor
     num_targets: int
     scatter: Callable[[Tensor], Tensor]
+    message_layers: Optional[Tensor] = None
+
+    def message_entries(self, shape: torch.Size) -> Tensor:
+        r"""Flat positions in one mask of ``shape`` (``(E_sub,)`` or ``(L, E_sub)``) whose messages reach their target."""
+        if self.message_layers is not None and len(shape) == 2:
+            return self.message_layers.reshape(-1).nonzero().view(-1)
+        return flat_entries(shape, self.message_edges)
 
 
 def mask_view(forward_func: ForwardFunc, mask: Tensor) -> MaskView:
@@ -412,6 +421,8 @@ def mask_view(forward_func: ForwardFunc, mask: Tensor) -> MaskView:
             adapter.edge_segment,
             adapter.num_targets,
             adapter.expand,
+            # Other implementations of the interface may not say which layer's messages reach the target.
+            getattr(adapter, "message_layers", None),
         )
     every = torch.arange(mask.size(-1), device=mask.device)
     return MaskView(mask, forward_func, _cannot_remove, every, every, torch.zeros_like(every), 1, lambda values: values)

@@ -127,10 +127,9 @@ class EdgeOcclusion(PerturbationAttribution):
         """
         shape = view.masks.shape[1:]
         flat = view.masks[index].reshape(-1)
-        positions = view.message_edges if mode == "message" else torch.arange(shape[-1], device=flat.device)
+        entries = view.message_entries(shape) if mode == "message" else flat_entries(shape, torch.arange(shape[-1], device=flat.device))
         if edge_ids is not None:
-            positions = positions[torch.isin(view.edge_ids[positions], edge_ids)]
-        entries = flat_entries(shape, positions)
+            entries = entries[torch.isin(view.edge_ids[entries % shape[-1]], edge_ids)]
         entries = entries[flat[entries] != 0]
         owner = view.edge_segment[entries % shape[-1]]
         owner, order = torch.sort(owner, stable=True)

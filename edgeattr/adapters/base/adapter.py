@@ -119,6 +119,10 @@ class EdgeMaskAdapter(ABC):
     #: Positions in ``edge_ids`` of the edges whose messages can reach their target;
     #: zeroing the message of any other edge leaves the output unchanged.
     message_edges: Tensor
+    #: For a layerwise adapter, where known: whether the message of each of ``edge_ids`` at each
+    #: layer can reach its target, ``(L, E_sub)`` bool (a message at layer ``l`` travels at most the
+    #: calls after it); ``None``: at every layer, those of ``message_edges``.
+    message_layers: Optional[Tensor] = None
     #: Number of targets ``T``: row ``r`` of a batch of masks explains target ``r % T``.
     num_targets: int = 1
     #: Whether the forward function also takes node features after the mask, ``f(mask, x)``

@@ -437,6 +437,8 @@ class GraphAdapter(EdgeMaskAdapter):
         self.segments = segments
         self.edge_ids = segments.edge_ids
         self.message_edges = segments.message_edges
+        pruned = self.layerwise and self._restrict and not self.exact_path and self.task in ("node", "edge")
+        self.message_layers = self._message_layers(segments) if pruned else None
         if self.exact_path:
             own = self._restricted_values(segments, own_inputs=True)
             self._units = [_Unit(self, segments, t, t + 1, values=own) for t in range(segments.num_segments)]
@@ -446,6 +448,35 @@ class GraphAdapter(EdgeMaskAdapter):
             _Unit(self, segments, first, last, node_size, edge_size)
             for first, last in segments.bounds(DEFAULT_ELEMENTS_PER_PASS, node_size, edge_size)
         ]
+
+    def _message_layers(self, segments: Segments) -> Tensor:
+        """Whether each edge's message at each layer can reach its target, ``(L, E_sub)`` (see ``message_layers``).
+
+        A message into a node ``d`` hops from the target (either node of a pair)
+        reaches it only through ``d`` more message-passing calls, so at a layer
+        whose first call is followed by ``a`` calls, only messages into nodes
+        within ``a`` hops count. On the verified computation subgraphs, where
+        everything but message passing acts on each node alone, every other
+        message provably leaves the output as it is.
+        """
+        seeds = segments.pairs.reshape(-1) if segments.pairs is not None else segments.roots
+        src, dst = segments.src, segments.dst
+        within = torch.zeros(segments.nodes.numel(), dtype=torch.bool, device=self.device)
+        within[seeds] = True
+        message = torch.zeros(src.numel(), dtype=torch.bool, device=self.device)
+        message[segments.message_edges] = True
+        reaching = []  # reaching[a]: messages into nodes within a hops of their target
+        for _ in range(len(self.layers)):
+            into = message & (within[dst] | within[src] if self._messages_both_ways() else within[dst])
+            reaching.append(into)
+            within = within.clone()
+            within[src[into]] = True
+            if self._messages_both_ways():
+                within[dst[into]] = True
+        first_call: Dict[int, int] = {}
+        for call, layer in enumerate(self.layers):
+            first_call.setdefault(layer.row, call)
+        return torch.stack([reaching[len(self.layers) - 1 - first_call[row]] for row in range(self.num_layers)])
 
     def _element_sizes(self) -> Tuple[int, int]:
         """Input values per node and per edge (feature widths, at least 1), which bound a pass's memory."""
