@@ -23,7 +23,7 @@ from edgeattr.benchmarks.report import Row, environment, write
 #: Case name -> (lane, sizes of the full run, sizes of ``--quick``).
 CASES: Dict[str, Tuple[str, dict, dict]] = {
     "edge-gradient": ("modern", dict(count=50), dict(count=5)),
-    "gnnexplainer": ("modern", dict(count=5), dict(count=1)),
+    "gnnexplainer": ("modern", dict(count=5, batch=1000), dict(count=1, batch=5)),
     "occlusion": ("modern", dict(sampled=100, count=10), dict(sampled=10, count=1)),
     "every-node": ("modern", dict(chunk=16, sample=136), dict(chunk=16, sample=16)),
     "large-graph": ("modern", dict(num_nodes=100_000, num_edges=1_000_000, chunk=512, sampled=50), dict(num_nodes=2_000, num_edges=20_000, chunk=512, sampled=5)),

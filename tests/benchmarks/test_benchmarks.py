@@ -3,13 +3,16 @@
 import json
 import re
 
+import pytest
+
 from edgeattr.benchmarks.pyg_cases import large_graph
 from edgeattr.benchmarks.report import Row, markdown, write
 
 
 def test_large_graph_case_runs_at_a_tiny_size_and_batched_equals_the_loop():
     rows = large_graph(num_nodes=300, num_edges=2000, chunk=64, sampled=3)
-    assert [row.item for row in rows] == ["4", "5", "5", "5"]
+    assert [row.item for row in rows] == ["4", "4", "5", "5", "5"]
+    assert rows[1].unit == "all" and rows[1].ours == pytest.approx(rows[0].ours * 300)  # every node, against its time budget
     assert all(row.ours > 0 and row.theirs > 0 for row in rows)
     difference = float(re.search(r"batched = loop to ([0-9.e+-]+)", rows[0].notes).group(1))
     assert difference < 1e-5
