@@ -20,7 +20,7 @@ from edgeattr.attribution import (
     Walk,
 )
 from edgeattr.errors import FallbackWarning, InputModifiedError, UnsupportedLayerError, VerificationError
-from edgeattr.explaining import explain
+from edgeattr.explaining import explain, read_explanation
 from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation
 from edgeattr.metrics import cosine_similarity, sign_flips
 from edgeattr.runs import explain_all
@@ -49,6 +49,7 @@ __all__ = [
     "explain",
     "explain_all",
     "read_attributions",
+    "read_explanation",
     "read_manifest",
     "EdgeExplanation",
     "HeteroEdgeExplanation",

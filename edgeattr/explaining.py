@@ -2,6 +2,7 @@ r"""One call from a model and its inputs to an :class:`EdgeExplanation`, for PyG
 
 from __future__ import annotations
 
+import pathlib
 import sys
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Mapping, Optional, Union
@@ -14,6 +15,7 @@ from edgeattr.adapters.base.typed import EdgeType
 from edgeattr.attribution._common import TargetType, resolve_target
 from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation, node_mask_of
 from edgeattr.methods import method_named
+from edgeattr.store import content_fingerprint, read_target
 
 
 def explain(
@@ -184,18 +186,74 @@ def explain(
         edge_mask = attribution
     else:
         layer_masks, edge_mask = None, attribution
-    attributed = dict(
+    attributed = _attributed(adapter, edge_mask, layer_masks, explained, prediction[0], method, feature_mask)
+    return route.explanation(adapter, arguments, task, attributed)
+
+
+def read_explanation(folder: Union[str, pathlib.Path], model: torch.nn.Module, *inputs: Any, index: int, **model_kwargs: Any) -> EdgeExplanation:
+    r"""One target's :class:`EdgeExplanation` from a run of :func:`~edgeattr.explain_all`, without explaining it again.
+
+    The attributions are the run's (read from the target's shard alone); what
+    :func:`explain` gives beside them (the prediction, the computation
+    subgraph, the layers) comes from one pass of the model on the same inputs,
+    which must be the run's: the fingerprint of the model's parameters, the
+    inputs and the run's settings is checked against its manifest.
+
+    Args:
+        folder (str or Path): The run's folder.
+        model (torch.nn.Module): The run's model.
+        *inputs: The run's inputs, as passed to :func:`~edgeattr.explain_all`.
+        index (int): The target's id (node, graph or pair id) among the run's targets.
+        **model_kwargs: The run's keyword arguments of the model call.
+
+    Returns:
+        EdgeExplanation: ``edge_mask`` ``(E,)`` (and ``layer_masks`` ``(L, E)`` for a
+        layerwise run) as the run wrote them: for a run with ``topk``, the
+        target's top edges, and zero elsewhere.
+
+    Raises:
+        ValueError: if the model or inputs differ from the run's, the run has
+            no such target, or its shard is not written yet.
+
+    Example::
+
+        >>> explain_all(model, data.x, data.edge_index, out="runs/cora")
+        >>> read_explanation("runs/cora", model, data.x, data.edge_index, index=10).topk(5)
+    """
+    manifest, explained, values = read_target(folder, index)
+    settings = manifest.settings
+    if content_fingerprint(model, (*inputs, *model_kwargs.values()), settings) != manifest.fingerprint:
+        raise ValueError(
+            f"the model or its inputs differ from those of the run in {folder} (its fingerprint of the parameters, "
+            f"inputs and settings does not match): pass the model and inputs the run explained"
+        )
+    route = input_route(model, inputs, model_kwargs)
+    arguments = {"index": index, "task": manifest.task, **model_kwargs}
+    adapter = route.adapter(model, *route.inputs, layerwise=manifest.layerwise, mode=settings["mode"], **arguments)
+    with torch.no_grad():
+        prediction = adapter(adapter.ones())[0]
+    edge_mask = values.sum(0) if manifest.layerwise else values
+    layer_masks = values if manifest.layerwise else None
+    attributed = _attributed(adapter, edge_mask, layer_masks, explained, prediction, settings["method"], None)
+    return route.explanation(adapter, arguments, manifest.task, attributed)
+
+
+def _attributed(
+    adapter: EdgeMaskAdapter, edge_mask: Tensor, layer_masks: Optional[Tensor], explained: int, prediction: Tensor, method: str,
+    feature_mask: Optional[Tensor],
+) -> Dict[str, Any]:
+    """The fields of an explanation made on ``adapter`` (one target) beside those of its graph."""
+    return dict(
         edge_mask=edge_mask,
         layer_masks=layer_masks,
         target=explained,
-        prediction=prediction[0],
+        prediction=prediction,
         method=method,
         computation_edges=adapter.edge_ids[adapter.message_edges],
         layer_names=[layer.name for i, layer in enumerate(adapter.layers) if i == 0 or layer.row != adapter.layers[i - 1].row],
         own_edge_layers=[layer.name for layer in adapter.layers if layer.own_edges],
         **_node_attributions(feature_mask, adapter.num_nodes),
     )
-    return route.explanation(adapter, arguments, task, attributed)
 
 
 def _node_attributions(feature_mask: Optional[Tensor], num_nodes: int) -> Dict[str, Tensor]:

@@ -23,7 +23,7 @@ import json
 import os
 import pathlib
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -209,6 +209,39 @@ def read_attributions(folder: Union[str, pathlib.Path], as_table: bool = False) 
     shape = (len(manifest.targets),) + ((manifest.num_layers,) if manifest.layerwise else ()) + (manifest.num_edges,)
     values = torch.from_numpy(table.column("value").to_numpy().copy())
     return torch.sparse_coo_tensor(torch.stack(index), values, shape).coalesce()
+
+
+def read_target(folder: Union[str, pathlib.Path], target: int) -> Tuple[Manifest, int, Tensor]:
+    r"""One target's attributions in a run, read from its shard alone.
+
+    Args:
+        folder (str or Path): The run's folder.
+        target (int): The target's id (a node, graph or pair id among the manifest's targets).
+
+    Returns:
+        tuple: The manifest, the target's explained class, and its attributions,
+        dense, ``(E,)`` (``(L, E)`` for a layerwise run), zero for the edges
+        without a row (zero attributions, or outside a ``topk`` run's top edges).
+
+    Raises:
+        ValueError: if the run has no such target or its shard is not written yet.
+    """
+    import pyarrow.parquet as pq
+
+    folder = pathlib.Path(folder)
+    manifest = read_manifest(folder)
+    if target not in manifest.targets:
+        raise ValueError(f"the run in {folder} did not explain target {target}; its targets are listed in read_manifest(folder).targets")
+    position = manifest.targets.index(target)
+    shard = next(shard for shard in manifest.shards if shard.first <= position < shard.last)
+    if not shard.done:
+        raise ValueError(f"the shard of target {target} ({shard.file}) is not written yet: run explain_all again with the same arguments to finish it")
+    table = pq.read_table(folder / shard.file, filters=[("target", "=", target)])
+    shape = ((manifest.num_layers,) if manifest.layerwise else ()) + (manifest.num_edges,)
+    index = tuple(torch.tensor(table.column(name).to_numpy(), dtype=torch.long) for name in (("layer", "edge") if manifest.layerwise else ("edge",)))
+    column = torch.tensor(table.column("value").to_numpy())
+    values = torch.zeros(shape, dtype=column.dtype).index_put_(index, column)
+    return manifest, shard.classes[position - shard.first], values
 
 
 def read_manifest(folder: Union[str, pathlib.Path]) -> Manifest:
