@@ -2,19 +2,16 @@ r"""Every target of a graph explained and written to disk, shard by shard, resum
 
 from __future__ import annotations
 
-import pathlib
 import time
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 from torch import Tensor
 
-from edgeattr.adapters import GraphAdapter
-from edgeattr.attribution._common import resolve_target
 from edgeattr.explaining import input_route
-from edgeattr.explanation import top_edges
 from edgeattr.methods import method_named
-from edgeattr.store import AttributionStore, Manifest, Shard, content_fingerprint
+from edgeattr.shards import PendingShard, ShardWork, run_locally
+from edgeattr.store import AttributionStore, FolderLike, Manifest, Shard, content_fingerprint
 
 #: Targets per shard when none is given: a shard's rows stay in memory until it is written.
 DEFAULT_SHARD_SIZE = 256
@@ -25,7 +22,7 @@ def explain_all(
     *inputs: Any,
     method: str = "gradient_sign",
     targets: Optional[Tensor] = None,
-    out: Union[str, pathlib.Path],
+    out: FolderLike,
     shard_size: Optional[int] = None,
     layerwise: bool = False,
     topk: Optional[int] = None,
@@ -52,7 +49,8 @@ def explain_all(
         method (str, optional): A name of :data:`edgeattr.methods.METHODS`. (default: ``'gradient_sign'``)
         targets (Tensor, optional): Node, graph or pair ids to explain, ``(T,)``.
             Default: every node (node task), graph (graph task) or scored pair (edge task).
-        out (str or Path): The run's folder.
+        out (str, Path or RunFolder): The run's folder: a local path, or the URI
+            of a filesystem pyarrow opens (``'s3://bucket/runs/cora'``).
         shard_size (int, optional): Targets per shard. (default: :data:`DEFAULT_SHARD_SIZE`)
         layerwise (bool, optional): Attribute per message-passing call: rows
             carry a ``layer``. Implied by the layerwise methods. (default: ``False``)
@@ -94,11 +92,8 @@ def explain_all(
             "explain_all explains one homogeneous PyG or DGL graph (or a batch of them); for heterogeneous graphs and "
             "sampled blocks, explain targets with explain() or an adapter's tensor index"
         )
-
-    def adapter_for(index: Union[int, Tensor]) -> GraphAdapter:
-        return route.adapter(model, *route.inputs, index=index, task=task, layerwise=layerwise, mode=mode, **model_kwargs)
-
-    probe = adapter_for(0)
+    work = ShardWork(model, route, dict(model_kwargs), method, options, task, layerwise, mode, topk)
+    probe = work.adapter(0)
     ids = torch.arange(probe.num_rows, device=probe.device) if targets is None else _checked_targets(targets, probe.num_rows)
     settings = {"method": method, "options": options, "task": probe.task, "layerwise": layerwise, "topk": topk, "mode": mode}
     wanted = Manifest(
@@ -114,19 +109,17 @@ def explain_all(
     store = AttributionStore.open(out, wanted)
     started, resumed = time.perf_counter(), sum(s.last - s.first for s in store.manifest.shards if s.done)
     done = resumed
-    for index in store.pending():
-        shard = store.manifest.shards[index]
-        shard_ids = ids[shard.first : shard.last]
-        adapter = adapter_for(shard_ids)
-        with torch.no_grad():
-            classes = resolve_target(adapter, adapter.ones(), None).targets
-        attribution = chosen.attribute(adapter, target=classes, **options)
-        assert isinstance(attribution, Tensor), "an adapter without features gives one attribution"
-        rows, layers, edges, values = _rows(attribution.detach(), topk)
-        store.write(index, shard_ids[rows], edges, layers if layerwise else None, values, classes.tolist())
+
+    def finished(index: int, shard: Shard) -> None:
+        nonlocal done
+        store.record(index, shard)
         done += shard.last - shard.first
         if progress is not None:
             progress(done, ids.numel(), done - resumed, time.perf_counter() - started)
+
+    shards = store.manifest.shards
+    pending = [PendingShard(i, shards[i], ids[shards[i].first : shards[i].last].clone()) for i in store.pending()]  # a copy pickles alone
+    run_locally(work, store.folder, pending, finished)
     return store
 
 
@@ -140,22 +133,6 @@ def _checked_targets(targets: Any, limit: int) -> Tensor:
     if targets.unique().numel() != targets.numel():
         raise ValueError("targets name an id twice; pass each target once")
     return targets.long()
-
-
-def _rows(attribution: Tensor, topk: Optional[int]) -> tuple:
-    """``(target position, layer, edge, value)`` of the rows to write from attributions ``(T, E)`` or ``(T, L, E)``.
-
-    Every non-zero entry, or the ``topk`` largest of each target (and layer), ties to the lower edge id.
-    """
-    values = attribution if attribution.dim() == 3 else attribution.unsqueeze(1)
-    if topk is None:
-        row, layer, edge = values.nonzero(as_tuple=True)
-        return row, layer, edge, values[row, layer, edge]
-    order = top_edges(values, min(topk, values.size(-1)))
-    row, layer, _ = torch.meshgrid(*(torch.arange(n, device=values.device) for n in order.shape), indexing="ij")
-    edge = order.reshape(-1)
-    row, layer = row.reshape(-1), layer.reshape(-1)
-    return row, layer, edge, values[row, layer, edge]
 
 
 __all__ = ["explain_all", "DEFAULT_SHARD_SIZE"]

@@ -4,6 +4,7 @@ import pathlib
 
 import pytest
 import torch
+from pyarrow.fs import FileSelector
 
 from edgeattr import explain_all, read_attributions, read_manifest
 from tests.support.links import GCNDot, PairScores
@@ -135,3 +136,21 @@ def test_bad_runs_are_refused_naming_the_fix(graph, tmp_path):
         explain_all(model, x, edge_index, topk=0, out=tmp_path)
     with pytest.raises(FileNotFoundError, match="holds no edgeattr run"):
         read_attributions(tmp_path / "nothing")
+
+
+def test_a_run_on_another_pyarrow_filesystem_equals_the_references(graph, tmp_path):
+    from fsspec.implementations.memory import MemoryFileSystem
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    from edgeattr.store import RunFolder
+
+    model, x, edge_index = graph
+    memory = PyFileSystem(FSSpecHandler(MemoryFileSystem()))
+    path = f"/{tmp_path.name}/gcn"  # the memory filesystem is shared by the whole process
+    folder = RunFolder(memory, path)
+    explain_all(model, x, edge_index, method="edge_gradient", out=folder, shard_size=SHARD)
+    names = sorted(info.base_name for info in memory.get_file_info(FileSelector(path)))
+    assert names == ["manifest.json"] + [f"shard-{i:05d}.parquet" for i in range(-(-x.size(0) // SHARD))]  # no temporary file left
+    torch.testing.assert_close(read_attributions(folder).to_dense(), _references(model, x, edge_index), rtol=1e-9, atol=1e-11)
+    assert read_manifest(folder).targets == list(range(x.size(0)))
+
