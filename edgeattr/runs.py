@@ -15,6 +15,8 @@ from edgeattr.store import AttributionStore, FolderLike, Manifest, Shard, conten
 
 #: Targets per shard when none is given: a shard's rows stay in memory until it is written.
 DEFAULT_SHARD_SIZE = 256
+#: Where the shards run: in this process, one after the other, or as Ray tasks (:mod:`edgeattr.ray_engine`).
+ENGINES = ("local", "ray")
 
 
 def explain_all(
@@ -30,6 +32,9 @@ def explain_all(
     mode: Optional[str] = None,
     options: Optional[Mapping[str, Any]] = None,
     progress: Optional[Callable[[int, int, int, float], None]] = None,
+    engine: str = "local",
+    address: Optional[str] = None,
+    ray_options: Optional[Mapping[str, Any]] = None,
     **model_kwargs: Any,
 ) -> AttributionStore:
     r"""Explains every target of a PyG or DGL model and writes the attributions as Parquet shards.
@@ -42,6 +47,12 @@ def explain_all(
     resumes: written shards are skipped. A folder holding another run (other
     parameters, inputs, settings or targets) is refused. Memory is bounded by one
     shard's attributions, whatever the number of targets.
+
+    With ``engine='ray'`` the shards run as Ray tasks, one per shard, on the
+    cores of this machine or the workers of a cluster (:mod:`edgeattr.ray_engine`):
+    each worker writes the shards it explains, so ``out`` must be a folder every
+    worker reaches, and a task whose worker dies is retried. A shard's rows are
+    the same, to the last bit, on either engine.
 
     Args:
         model (torch.nn.Module): The model, unchanged, called as with :func:`edgeattr.explain`.
@@ -63,6 +74,17 @@ def explain_all(
         progress (Callable, optional): Called after each shard with the
             targets done, their total, those done by this call and its seconds
             elapsed (``edgeattr explain-all`` shows them as a progress bar).
+        engine (str, optional): Where the shards run: ``'local'``, in this
+            process one after the other, or ``'ray'``, as Ray tasks (needs
+            ``pip install edgeattr[ray]``). (default: ``'local'``)
+        address (str, optional): The Ray cluster to connect to, as ``ray.init``
+            takes it (``'auto'``, ``'ray://head:10001'``); without it, the
+            cluster this process is connected to, else a Ray started on this
+            machine for the run. ``engine='ray'`` only.
+        ray_options (Mapping, optional): Options of each shard's Ray task, as
+            ``ray.remote`` takes them (``num_cpus``, default 1, which is also its
+            torch threads; ``memory``, ``resources``, ``max_retries``, default
+            :data:`~edgeattr.ray_engine.DEFAULT_RETRIES`). ``engine='ray'`` only.
         **model_kwargs: Keyword arguments of the model call (``batch``, ``edge_attr``, ...).
 
     Returns:
@@ -71,12 +93,15 @@ def explain_all(
 
     Raises:
         ValueError: for inputs other than one homogeneous PyG or DGL graph (or
-            batch), targets out of range, or a folder holding another run.
+            batch), targets out of range, a folder holding another run, or an
+            unknown engine.
+        ImportError: for ``engine='ray'`` without Ray installed.
 
     Example::
 
         >>> explain_all(model, data.x, data.edge_index, method="edge_gradient", out="runs/cora")
         >>> attributions = read_attributions("runs/cora")      # sparse (2708, E)
+        >>> explain_all(model, data.x, data.edge_index, out="s3://bucket/runs/cora", engine="ray", address="auto")
     """
     chosen = method_named(method)
     layerwise = layerwise or chosen.layerwise
@@ -86,6 +111,7 @@ def explain_all(
     size = DEFAULT_SHARD_SIZE if shard_size is None else shard_size
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    _check_engine(engine, address, ray_options)
     route = input_route(model, inputs, model_kwargs)
     if not route.takes_task:
         raise ValueError(
@@ -119,8 +145,27 @@ def explain_all(
 
     shards = store.manifest.shards
     pending = [PendingShard(i, shards[i], ids[shards[i].first : shards[i].last].clone()) for i in store.pending()]  # a copy pickles alone
-    run_locally(work, store.folder, pending, finished)
+    if not pending:
+        return store
+    if engine == "ray":
+        from edgeattr.ray_engine import run_on_ray
+
+        run_on_ray(work, store.folder, pending, finished, address=address, task_options=ray_options)
+    else:
+        run_locally(work, store.folder, pending, finished)
     return store
+
+
+def _check_engine(engine: Any, address: Optional[str], ray_options: Optional[Mapping[str, Any]]) -> None:
+    """Refuses an unknown engine, Ray's settings without ``engine='ray'``, and ``engine='ray'`` without Ray."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    if engine != "ray" and (address is not None or ray_options is not None):
+        raise ValueError("address= and ray_options= are settings of the Ray engine: pass engine='ray' too")
+    if engine == "ray":
+        from edgeattr.ray_engine import import_ray
+
+        import_ray()
 
 
 def _checked_targets(targets: Any, limit: int) -> Tensor:
@@ -135,4 +180,4 @@ def _checked_targets(targets: Any, limit: int) -> Tensor:
     return targets.long()
 
 
-__all__ = ["explain_all", "DEFAULT_SHARD_SIZE"]
+__all__ = ["explain_all", "DEFAULT_SHARD_SIZE", "ENGINES"]

@@ -1,8 +1,9 @@
 r"""One shard of :func:`~edgeattr.explain_all`: its targets explained on one adapter and written as one Parquet file.
 
-:func:`explain_shard` is the unit of work: :func:`run_locally` runs it in a
-loop. It reads nothing but its arguments and writes nothing but its shard's
-file, so that a shard gives the same rows, to the last bit, wherever it runs.
+:func:`explain_shard` is the unit of work of every engine: the local engine
+runs it in a loop, the Ray engine (:mod:`edgeattr.ray_engine`) as one task per
+shard on a cluster's workers. It reads nothing but its arguments, so that a
+shard gives the same rows, to the last bit, wherever it runs.
 """
 
 from __future__ import annotations

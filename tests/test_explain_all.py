@@ -1,6 +1,7 @@
 """explain_all: every target explained and written as Parquet shards, resumable, equal to independent references."""
 
 import pathlib
+import sys
 
 import pytest
 import torch
@@ -154,3 +155,14 @@ def test_a_run_on_another_pyarrow_filesystem_equals_the_references(graph, tmp_pa
     torch.testing.assert_close(read_attributions(folder).to_dense(), _references(model, x, edge_index), rtol=1e-9, atol=1e-11)
     assert read_manifest(folder).targets == list(range(x.size(0)))
 
+
+def test_engines_are_named_and_ray_without_ray_names_the_extra(graph, tmp_path, monkeypatch):
+    model, x, edge_index = graph
+    with pytest.raises(ValueError, match="engine must be one of 'local', 'ray', got 'spark'"):
+        explain_all(model, x, edge_index, out=tmp_path, engine="spark")
+    with pytest.raises(ValueError, match="pass engine='ray' too"):
+        explain_all(model, x, edge_index, out=tmp_path, address="auto")
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
+    with pytest.raises(ImportError, match=r"pip install edgeattr\[ray\]"):
+        explain_all(model, x, edge_index, out=tmp_path, engine="ray")
+    assert not (tmp_path / "manifest.json").exists()  # refused before any work
