@@ -4,16 +4,21 @@ A run of :func:`edgeattr.explain_all` writes into one folder:
 
 - ``manifest.json``: what was explained (method, options, task, the targets,
   a fingerprint of the model's parameters and the inputs) and the shards,
-  each with its targets (positions ``first .. last - 1`` of the targets),
-  their explained classes and whether it is written;
+  each with its targets (positions ``first .. last - 1`` of the targets) and
+  its file; written once, when the run starts;
 - ``shard-00000.parquet``, ...: one row per non-zero attribution (or per
   edge of each target's top ``k``), columns ``target`` (the target's id),
   ``edge`` (the edge's id: a column of ``edge_index``, a DGL edge id),
-  ``layer`` (layerwise runs only) and ``value``.
+  ``layer`` (layerwise runs only) and ``value``;
+- ``shard-00000.json``, ...: the shard's record, written once its Parquet
+  file is: its row count and the explained class of each of its targets.
+  A shard is written when its record and its file are there.
 
 Every file is written under a temporary name and then renamed, so that a
-folder never holds half a shard or half a manifest: a run stopped at any point
-and started again with the same arguments skips the shards it finished.
+folder never holds half a shard or half a record, and no file is ever
+rewritten: a run stopped at any point and started again with the same
+arguments skips the shards it recorded, and recording a shard costs the same
+whatever the number of targets.
 
 The folder is a local path or the URI of any filesystem pyarrow opens
 (``s3://bucket/runs/cora``, ``gs://...``, ``hdfs://...``; see
@@ -31,7 +36,7 @@ import json
 import os
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Union
 
 import torch
 from torch import Tensor
@@ -39,7 +44,7 @@ from torch import Tensor
 #: The manifest's file name within a run's folder.
 MANIFEST = "manifest.json"
 #: Version of the folder's layout, checked on reading.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -49,9 +54,9 @@ class Shard:
     Attributes:
         first, last (int): The shard's targets.
         file (str): Its Parquet file, relative to the folder.
-        done (bool): Whether the file is written.
-        rows (int): Rows in the file.
-        classes (list[int]): The explained class of each of its targets.
+        done (bool): Whether it is written (its file and its record are there).
+        rows (int): Rows in the file (from its record).
+        classes (list[int]): The explained class of each of its targets (from its record).
     """
 
     first: int
@@ -60,6 +65,11 @@ class Shard:
     done: bool = False
     rows: int = 0
     classes: List[int] = field(default_factory=list)
+
+    @property
+    def record(self) -> str:
+        r"""The file of its record, beside its Parquet file: ``shard-00000.json``."""
+        return os.path.splitext(self.file)[0] + ".json"
 
 
 @dataclass
@@ -91,13 +101,19 @@ class Manifest:
     version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        r"""``manifest.json``: the run, its shards' targets and files; what is written is in the shards' records."""
+        layout = [{"first": shard.first, "last": shard.last, "file": shard.file} for shard in self.shards]
+        return json.dumps({**asdict(replace(self, shards=[])), "shards": layout}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> "Manifest":
+        r"""The manifest of ``manifest.json``, every shard not written (:func:`read_manifest` reads the records too)."""
         data = json.loads(text)
         if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"the manifest has format version {data.get('version')}; this edgeattr reads version {FORMAT_VERSION}")
+            raise ValueError(
+                f"the manifest has format version {data.get('version')}; this edgeattr reads version {FORMAT_VERSION}: "
+                f"run explain_all again into a new out= folder"
+            )
         data["shards"] = [Shard(**shard) for shard in data["shards"]]
         return cls(**data)
 
@@ -151,6 +167,13 @@ class RunFolder:
     def create(self) -> None:
         r"""Creates the folder (and its parents) if missing."""
         self.filesystem.create_dir(self.path, recursive=True)
+
+    def names(self) -> Set[str]:
+        r"""The names of the files in the folder (one listing)."""
+        import pyarrow.fs
+
+        found = self.filesystem.get_file_info(pyarrow.fs.FileSelector(self.path))
+        return {info.base_name for info in found if info.type == pyarrow.fs.FileType.File}
 
     def write_atomically(self, name: str, write: Callable[[Any], None]) -> None:
         r"""Writes the file ``name`` whole or not at all: ``write(stream)`` fills a temporary file, renamed when complete.
@@ -218,7 +241,7 @@ def write_shard(folder: FolderLike, shard: Shard, rows: ShardRows) -> Shard:
 
 
 class AttributionStore:
-    r"""A run's folder and its manifest, which this object alone rewrites (atomically) as shards are recorded.
+    r"""A run's folder and its manifest; this object alone records the shards written.
 
     Args:
         folder (str, Path or RunFolder): The run's folder.
@@ -239,7 +262,7 @@ class AttributionStore:
         """
         folder = RunFolder.of(folder)
         if folder.exists(MANIFEST):
-            found = Manifest.from_json(folder.read_text(MANIFEST))
+            found = read_manifest(folder)
             same = (found.fingerprint, found.targets, [(s.first, s.last) for s in found.shards]) == (
                 wanted.fingerprint, wanted.targets, [(s.first, s.last) for s in wanted.shards]
             )
@@ -248,20 +271,18 @@ class AttributionStore:
                     f"{folder} holds the results of another run (other model parameters, inputs, settings, targets or "
                     f"shard size): pass a new out= folder, or delete that one to start again"
                 )
-            for shard in found.shards:  # a shard whose file was removed is written again
-                shard.done = shard.done and folder.exists(shard.file)
             return cls(folder, found)
         folder.create()
-        store = cls(folder, wanted)
-        store._write_manifest()
-        return store
+        text = wanted.to_json().encode()
+        folder.write_atomically(MANIFEST, lambda stream: stream.write(text))
+        return cls(folder, wanted)
 
     def pending(self) -> List[int]:
         r"""Indices of the shards still to write."""
         return [i for i, shard in enumerate(self.manifest.shards) if not shard.done]
 
     def record(self, index: int, written: Shard) -> None:
-        r"""Records shard ``index`` as written (what :func:`write_shard` returned) and rewrites the manifest.
+        r"""Records shard ``index`` as written (what :func:`write_shard` returned): writes its record, atomically.
 
         Raises:
             ValueError: if ``written`` is another shard, or not written.
@@ -269,12 +290,9 @@ class AttributionStore:
         listed = self.manifest.shards[index]
         if (written.first, written.last, written.file) != (listed.first, listed.last, listed.file) or not written.done:
             raise ValueError(f"shard {index} is {listed}; got {written}: record a shard that write_shard() wrote")
+        text = json.dumps({"rows": written.rows, "classes": written.classes}).encode()
+        self.folder.write_atomically(written.record, lambda stream: stream.write(text))
         self.manifest.shards[index] = written
-        self._write_manifest()
-
-    def _write_manifest(self) -> None:
-        text = self.manifest.to_json().encode()
-        self.folder.write_atomically(MANIFEST, lambda stream: stream.write(text))
 
 
 def read_attributions(folder: FolderLike, as_table: bool = False) -> Any:
@@ -321,7 +339,10 @@ def read_attributions(folder: FolderLike, as_table: bool = False) -> Any:
 
 
 def read_manifest(folder: FolderLike) -> Manifest:
-    r"""The manifest of a run's folder (a local path or a filesystem URI).
+    r"""The manifest of a run's folder (a local path or a filesystem URI), with what its shards' records say.
+
+    A shard whose record or Parquet file is missing is not written (a run
+    stopped before recording it, a file deleted): the next run writes it again.
 
     Raises:
         FileNotFoundError: naming the folder, if it holds no run.
@@ -329,7 +350,13 @@ def read_manifest(folder: FolderLike) -> Manifest:
     folder = RunFolder.of(folder)
     if not folder.exists(MANIFEST):
         raise FileNotFoundError(f"{folder} holds no edgeattr run ({MANIFEST} is missing); explain_all(..., out={str(folder)!r}) writes one")
-    return Manifest.from_json(folder.read_text(MANIFEST))
+    manifest = Manifest.from_json(folder.read_text(MANIFEST))
+    present = folder.names()
+    for shard in manifest.shards:
+        if shard.record in present and shard.file in present:
+            record = json.loads(folder.read_text(shard.record))
+            shard.done, shard.rows, shard.classes = True, record["rows"], record["classes"]
+    return manifest
 
 
 def content_fingerprint(model: torch.nn.Module, values: Iterable[Any], settings: Dict[str, Any]) -> str:

@@ -85,7 +85,8 @@ def test_an_interrupted_run_resumes_with_the_missing_shards_only(graph, tmp_path
         explain_all(model, x, edge_index, method="gradient_sign", out=tmp_path, shard_size=SHARD, progress=stop_after_two)
     first = read_manifest(tmp_path)
     assert [shard.done for shard in first.shards][:3] == [True, True, False]
-    written = {shard.file: (tmp_path / shard.file).stat().st_mtime_ns for shard in first.shards if shard.done}
+    written = {name: (tmp_path / name).stat().st_mtime_ns for shard in first.shards if shard.done for name in (shard.file, shard.record)}
+    written["manifest.json"] = (tmp_path / "manifest.json").stat().st_mtime_ns  # written once, when the run started
     calls = []
     explain_all(model, x, edge_index, method="gradient_sign", out=tmp_path, shard_size=SHARD, progress=lambda *a: calls.append(a))
     remaining = x.size(0) - 2 * SHARD  # the third shard's targets only
@@ -151,7 +152,8 @@ def test_a_run_on_another_pyarrow_filesystem_equals_the_references(graph, tmp_pa
     folder = RunFolder(memory, path)
     explain_all(model, x, edge_index, method="edge_gradient", out=folder, shard_size=SHARD)
     names = sorted(info.base_name for info in memory.get_file_info(FileSelector(path)))
-    assert names == ["manifest.json"] + [f"shard-{i:05d}.parquet" for i in range(-(-x.size(0) // SHARD))]  # no temporary file left
+    shards = [f"shard-{i:05d}" for i in range(-(-x.size(0) // SHARD))]
+    assert names == ["manifest.json"] + sorted(f"{shard}.{kind}" for shard in shards for kind in ("json", "parquet"))  # no temporary file left
     torch.testing.assert_close(read_attributions(folder).to_dense(), _references(model, x, edge_index), rtol=1e-9, atol=1e-11)
     assert read_manifest(folder).targets == list(range(x.size(0)))
 

@@ -119,14 +119,14 @@ def test_an_interrupted_ray_run_resumes_with_the_shards_it_did_not_record(cluste
     with pytest.raises(Stop):
         explain_all(model, x, edge_index, method="gradient_sign", out=out, shard_size=SHARD, engine="ray", progress=stop_after_two_shards)
     first = read_manifest(out)
-    recorded = [shard.file for shard in first.shards if shard.done]
+    recorded = [shard for shard in first.shards if shard.done]
     assert len(recorded) == 2
-    written = {name: (out / name).stat().st_mtime_ns for name in recorded}
+    written = {name: (out / name).stat().st_mtime_ns for shard in recorded for name in (shard.file, shard.record)}
     calls = []
     explain_all(model, x, edge_index, method="gradient_sign", out=out, shard_size=SHARD, engine="ray", progress=lambda *a: calls.append(a))
     assert len(calls) == len(first.shards) - 2  # one call per shard explained again
     assert calls[-1][:3] == (x.size(0), x.size(0), x.size(0) - 2 * SHARD)
-    assert {name: (out / name).stat().st_mtime_ns for name in recorded} == written  # the recorded shards were not rewritten
+    assert {name: (out / name).stat().st_mtime_ns for name in written} == written  # the recorded shards were not rewritten
     explain_all(model, x, edge_index, method="gradient_sign", out=tmp_path / "local", shard_size=SHARD)
     _equal_runs(out, tmp_path / "local")
 
