@@ -15,7 +15,8 @@ import torch
 from torch import Tensor
 
 from edgeattr.adapters import GraphAdapter
-from edgeattr.attribution._common import resolve_target
+from edgeattr.adapters.base.interface import AdapterWrapper
+from edgeattr.attribution._common import predicted_targets
 from edgeattr.explaining import InputRoute
 from edgeattr.explanation import top_edges
 from edgeattr.methods import method_named
@@ -70,6 +71,28 @@ class PendingShard(NamedTuple):
 Finished = Callable[[int, Shard], None]
 
 
+class PredictionsSeen(AdapterWrapper):
+    r"""An adapter that keeps the classes its model predicts the first time it runs every edge at weight 1.
+
+    A method given ``target=None`` explains those classes and reads them off such a
+    pass (``resolve_target``; a gradient method, off the pass it differentiates), so
+    this wrapper tells which classes were explained without a forward pass of its own.
+
+    Attributes:
+        classes (Tensor, optional): The predicted class of each target, ``(T,)``; ``None`` before such a pass.
+    """
+
+    def __init__(self, adapter: GraphAdapter) -> None:
+        super().__init__(adapter)
+        self.classes: Optional[Tensor] = None
+
+    def __call__(self, mask: Tensor, x: Optional[Tensor] = None) -> Tensor:
+        output = super().__call__(mask, x)
+        if self.classes is None and x is None and mask.size(0) == self.adapter.num_targets and bool((mask == 1).all()):
+            self.classes = predicted_targets(output.detach(), self.adapter.mode).targets
+        return output
+
+
 def shard_rows(work: ShardWork, targets: Tensor) -> ShardRows:
     r"""The rows of the targets ``targets`` ``(T,)``: each one's predicted class explained, on one adapter.
 
@@ -77,10 +100,11 @@ def shard_rows(work: ShardWork, targets: Tensor) -> ShardRows:
     (signed, ties to the lower edge id; per layer when layerwise).
     """
     adapter = work.adapter(targets)
-    with torch.no_grad():
-        classes = resolve_target(adapter, adapter.ones(), None).targets
-    attribution = method_named(work.method).attribute(adapter, target=classes, **work.options)
+    seen = PredictionsSeen(adapter)
+    attribution = method_named(work.method).attribute(seen, target=None, **work.options)
     assert isinstance(attribution, Tensor), "an adapter without features gives one attribution"
+    assert seen.classes is not None, f"{work.method} explained target=None without running all-ones masks: resolve_target() predicts so"
+    classes = seen.classes
     rows, layers, edges, values = _rows(attribution.detach(), work.topk)
     return ShardRows(targets[rows], edges, layers if work.layerwise else None, values, classes.tolist())
 

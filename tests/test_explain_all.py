@@ -8,6 +8,7 @@ import torch
 from pyarrow.fs import FileSelector
 
 from edgeattr import explain_all, read_attributions, read_manifest
+from edgeattr.methods import METHODS
 from tests.support.links import GCNDot, PairScores
 from tests.support.zoo import graph_batch, model_of, random_graph, reference_gradient
 
@@ -47,6 +48,15 @@ def test_every_node_equals_set_masks_autograd_and_shards_hold_the_non_zero_rows(
     table = read_attributions(tmp_path, as_table=True)
     assert table.column_names == ["target", "edge", "value"] and table.num_rows == stored._nnz()
     assert [c for shard in manifest.shards for c in shard.classes] == _classes(model, x, edge_index).tolist()
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_records_the_class_the_model_predicts_for_each_target(graph, method, tmp_path):
+    model, x, edge_index = graph
+    options = {"epochs": 2} if method == "gnnexplainer" else {}
+    explain_all(model, x, edge_index, method=method, out=tmp_path, shard_size=SHARD, options=options)
+    recorded = [c for shard in read_manifest(tmp_path).shards for c in shard.classes]
+    assert recorded == _classes(model, x, edge_index).tolist()
 
 
 def test_top_k_keeps_each_targets_largest_attributions(graph, tmp_path):
