@@ -88,9 +88,17 @@ class PredictionsSeen(AdapterWrapper):
 
     def __call__(self, mask: Tensor, x: Optional[Tensor] = None) -> Tensor:
         output = super().__call__(mask, x)
-        if self.classes is None and x is None and mask.size(0) == self.adapter.num_targets and bool((mask == 1).all()):
+        if self.classes is None and x is None and mask.size(0) == self.adapter.num_targets and _all_ones(mask):
             self.classes = predicted_targets(output.detach(), self.adapter.mode).targets
         return output
+
+
+def _all_ones(mask: Tensor) -> bool:
+    """Whether every entry of ``mask`` is 1 (one pass over it, no mask of booleans)."""
+    if mask.numel() == 0:  # a graph without edges
+        return True
+    low, high = torch.aminmax(mask.detach())
+    return bool(low == 1) and bool(high == 1)
 
 
 def shard_rows(work: ShardWork, targets: Tensor) -> ShardRows:
