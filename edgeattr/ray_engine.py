@@ -62,7 +62,7 @@ def run_on_ray(
         work (ShardWork): The run's model, inputs and settings, put into the object store once.
         folder (RunFolder): The run's folder, reached by every worker.
         pending (Iterable[PendingShard]): The shards to explain.
-        finished (Callable): ``finished(index, shard)`` as each shard is written, in the order they finish.
+        finished (Callable): ``finished(position, shard)`` as each shard is written, in the order they finish.
         address (str, optional): The cluster, as ``ray.init`` takes it (``'auto'``, ``'ray://head:10001'``).
         task_options (Mapping, optional): Options of each shard's task, as ``ray.remote`` takes them
             (``num_cpus``, ``memory``, ``resources``, ``max_retries``), over :data:`DEFAULT_TASK_OPTIONS`.
@@ -75,7 +75,7 @@ def run_on_ray(
     try:
         shared = [ray.put(work)]  # in a list, so that each task receives the reference and fetches the work once per worker
         task = ray.remote(_explain_on_worker).options(**{**DEFAULT_TASK_OPTIONS, **(task_options or {})})
-        running = {task.remote(shared, folder, shard, targets): index for index, shard, targets in pending}
+        running = {task.remote(shared, folder, shard, targets): position for position, shard, targets in pending}
         while running:
             ready, _ = ray.wait(list(running))
             for reference in ready:

@@ -136,9 +136,9 @@ def explain_all(
     started, resumed = time.perf_counter(), sum(s.last - s.first for s in store.manifest.shards if s.done)
     done = resumed
 
-    def finished(index: int, shard: Shard) -> None:
+    def finished(position: int, shard: Shard) -> None:
         nonlocal done
-        store.record(index, shard)
+        store.record(position, shard)
         done += shard.last - shard.first
         if progress is not None:
             progress(done, ids.numel(), done - resumed, time.perf_counter() - started)

@@ -60,7 +60,7 @@ class ShardWork:
 
 
 class PendingShard(NamedTuple):
-    r"""A shard still to explain: its position in the manifest, its record and its target ids ``(T,)``."""
+    r"""A shard still to explain: its position among the manifest's shards, its entry there and its target ids ``(T,)``."""
 
     position: int
     shard: Shard
@@ -134,8 +134,8 @@ def explain_shard(work: ShardWork, folder: FolderLike, shard: Shard, targets: Te
 
 def run_locally(work: ShardWork, folder: FolderLike, pending: Iterable[PendingShard], finished: Finished) -> None:
     r"""The local engine: the pending shards one after the other, in this process."""
-    for index, shard, targets in pending:
-        finished(index, explain_shard(work, folder, shard, targets))
+    for position, shard, targets in pending:
+        finished(position, explain_shard(work, folder, shard, targets))
 
 
 def _rows(attribution: Tensor, topk: Optional[int]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
