@@ -80,6 +80,7 @@ MODULE_COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "models) and explains every node of a node dataset, or every test graph of a graph dataset, with "
         "--method, writing one Parquet shard per --shard-size targets and a manifest to --out, with a progress bar "
         "(targets, per second, time left); a rerun with the same arguments resumes. Read them with edgeattr.read_attributions(out). "
+        "With --engine ray the shards run as Ray tasks, on this machine or on the cluster at --address. "
         "Example: edgeattr explain-all --dataset cora --model gcn --method gradient_sign --out runs/cora",
     ),
     "bench": (

@@ -2,7 +2,6 @@ r"""One call from a model and its inputs to an :class:`EdgeExplanation`, for PyG
 
 from __future__ import annotations
 
-import pathlib
 import sys
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Mapping, Optional, Union
@@ -15,7 +14,7 @@ from edgeattr.adapters.base.typed import EdgeType
 from edgeattr.attribution._common import TargetType, resolve_target
 from edgeattr.explanation import EdgeExplanation, HeteroEdgeExplanation, node_mask_of
 from edgeattr.methods import method_named
-from edgeattr.store import content_fingerprint, read_target
+from edgeattr.store import FolderLike, content_fingerprint, read_target
 
 
 def explain(
@@ -190,7 +189,7 @@ def explain(
     return route.explanation(adapter, arguments, task, attributed)
 
 
-def read_explanation(folder: Union[str, pathlib.Path], model: torch.nn.Module, *inputs: Any, index: int, **model_kwargs: Any) -> EdgeExplanation:
+def read_explanation(folder: FolderLike, model: torch.nn.Module, *inputs: Any, index: int, **model_kwargs: Any) -> EdgeExplanation:
     r"""One target's :class:`EdgeExplanation` from a run of :func:`~edgeattr.explain_all`, without explaining it again.
 
     The attributions are the run's (read from the target's shard alone); what
@@ -200,7 +199,7 @@ def read_explanation(folder: Union[str, pathlib.Path], model: torch.nn.Module, *
     inputs and the run's settings is checked against its manifest.
 
     Args:
-        folder (str or Path): The run's folder.
+        folder (str, Path or RunFolder): The run's folder: a local path or a filesystem URI.
         model (torch.nn.Module): The run's model.
         *inputs: The run's inputs, as passed to :func:`~edgeattr.explain_all`.
         index (int): The target's id (node, graph or pair id) among the run's targets.

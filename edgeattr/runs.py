@@ -2,22 +2,21 @@ r"""Every target of a graph explained and written to disk, shard by shard, resum
 
 from __future__ import annotations
 
-import pathlib
 import time
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 from torch import Tensor
 
-from edgeattr.adapters import GraphAdapter
-from edgeattr.attribution._common import resolve_target
 from edgeattr.explaining import input_route
-from edgeattr.explanation import top_edges
 from edgeattr.methods import method_named
-from edgeattr.store import AttributionStore, Manifest, Shard, content_fingerprint
+from edgeattr.shards import PendingShard, ShardWork, run_locally
+from edgeattr.store import AttributionStore, FolderLike, Manifest, Shard, content_fingerprint
 
 #: Targets per shard when none is given: a shard's rows stay in memory until it is written.
 DEFAULT_SHARD_SIZE = 256
+#: Where the shards run: in this process, one after the other, or as Ray tasks (:mod:`edgeattr.ray_engine`).
+ENGINES = ("local", "ray")
 
 
 def explain_all(
@@ -25,7 +24,7 @@ def explain_all(
     *inputs: Any,
     method: str = "gradient_sign",
     targets: Optional[Tensor] = None,
-    out: Union[str, pathlib.Path],
+    out: FolderLike,
     shard_size: Optional[int] = None,
     layerwise: bool = False,
     topk: Optional[int] = None,
@@ -33,6 +32,9 @@ def explain_all(
     mode: Optional[str] = None,
     options: Optional[Mapping[str, Any]] = None,
     progress: Optional[Callable[[int, int, int, float], None]] = None,
+    engine: str = "local",
+    address: Optional[str] = None,
+    ray_options: Optional[Mapping[str, Any]] = None,
     **model_kwargs: Any,
 ) -> AttributionStore:
     r"""Explains every target of a PyG or DGL model and writes the attributions as Parquet shards.
@@ -46,13 +48,20 @@ def explain_all(
     parameters, inputs, settings or targets) is refused. Memory is bounded by one
     shard's attributions, whatever the number of targets.
 
+    With ``engine='ray'`` the shards run as Ray tasks, one per shard, on the
+    cores of this machine or the workers of a cluster (:mod:`edgeattr.ray_engine`):
+    each worker writes the shards it explains, so ``out`` must be a folder every
+    worker reaches, and a task whose worker dies is retried. A shard's rows are
+    the same, to the last bit, on either engine.
+
     Args:
         model (torch.nn.Module): The model, unchanged, called as with :func:`edgeattr.explain`.
         *inputs: Its positional inputs (``x, edge_index`` or a ``Data`` for PyG; ``graph, feat`` for DGL).
         method (str, optional): A name of :data:`edgeattr.methods.METHODS`. (default: ``'gradient_sign'``)
         targets (Tensor, optional): Node, graph or pair ids to explain, ``(T,)``.
             Default: every node (node task), graph (graph task) or scored pair (edge task).
-        out (str or Path): The run's folder.
+        out (str, Path or RunFolder): The run's folder: a local path, or the URI
+            of a filesystem pyarrow opens (``'s3://bucket/runs/cora'``).
         shard_size (int, optional): Targets per shard. (default: :data:`DEFAULT_SHARD_SIZE`)
         layerwise (bool, optional): Attribute per message-passing call: rows
             carry a ``layer``. Implied by the layerwise methods. (default: ``False``)
@@ -65,6 +74,17 @@ def explain_all(
         progress (Callable, optional): Called after each shard with the
             targets done, their total, those done by this call and its seconds
             elapsed (``edgeattr explain-all`` shows them as a progress bar).
+        engine (str, optional): Where the shards run: ``'local'``, in this
+            process one after the other, or ``'ray'``, as Ray tasks (needs
+            ``pip install edgeattr[ray]``). (default: ``'local'``)
+        address (str, optional): The Ray cluster to connect to, as ``ray.init``
+            takes it (``'auto'``, ``'ray://head:10001'``); without it, the
+            cluster this process is connected to, else a Ray started on this
+            machine for the run. ``engine='ray'`` only.
+        ray_options (Mapping, optional): Options of each shard's Ray task, as
+            ``ray.remote`` takes them (``num_cpus``, default 1, which is also its
+            torch threads; ``memory``, ``resources``, ``max_retries``, default
+            :data:`~edgeattr.ray_engine.DEFAULT_RETRIES`). ``engine='ray'`` only.
         **model_kwargs: Keyword arguments of the model call (``batch``, ``edge_attr``, ...).
 
     Returns:
@@ -73,12 +93,15 @@ def explain_all(
 
     Raises:
         ValueError: for inputs other than one homogeneous PyG or DGL graph (or
-            batch), targets out of range, or a folder holding another run.
+            batch), targets out of range, a folder holding another run, or an
+            unknown engine.
+        ImportError: for ``engine='ray'`` without Ray installed.
 
     Example::
 
         >>> explain_all(model, data.x, data.edge_index, method="edge_gradient", out="runs/cora")
         >>> attributions = read_attributions("runs/cora")      # sparse (2708, E)
+        >>> explain_all(model, data.x, data.edge_index, out="s3://bucket/runs/cora", engine="ray", address="auto")
     """
     chosen = method_named(method)
     layerwise = layerwise or chosen.layerwise
@@ -88,17 +111,15 @@ def explain_all(
     size = DEFAULT_SHARD_SIZE if shard_size is None else shard_size
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    _check_engine(engine, address, ray_options)
     route = input_route(model, inputs, model_kwargs)
     if not route.takes_task:
         raise ValueError(
             "explain_all explains one homogeneous PyG or DGL graph (or a batch of them); for heterogeneous graphs and "
             "sampled blocks, explain targets with explain() or an adapter's tensor index"
         )
-
-    def adapter_for(index: Union[int, Tensor]) -> GraphAdapter:
-        return route.adapter(model, *route.inputs, index=index, task=task, layerwise=layerwise, mode=mode, **model_kwargs)
-
-    probe = adapter_for(0)
+    work = ShardWork(model, route, dict(model_kwargs), method, options, task, layerwise, mode, topk)
+    probe = work.adapter(0)
     ids = torch.arange(probe.num_rows, device=probe.device) if targets is None else _checked_targets(targets, probe.num_rows)
     settings = {"method": method, "options": options, "task": probe.task, "layerwise": layerwise, "topk": topk, "mode": mode}
     wanted = Manifest(
@@ -114,20 +135,37 @@ def explain_all(
     store = AttributionStore.open(out, wanted)
     started, resumed = time.perf_counter(), sum(s.last - s.first for s in store.manifest.shards if s.done)
     done = resumed
-    for index in store.pending():
-        shard = store.manifest.shards[index]
-        shard_ids = ids[shard.first : shard.last]
-        adapter = adapter_for(shard_ids)
-        with torch.no_grad():
-            classes = resolve_target(adapter, adapter.ones(), None).targets
-        attribution = chosen.attribute(adapter, target=classes, **options)
-        assert isinstance(attribution, Tensor), "an adapter without features gives one attribution"
-        rows, layers, edges, values = _rows(attribution.detach(), topk)
-        store.write(index, shard_ids[rows], edges, layers if layerwise else None, values, classes.tolist())
+
+    def finished(position: int, shard: Shard) -> None:
+        nonlocal done
+        store.record(position, shard)
         done += shard.last - shard.first
         if progress is not None:
             progress(done, ids.numel(), done - resumed, time.perf_counter() - started)
+
+    shards = store.manifest.shards
+    pending = [PendingShard(i, shards[i], ids[shards[i].first : shards[i].last].clone()) for i in store.pending()]  # a copy pickles alone
+    if not pending:
+        return store
+    if engine == "ray":
+        from edgeattr.ray_engine import run_on_ray
+
+        run_on_ray(work, store.folder, pending, finished, address=address, task_options=ray_options)
+    else:
+        run_locally(work, store.folder, pending, finished)
     return store
+
+
+def _check_engine(engine: Any, address: Optional[str], ray_options: Optional[Mapping[str, Any]]) -> None:
+    """Refuses an unknown engine, Ray's settings without ``engine='ray'``, and ``engine='ray'`` without Ray."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    if engine != "ray" and (address is not None or ray_options is not None):
+        raise ValueError("address= and ray_options= are settings of the Ray engine: pass engine='ray' too")
+    if engine == "ray":
+        from edgeattr.ray_engine import import_ray
+
+        import_ray()
 
 
 def _checked_targets(targets: Any, limit: int) -> Tensor:
@@ -142,20 +180,4 @@ def _checked_targets(targets: Any, limit: int) -> Tensor:
     return targets.long()
 
 
-def _rows(attribution: Tensor, topk: Optional[int]) -> tuple:
-    """``(target position, layer, edge, value)`` of the rows to write from attributions ``(T, E)`` or ``(T, L, E)``.
-
-    Every non-zero entry, or the ``topk`` largest of each target (and layer), ties to the lower edge id.
-    """
-    values = attribution if attribution.dim() == 3 else attribution.unsqueeze(1)
-    if topk is None:
-        row, layer, edge = values.nonzero(as_tuple=True)
-        return row, layer, edge, values[row, layer, edge]
-    order = top_edges(values, min(topk, values.size(-1)))
-    row, layer, _ = torch.meshgrid(*(torch.arange(n, device=values.device) for n in order.shape), indexing="ij")
-    edge = order.reshape(-1)
-    row, layer = row.reshape(-1), layer.reshape(-1)
-    return row, layer, edge, values[row, layer, edge]
-
-
-__all__ = ["explain_all", "DEFAULT_SHARD_SIZE"]
+__all__ = ["explain_all", "DEFAULT_SHARD_SIZE", "ENGINES"]

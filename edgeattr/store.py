@@ -4,26 +4,39 @@ A run of :func:`edgeattr.explain_all` writes into one folder:
 
 - ``manifest.json``: what was explained (method, options, task, the targets,
   a fingerprint of the model's parameters and the inputs) and the shards,
-  each with its targets (positions ``first .. last - 1`` of the targets),
-  their explained classes and whether it is written;
+  each with its targets (positions ``first .. last - 1`` of the targets) and
+  its file; written once, when the run starts;
 - ``shard-00000.parquet``, ...: one row per non-zero attribution (or per
   edge of each target's top ``k``), columns ``target`` (the target's id),
   ``edge`` (the edge's id: a column of ``edge_index``, a DGL edge id),
-  ``layer`` (layerwise runs only) and ``value``.
+  ``layer`` (layerwise runs only) and ``value``;
+- ``shard-00000.json``, ...: the shard's record, written once its Parquet
+  file is: its row count and the explained class of each of its targets.
+  A shard is written when its record and its file are there.
 
 Every file is written under a temporary name and then renamed, so that a
-folder never holds half a shard or half a manifest: a run stopped at any point
-and started again with the same arguments skips the shards it finished.
+folder never holds half a shard or half a record, and no file is ever
+rewritten: a run stopped at any point and started again with the same
+arguments skips the shards it recorded, and recording a shard costs the same
+whatever the number of targets.
+
+The folder is a local path or the URI of any filesystem pyarrow opens
+(``s3://bucket/runs/cora``, ``gs://...``, ``hdfs://...``; see
+``pyarrow.fs.FileSystem.from_uri``), so that the workers of a cluster write
+their shards to shared storage (:class:`RunFolder`). Shards are written by
+:func:`write_shard`, wherever a shard is explained, and recorded in the
+manifest by :meth:`AttributionStore.record`, in the one process that owns it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import pathlib
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -31,7 +44,7 @@ from torch import Tensor
 #: The manifest's file name within a run's folder.
 MANIFEST = "manifest.json"
 #: Version of the folder's layout, checked on reading.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -41,9 +54,9 @@ class Shard:
     Attributes:
         first, last (int): The shard's targets.
         file (str): Its Parquet file, relative to the folder.
-        done (bool): Whether the file is written.
-        rows (int): Rows in the file.
-        classes (list[int]): The explained class of each of its targets.
+        done (bool): Whether it is written (its file and its record are there).
+        rows (int): Rows in the file (from its record).
+        classes (list[int]): The explained class of each of its targets (from its record).
     """
 
     first: int
@@ -52,6 +65,11 @@ class Shard:
     done: bool = False
     rows: int = 0
     classes: List[int] = field(default_factory=list)
+
+    @property
+    def record(self) -> str:
+        r"""The file of its record, beside its Parquet file: ``shard-00000.json``."""
+        return os.path.splitext(self.file)[0] + ".json"
 
 
 @dataclass
@@ -83,41 +101,168 @@ class Manifest:
     version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+        r"""``manifest.json``: the run, its shards' targets and files; what is written is in the shards' records."""
+        layout = [{"first": shard.first, "last": shard.last, "file": shard.file} for shard in self.shards]
+        return json.dumps({**asdict(replace(self, shards=[])), "shards": layout}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> "Manifest":
+        r"""The manifest of ``manifest.json``, every shard not written (:func:`read_manifest` reads the records too)."""
         data = json.loads(text)
         if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"the manifest has format version {data.get('version')}; this edgeattr reads version {FORMAT_VERSION}")
+            raise ValueError(
+                f"the manifest has format version {data.get('version')}; this edgeattr reads version {FORMAT_VERSION}: "
+                f"run explain_all again into a new out= folder"
+            )
         data["shards"] = [Shard(**shard) for shard in data["shards"]]
         return cls(**data)
 
 
-class AttributionStore:
-    r"""A run's folder: its manifest and shards, written atomically.
+@dataclass(frozen=True)
+class RunFolder:
+    r"""A run's folder on a filesystem pyarrow reads and writes: local disk, or shared storage of a cluster.
+
+    It pickles (the filesystem with it), so that a worker process writes where the driver reads.
+
+    Attributes:
+        filesystem (pyarrow.fs.FileSystem): The filesystem.
+        path (str): The folder on it (absolute for local folders).
+    """
+
+    filesystem: Any
+    path: str
+
+    @classmethod
+    def of(cls, folder: FolderLike) -> "RunFolder":
+        r"""The folder named by a local path (made absolute) or a URI such as ``'s3://bucket/runs/cora'``."""
+        import pyarrow.fs
+
+        if isinstance(folder, RunFolder):
+            return folder
+        text = os.fspath(folder)
+        if "://" in text:
+            filesystem, path = pyarrow.fs.FileSystem.from_uri(text)
+            return cls(filesystem, path.rstrip("/"))
+        return cls(pyarrow.fs.LocalFileSystem(), os.path.abspath(text))
+
+    def __str__(self) -> str:
+        kind = self.filesystem.type_name
+        return self.path if kind == "local" else f"{kind}://{self.path}"
+
+    def file(self, name: str) -> str:
+        r"""The path of the file ``name`` of the folder, on its filesystem."""
+        return f"{self.path}/{name}"
+
+    def exists(self, name: str) -> bool:
+        r"""Whether the folder holds the file ``name``."""
+        import pyarrow.fs
+
+        return self.filesystem.get_file_info(self.file(name)).type == pyarrow.fs.FileType.File
+
+    def read_text(self, name: str) -> str:
+        r"""The contents of the file ``name``, as text."""
+        with self.filesystem.open_input_stream(self.file(name), compression=None) as stream:
+            return stream.read().decode()
+
+    def create(self) -> None:
+        r"""Creates the folder (and its parents) if missing."""
+        self.filesystem.create_dir(self.path, recursive=True)
+
+    def names(self) -> Set[str]:
+        r"""The names of the files in the folder (one listing)."""
+        import pyarrow.fs
+
+        found = self.filesystem.get_file_info(pyarrow.fs.FileSelector(self.path))
+        return {info.base_name for info in found if info.type == pyarrow.fs.FileType.File}
+
+    def write_atomically(self, name: str, write: Callable[[Any], None]) -> None:
+        r"""Writes the file ``name`` whole or not at all: ``write(stream)`` fills a temporary file, renamed when complete.
+
+        The temporary name is unique to the call, so that two writers of one file
+        (a task and its retry) never write into each other's; a failed write
+        removes its temporary file.
+        """
+        final = self.file(name)
+        temporary = f"{final}.{uuid.uuid4().hex}.tmp"
+        try:
+            with self.filesystem.open_output_stream(temporary, compression=None) as stream:
+                write(stream)
+            self.filesystem.move(temporary, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.filesystem.delete_file(temporary)
+            raise
+
+
+#: How a run's folder may be given: a local path, a filesystem URI or a :class:`RunFolder`.
+FolderLike = Union[str, "os.PathLike[str]", RunFolder]
+
+
+@dataclass
+class ShardRows:
+    r"""The rows of one shard, ``(R,)`` each, and the explained class of each of its targets.
+
+    Attributes:
+        targets (Tensor): Each row's target id.
+        edges (Tensor): Each row's edge id.
+        layers (Tensor, optional): Each row's layer (layerwise runs only).
+        values (Tensor): The attributions.
+        classes (list[int]): The explained class of each of the shard's targets, in order.
+    """
+
+    targets: Tensor
+    edges: Tensor
+    layers: Optional[Tensor]
+    values: Tensor
+    classes: List[int]
+
+
+def write_shard(folder: FolderLike, shard: Shard, rows: ShardRows) -> Shard:
+    r"""Writes ``rows`` as the Parquet file of ``shard``, atomically; the manifest is left to its owner.
+
+    Any process may call it (a worker of a cluster writes the shards it explains); the
+    process that owns the manifest records the returned shard with :meth:`AttributionStore.record`.
 
     Args:
-        folder (str or Path): The run's folder (created if missing).
+        folder (str, Path or RunFolder): The run's folder.
+        shard (Shard): The shard, as the manifest lists it.
+        rows (ShardRows): Its rows.
+
+    Returns:
+        Shard: ``shard`` written: ``done``, with its row count and classes.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"target": rows.targets, "edge": rows.edges, **({"layer": rows.layers} if rows.layers is not None else {}), "value": rows.values}
+    table = pa.table({name: column.detach().cpu().numpy() for name, column in columns.items()})
+    RunFolder.of(folder).write_atomically(shard.file, lambda stream: pq.write_table(table, stream))
+    return replace(shard, done=True, rows=table.num_rows, classes=[int(c) for c in rows.classes])
+
+
+class AttributionStore:
+    r"""A run's folder and its manifest; this object alone records the shards written.
+
+    Args:
+        folder (str, Path or RunFolder): The run's folder.
         manifest (Manifest): The run; :meth:`open` reads or starts one.
     """
 
-    def __init__(self, folder: Union[str, pathlib.Path], manifest: Manifest) -> None:
-        self.folder = pathlib.Path(folder)
+    def __init__(self, folder: FolderLike, manifest: Manifest) -> None:
+        self.folder = RunFolder.of(folder)
         self.manifest = manifest
 
     @classmethod
-    def open(cls, folder: Union[str, pathlib.Path], wanted: Manifest) -> "AttributionStore":
+    def open(cls, folder: FolderLike, wanted: Manifest) -> "AttributionStore":
         r"""The store of the run ``wanted``: resumed where the folder holds the same run, else started.
 
         Raises:
             ValueError: if the folder holds another run (its fingerprint, targets or
                 shards differ): results of different runs are never mixed.
         """
-        folder = pathlib.Path(folder)
-        path = folder / MANIFEST
-        if path.exists():
-            found = Manifest.from_json(path.read_text())
+        folder = RunFolder.of(folder)
+        if folder.exists(MANIFEST):
+            found = read_manifest(folder)
             same = (found.fingerprint, found.targets, [(s.first, s.last) for s in found.shards]) == (
                 wanted.fingerprint, wanted.targets, [(s.first, s.last) for s in wanted.shards]
             )
@@ -126,54 +271,36 @@ class AttributionStore:
                     f"{folder} holds the results of another run (other model parameters, inputs, settings, targets or "
                     f"shard size): pass a new out= folder, or delete that one to start again"
                 )
-            store = cls(folder, found)
-            for shard in found.shards:  # a shard whose file was removed is written again
-                shard.done = shard.done and (folder / shard.file).exists()
-            return store
-        folder.mkdir(parents=True, exist_ok=True)
-        store = cls(folder, wanted)
-        store._write_manifest()
-        return store
+            return cls(folder, found)
+        folder.create()
+        text = wanted.to_json().encode()
+        folder.write_atomically(MANIFEST, lambda stream: stream.write(text))
+        return cls(folder, wanted)
 
     def pending(self) -> List[int]:
         r"""Indices of the shards still to write."""
         return [i for i, shard in enumerate(self.manifest.shards) if not shard.done]
 
-    def write(self, index: int, targets: Tensor, edges: Tensor, layers: Optional[Tensor], values: Tensor, classes: List[int]) -> None:
-        r"""Writes shard ``index`` (its rows, ``(R,)`` each) and marks it done in the manifest.
+    def record(self, index: int, written: Shard) -> None:
+        r"""Records shard ``index`` as written (what :func:`write_shard` returned): writes its record, atomically.
 
-        Args:
-            index (int): The shard.
-            targets, edges (Tensor): Target and edge id of each row.
-            layers (Tensor, optional): Layer of each row (layerwise runs).
-            values (Tensor): The attributions.
-            classes (list[int]): The explained class of each of the shard's targets.
+        Raises:
+            ValueError: if ``written`` is another shard, or not written.
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        shard = self.manifest.shards[index]
-        columns = {"target": targets, "edge": edges, **({"layer": layers} if layers is not None else {}), "value": values}
-        table = pa.table({name: column.detach().cpu().numpy() for name, column in columns.items()})
-        path = self.folder / shard.file
-        temporary = path.with_name(path.name + ".tmp")
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-        shard.done, shard.rows, shard.classes = True, table.num_rows, [int(c) for c in classes]
-        self._write_manifest()
-
-    def _write_manifest(self) -> None:
-        path = self.folder / MANIFEST
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(self.manifest.to_json())
-        os.replace(temporary, path)
+        listed = self.manifest.shards[index]
+        if (written.first, written.last, written.file) != (listed.first, listed.last, listed.file) or not written.done:
+            raise ValueError(f"shard {index} is {listed}; got {written}: record a shard that write_shard() wrote")
+        text = json.dumps({"rows": written.rows, "classes": written.classes}).encode()
+        self.folder.write_atomically(written.record, lambda stream: stream.write(text))
+        self.manifest.shards[index] = written
 
 
-def read_attributions(folder: Union[str, pathlib.Path], as_table: bool = False) -> Any:
+def read_attributions(folder: FolderLike, as_table: bool = False) -> Any:
     r"""The attributions of a finished run of :func:`edgeattr.explain_all`.
 
     Args:
-        folder (str or Path): The run's folder.
+        folder (str, Path or RunFolder): The run's folder: a local path or a
+            filesystem URI (``'s3://bucket/runs/cora'``).
         as_table (bool, optional): Return the rows as a ``pyarrow.Table``
             (``table.to_pandas()`` for a data frame) instead of a tensor.
             (default: ``False``)
@@ -191,12 +318,12 @@ def read_attributions(folder: Union[str, pathlib.Path], as_table: bool = False) 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = pathlib.Path(folder)
+    folder = RunFolder.of(folder)
     manifest = read_manifest(folder)
     missing = [shard.file for shard in manifest.shards if not shard.done]
     if missing:
         raise ValueError(f"{len(missing)} of {len(manifest.shards)} shards are not written yet ({missing[0]}, ...): run explain_all again with the same arguments to finish them")
-    table = pa.concat_tables([pq.read_table(folder / shard.file) for shard in manifest.shards])
+    table = pa.concat_tables([pq.read_table(folder.file(shard.file), filesystem=folder.filesystem) for shard in manifest.shards])
     if as_table:
         return table
     targets = torch.tensor(manifest.targets, dtype=torch.long)
@@ -211,11 +338,11 @@ def read_attributions(folder: Union[str, pathlib.Path], as_table: bool = False) 
     return torch.sparse_coo_tensor(torch.stack(index), values, shape).coalesce()
 
 
-def read_target(folder: Union[str, pathlib.Path], target: int) -> Tuple[Manifest, int, Tensor]:
+def read_target(folder: FolderLike, target: int) -> Tuple[Manifest, int, Tensor]:
     r"""One target's attributions in a run, read from its shard alone.
 
     Args:
-        folder (str or Path): The run's folder.
+        folder (str, Path or RunFolder): The run's folder: a local path or a filesystem URI.
         target (int): The target's id (a node, graph or pair id among the manifest's targets).
 
     Returns:
@@ -228,7 +355,7 @@ def read_target(folder: Union[str, pathlib.Path], target: int) -> Tuple[Manifest
     """
     import pyarrow.parquet as pq
 
-    folder = pathlib.Path(folder)
+    folder = RunFolder.of(folder)
     manifest = read_manifest(folder)
     if target not in manifest.targets:
         raise ValueError(f"the run in {folder} did not explain target {target}; its targets are listed in read_manifest(folder).targets")
@@ -236,7 +363,7 @@ def read_target(folder: Union[str, pathlib.Path], target: int) -> Tuple[Manifest
     shard = next(shard for shard in manifest.shards if shard.first <= position < shard.last)
     if not shard.done:
         raise ValueError(f"the shard of target {target} ({shard.file}) is not written yet: run explain_all again with the same arguments to finish it")
-    table = pq.read_table(folder / shard.file, filters=[("target", "=", target)])
+    table = pq.read_table(folder.file(shard.file), filesystem=folder.filesystem, filters=[("target", "=", target)])
     shape = ((manifest.num_layers,) if manifest.layerwise else ()) + (manifest.num_edges,)
     index = tuple(torch.tensor(table.column(name).to_numpy(), dtype=torch.long) for name in (("layer", "edge") if manifest.layerwise else ("edge",)))
     column = torch.tensor(table.column("value").to_numpy())
@@ -244,16 +371,25 @@ def read_target(folder: Union[str, pathlib.Path], target: int) -> Tuple[Manifest
     return manifest, shard.classes[position - shard.first], values
 
 
-def read_manifest(folder: Union[str, pathlib.Path]) -> Manifest:
-    r"""The manifest of a run's folder.
+def read_manifest(folder: FolderLike) -> Manifest:
+    r"""The manifest of a run's folder (a local path or a filesystem URI), with what its shards' records say.
+
+    A shard whose record or Parquet file is missing is not written (a run
+    stopped before recording it, a file deleted): the next run writes it again.
 
     Raises:
         FileNotFoundError: naming the folder, if it holds no run.
     """
-    path = pathlib.Path(folder) / MANIFEST
-    if not path.exists():
+    folder = RunFolder.of(folder)
+    if not folder.exists(MANIFEST):
         raise FileNotFoundError(f"{folder} holds no edgeattr run ({MANIFEST} is missing); explain_all(..., out={str(folder)!r}) writes one")
-    return Manifest.from_json(path.read_text())
+    manifest = Manifest.from_json(folder.read_text(MANIFEST))
+    present = folder.names()
+    for shard in manifest.shards:
+        if shard.record in present and shard.file in present:
+            record = json.loads(folder.read_text(shard.record))
+            shard.done, shard.rows, shard.classes = True, record["rows"], record["classes"]
+    return manifest
 
 
 def content_fingerprint(model: torch.nn.Module, values: Iterable[Any], settings: Dict[str, Any]) -> str:

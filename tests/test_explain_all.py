@@ -1,11 +1,14 @@
 """explain_all: every target explained and written as Parquet shards, resumable, equal to independent references."""
 
 import pathlib
+import sys
 
 import pytest
 import torch
+from pyarrow.fs import FileSelector
 
 from edgeattr import explain_all, read_attributions, read_manifest
+from edgeattr.methods import METHODS
 from tests.support.links import GCNDot, PairScores
 from tests.support.zoo import graph_batch, model_of, random_graph, reference_gradient
 
@@ -47,6 +50,15 @@ def test_every_node_equals_set_masks_autograd_and_shards_hold_the_non_zero_rows(
     assert [c for shard in manifest.shards for c in shard.classes] == _classes(model, x, edge_index).tolist()
 
 
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_records_the_class_the_model_predicts_for_each_target(graph, method, tmp_path):
+    model, x, edge_index = graph
+    options = {"epochs": 2} if method == "gnnexplainer" else {}
+    explain_all(model, x, edge_index, method=method, out=tmp_path, shard_size=SHARD, options=options)
+    recorded = [c for shard in read_manifest(tmp_path).shards for c in shard.classes]
+    assert recorded == _classes(model, x, edge_index).tolist()
+
+
 def test_top_k_keeps_each_targets_largest_attributions(graph, tmp_path):
     model, x, edge_index = graph
     targets = torch.tensor([3, 0, 9])
@@ -83,7 +95,8 @@ def test_an_interrupted_run_resumes_with_the_missing_shards_only(graph, tmp_path
         explain_all(model, x, edge_index, method="gradient_sign", out=tmp_path, shard_size=SHARD, progress=stop_after_two)
     first = read_manifest(tmp_path)
     assert [shard.done for shard in first.shards][:3] == [True, True, False]
-    written = {shard.file: (tmp_path / shard.file).stat().st_mtime_ns for shard in first.shards if shard.done}
+    written = {name: (tmp_path / name).stat().st_mtime_ns for shard in first.shards if shard.done for name in (shard.file, shard.record)}
+    written["manifest.json"] = (tmp_path / "manifest.json").stat().st_mtime_ns  # written once, when the run started
     calls = []
     explain_all(model, x, edge_index, method="gradient_sign", out=tmp_path, shard_size=SHARD, progress=lambda *a: calls.append(a))
     remaining = x.size(0) - 2 * SHARD  # the third shard's targets only
@@ -135,3 +148,33 @@ def test_bad_runs_are_refused_naming_the_fix(graph, tmp_path):
         explain_all(model, x, edge_index, topk=0, out=tmp_path)
     with pytest.raises(FileNotFoundError, match="holds no edgeattr run"):
         read_attributions(tmp_path / "nothing")
+
+
+def test_a_run_on_another_pyarrow_filesystem_equals_the_references(graph, tmp_path):
+    from fsspec.implementations.memory import MemoryFileSystem
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    from edgeattr.store import RunFolder
+
+    model, x, edge_index = graph
+    memory = PyFileSystem(FSSpecHandler(MemoryFileSystem()))
+    path = f"/{tmp_path.name}/gcn"  # the memory filesystem is shared by the whole process
+    folder = RunFolder(memory, path)
+    explain_all(model, x, edge_index, method="edge_gradient", out=folder, shard_size=SHARD)
+    names = sorted(info.base_name for info in memory.get_file_info(FileSelector(path)))
+    shards = [f"shard-{i:05d}" for i in range(-(-x.size(0) // SHARD))]
+    assert names == ["manifest.json"] + sorted(f"{shard}.{kind}" for shard in shards for kind in ("json", "parquet"))  # no temporary file left
+    torch.testing.assert_close(read_attributions(folder).to_dense(), _references(model, x, edge_index), rtol=1e-9, atol=1e-11)
+    assert read_manifest(folder).targets == list(range(x.size(0)))
+
+
+def test_engines_are_named_and_ray_without_ray_names_the_extra(graph, tmp_path, monkeypatch):
+    model, x, edge_index = graph
+    with pytest.raises(ValueError, match="engine must be one of 'local', 'ray', got 'spark'"):
+        explain_all(model, x, edge_index, out=tmp_path, engine="spark")
+    with pytest.raises(ValueError, match="pass engine='ray' too"):
+        explain_all(model, x, edge_index, out=tmp_path, address="auto")
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
+    with pytest.raises(ImportError, match=r"pip install edgeattr\[ray\]"):
+        explain_all(model, x, edge_index, out=tmp_path, engine="ray")
+    assert not (tmp_path / "manifest.json").exists()  # refused before any work

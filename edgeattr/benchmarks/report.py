@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass
-from typing import List, Optional
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
 
 import torch
 
@@ -25,6 +25,8 @@ class Row:
         notes (str): Agreement of the values, throughput, memory.
         unit (str): What the seconds are per. (default: ``'node'``)
         goal_max (float, optional): Largest allowed ``ours / theirs`` instead.
+        figures (dict): Named measurements for the scripts that read the JSON
+            (the projection of ``docs/scaling.md``); not in the table.
     """
 
     item: str
@@ -36,6 +38,7 @@ class Row:
     notes: str
     unit: str = "node"
     goal_max: Optional[float] = None
+    figures: Dict[str, float] = field(default_factory=dict)
 
     @property
     def speedup(self) -> float:

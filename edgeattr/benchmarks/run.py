@@ -27,6 +27,7 @@ CASES: Dict[str, Tuple[str, dict, dict]] = {
     "occlusion": ("modern", dict(sampled=100, count=10), dict(sampled=10, count=1)),
     "every-node": ("modern", dict(chunk=16, sample=136), dict(chunk=16, sample=16)),
     "large-graph": ("modern", dict(num_nodes=100_000, num_edges=1_000_000, chunk=512, sampled=50), dict(num_nodes=2_000, num_edges=20_000, chunk=512, sampled=5)),
+    "explain-all": ("modern", dict(count=2708, shard_size=200), dict(count=200, shard_size=50)),
     "walk-search": ("modern", dict(num_nodes=1000, targets=20, epochs=20), dict(num_nodes=300, targets=2, epochs=1)),
     "dgl": ("dgl", dict(count=50, explainer_count=5, sampled=100), dict(count=5, explainer_count=1, sampled=10)),
 }
@@ -38,7 +39,7 @@ def run_case(name: str, root: str, sizes: dict) -> List[Row]:
         from edgeattr.benchmarks.dgl_cases import dgl_cases
 
         return dgl_cases(root, **sizes)
-    from edgeattr.benchmarks import pyg_cases
+    from edgeattr.benchmarks import explain_all_cases, pyg_cases
 
     if name == "large-graph":
         return pyg_cases.large_graph(**sizes)
@@ -50,6 +51,7 @@ def run_case(name: str, root: str, sizes: dict) -> List[Row]:
         "gnnexplainer": pyg_cases.gradient_sign_vs_gnnexplainer,
         "occlusion": pyg_cases.occlusion_vs_loops,
         "every-node": pyg_cases.every_cora_node,
+        "explain-all": explain_all_cases.explain_all_engines,
     }
     run = runs[name]
     return run(work, **sizes)

@@ -12,7 +12,7 @@ from edgeattr.experiments.datasets import load_dataset
 from edgeattr.experiments.explain_command import ARCHITECTURES, trained
 from edgeattr.experiments.models import output_mode
 from edgeattr.methods import METHODS
-from edgeattr.runs import DEFAULT_SHARD_SIZE, explain_all
+from edgeattr.runs import DEFAULT_SHARD_SIZE, ENGINES, explain_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,9 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="gcn", choices=sorted(ARCHITECTURES), help="architecture, hidden 32 (default: gcn)")
     parser.add_argument("--layers", type=int, default=2, help="message-passing layers (default: 2)")
     parser.add_argument("--method", default="gradient_sign", choices=sorted(METHODS), help="explanation method (default: gradient_sign)")
-    parser.add_argument("--out", required=True, help="the run's folder: manifest.json and Parquet shards; rerun to resume")
+    parser.add_argument("--out", required=True, help="the run's folder, a path or a URI (s3://...): manifest.json and Parquet shards; rerun to resume")
     parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help=f"targets per shard (default: {DEFAULT_SHARD_SIZE})")
     parser.add_argument("--topk", type=int, default=None, help="keep each target's k edges of largest attribution (default: every non-zero one)")
+    parser.add_argument("--engine", default="local", choices=ENGINES, help="where the shards run: in this process, or as Ray tasks (pip install edgeattr[ray]) (default: local)")
+    parser.add_argument("--address", default=None, help="with --engine ray: the Ray cluster, as ray.init takes it ('auto', 'ray://head:10001'; default: Ray started on this machine)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 200 for node, 30 for graph tasks)")
     parser.add_argument("--root", default="data", help="dataset folder, as PyG's dataset classes take it (default: data)")
     parser.add_argument("--cache-dir", default=None, help="trained-model cache ('' disables; default: $EDGEATTR_CACHE or ~/.cache/edgeattr/models)")
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         extra = {"batch": graph.batch, **({"edge_attr": graph.edge_attr} if data.edge_dim else {})}
     store = explain_all(
         model, graph.x, graph.edge_index, method=args.method, out=args.out, shard_size=args.shard_size, topk=args.topk,
-        mode=output_mode(data.task), progress=ProgressBar(f"{data.name} {args.method}"), **extra,
+        mode=output_mode(data.task), progress=ProgressBar(f"{data.name} {args.method}"), engine=args.engine, address=args.address, **extra,
     )
     manifest = store.manifest
     rows = sum(shard.rows for shard in manifest.shards)

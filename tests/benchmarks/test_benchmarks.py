@@ -7,6 +7,7 @@ import pytest
 
 from edgeattr.benchmarks.pyg_cases import large_graph
 from edgeattr.benchmarks.report import Row, markdown, write
+from edgeattr.benchmarks.timing import alternating_medians
 
 
 def test_large_graph_case_runs_at_a_tiny_size_and_batched_equals_the_loop():
@@ -22,7 +23,7 @@ def test_report_marks_goals_and_writes_markdown_and_json(tmp_path):
     rows = [
         Row("1", "fast", "slow", ours=0.001, theirs=0.02, goal=10.0, notes="equal"),
         Row("2", "slower", "slow", ours=0.01, theirs=0.02, goal=10.0, notes=""),
-        Row("5", "gradient", "forward", ours=0.5, theirs=0.2, goal=None, notes="", goal_max=3.0),
+        Row("5", "gradient", "forward", ours=0.5, theirs=0.2, goal=None, notes="", goal_max=3.0, figures={"workers": 2}),
     ]
     assert [row.met for row in rows] == [True, False, True]
     table = markdown(rows, "# header")
@@ -31,3 +32,11 @@ def test_report_marks_goals_and_writes_markdown_and_json(tmp_path):
     write(rows, str(tmp_path / "b.md"), str(tmp_path / "b.json"), "# header")
     saved = json.loads((tmp_path / "b.json").read_text())
     assert [row["met"] for row in saved] == [True, False, True] and saved[0]["speedup"] == 20.0
+    assert [Row(**{k: v for k, v in row.items() if k not in ("speedup", "met")}) for row in saved] == rows  # figures too
+    assert "workers" not in table
+
+
+def test_alternating_medians_take_turns_and_keep_the_order_of_the_works():
+    calls = []
+    medians = alternating_medians([lambda: calls.append("a"), lambda: calls.append("b")], repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4 and len(medians) == 2 and all(m >= 0 for m in medians)
