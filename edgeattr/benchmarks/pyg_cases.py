@@ -21,6 +21,7 @@ from torch_geometric.nn import GCNConv, MessagePassing, to_captum_input, to_capt
 from torch_geometric.utils import k_hop_subgraph
 
 from edgeattr import EdgeGradient, EdgeOcclusion, GradientSign, LayerwiseOcclusion, PyGAdapter, cosine_similarity
+from edgeattr.benchmarks.profiling import dominant_operations
 from edgeattr.benchmarks.report import Row
 from edgeattr.benchmarks.timing import median_seconds, peak_memory_mib
 from edgeattr.benchmarks.workloads import CoraWorkload, random_graph
@@ -88,8 +89,10 @@ def edge_gradient_vs_saliency(work: CoraWorkload, count: int) -> List[Row]:
     agreement = f"max abs difference of |g| and Saliency {difference:.1e}"
     floor = f"; the model's own forward + backward on PyG's k_hop_subgraph of each node alone: {alone * 1e3:.2f} ms / node ({base / alone:.1f}x Saliency)"
     return [
-        Row("1", "EdgeGradient per node, one adapter per node", "PyG CaptumExplainer('Saliency')", median_seconds(ours_one_by_one) / len(nodes), base, 10.0, agreement + floor),
-        Row("1", f"EdgeGradient per node, {len(nodes)} nodes in one call", "PyG CaptumExplainer('Saliency')", median_seconds(ours_batched) / len(nodes), base, 10.0, agreement),
+        Row("1", "EdgeGradient per node, one adapter per node", "PyG CaptumExplainer('Saliency')", median_seconds(ours_one_by_one) / len(nodes), base, 10.0, agreement + floor,
+            profile=dominant_operations(ours_one_by_one)),
+        Row("1", f"EdgeGradient per node, {len(nodes)} nodes in one call", "PyG CaptumExplainer('Saliency')", median_seconds(ours_batched) / len(nodes), base, 10.0, agreement,
+            profile=dominant_operations(ours_batched)),
     ]
 
 
@@ -128,9 +131,9 @@ def gradient_sign_vs_gnnexplainer(work: CoraWorkload, count: int, batch: int) ->
     cosines = torch.cat([cosine_similarity(p, m, entries=e) for p, m, e in zip(signs, masks, edges)])
     agreement = f"cosine similarity {float(cosines.mean()):.4f} ± {float(cosines.std()):.4f} over {len(nodes)} nodes"
     return [
-        Row("2", "GradientSign per node, one adapter per node", "PyG GNNExplainer (100 epochs)", mine, base, None, agreement),
+        Row("2", "GradientSign per node, one adapter per node", "PyG GNNExplainer (100 epochs)", mine, base, None, agreement, profile=dominant_operations(ours)),
         Row("2", f"GradientSign per node, {many.numel()} Cora test nodes in one call", "PyG GNNExplainer (100 epochs)", batched, base, 5000.0,
-            f"{agreement}; batched = one adapter per node on those {len(nodes)}: {same}"),
+            f"{agreement}; batched = one adapter per node on those {len(nodes)}: {same}", profile=dominant_operations(ours_batched)),
     ]
 
 
@@ -196,7 +199,8 @@ def occlusion_vs_loops(work: CoraWorkload, sampled: int, count: int) -> List[Row
     per_node = f"mean over {len(nodes)} test nodes"
     return [
         Row("3", f"LayerwiseOcclusion per node ({per_node})", f"paper-style loop, {num_layers} x {num_edges} full forwards (timed on {len(picks)})",
-            median_seconds(ours_layerwise_run, repeats=1) / len(nodes), per_entry * num_layers * num_edges, 1000.0, layerwise_agreement),
+            median_seconds(ours_layerwise_run, repeats=1) / len(nodes), per_entry * num_layers * num_edges, 1000.0, layerwise_agreement,
+            profile=dominant_operations(ours_layerwise_run)),
         Row("3", f"EdgeOcclusion per node ({per_node})", f"Captum occlusion via PyG to_captum_model, {num_edges} forwards (timed on {len(picks)})",
             median_seconds(ours_input_run, repeats=1) / len(nodes), captum_per_entry * num_edges, None, input_agreement),
     ]
@@ -227,13 +231,19 @@ def every_cora_node(work: CoraWorkload, chunk: int, sample: int) -> List[Row]:
     nodes = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(0))[:sample]
     degree = torch.bincount(edge_index[1], minlength=num_nodes)
     nodes = nodes[torch.argsort(degree[nodes])]  # similar sizes share a pass
+
+    def sample_run() -> None:
+        for group in nodes.split(chunk):
+            adapter = PyGAdapter(model, x, edge_index, index=group, layerwise=True)
+            LayerwiseOcclusion(adapter).attribute(adapter.ones())
+
     start = time.perf_counter()
-    for group in nodes.split(chunk):
-        adapter = PyGAdapter(model, x, edge_index, index=group, layerwise=True)
-        LayerwiseOcclusion(adapter).attribute(adapter.ones())
+    sample_run()
     seconds = (time.perf_counter() - start) * num_nodes / nodes.numel()
+    memory = peak_memory_mib()
     occlusion = Row("4", f"LayerwiseOcclusion of all {num_nodes} Cora nodes ({chunk} per call; timed on {nodes.numel()})", "goal: 60 s",
-                    seconds, 60.0, 1.0, f"{num_nodes / seconds:.1f} explanations/s; peak memory {peak_memory_mib():.0f} MiB", unit="all")
+                    seconds, 60.0, 1.0, f"{num_nodes / seconds:.1f} explanations/s; peak memory {memory:.0f} MiB", unit="all",
+                    profile=dominant_operations(sample_run))
     return [occlusion, _every_node_gradient(work)]
 
 
@@ -259,7 +269,7 @@ def _every_node_gradient(work: CoraWorkload) -> Row:
     difference = float((ours() - loop()).abs().max())
     return Row("4", f"EdgeGradient of all {every.numel()} Cora nodes in one call", "one forward, then one backward pass through the whole graph per node",
                median_seconds(ours), median_seconds(loop, repeats=1), 10.0,
-               f"max abs difference {difference:.1e}; peak memory {peak_memory_mib():.0f} MiB", unit="all")
+               f"max abs difference {difference:.1e}; peak memory {peak_memory_mib():.0f} MiB", unit="all", profile=dominant_operations(ours))
 
 
 def large_graph(num_nodes: int, num_edges: int, chunk: int, sampled: int) -> List[Row]:
@@ -287,11 +297,17 @@ def large_graph(num_nodes: int, num_edges: int, chunk: int, sampled: int) -> Lis
     loop_seconds = median_seconds(loop, repeats=1) / sampled
     batched = EdgeGradient(PyGAdapter(model, x, edge_index, index=sample)).attribute_sparse().to_dense()
     difference = float((batched - torch.cat([g.to_dense() for g in loop()])).abs().max())
-    start = time.perf_counter()
-    for group in torch.arange(num_nodes).split(chunk):
+    groups = torch.arange(num_nodes).split(chunk)
+
+    def one_call(group: Tensor) -> None:
         EdgeGradient(PyGAdapter(model, x, edge_index, index=group)).attribute_sparse()
+
+    start = time.perf_counter()
+    for group in groups:
+        one_call(group)
     every = time.perf_counter() - start
     memory = peak_memory_mib()
+    profile = dominant_operations(lambda: one_call(groups[len(groups) // 2])) + f", one call of {chunk} nodes"
 
     def whole_graph() -> None:
         adapter = PyGAdapter(model, x, edge_index, index=0, restrict=False)
@@ -313,7 +329,7 @@ def large_graph(num_nodes: int, num_edges: int, chunk: int, sampled: int) -> Lis
             f"{sampled} nodes)", every / num_nodes, loop_seconds, 10.0,
             f"{num_nodes / every:.0f} explanations/s; peak memory {memory:.0f} MiB; batched = loop to {difference:.1e}"),
         Row("4", f"EdgeGradient of all nodes, {size}, {chunk} per call", f"goal: {budget:.0f} s", every, budget, 1.0,
-            f"peak memory {memory:.0f} MiB, bounded by the {chunk} targets of a call", unit="all"),
+            f"peak memory {memory:.0f} MiB, bounded by the {chunk} targets of a call", unit="all", profile=profile),
         Row("5", f"EdgeGradient of one node incl. adapter, {size}", "one forward pass of the model", median_seconds(one_node), forward, None,
             "restricted to the node's computation graph; the model already checked on these inputs", goal_max=3.0),
         Row("5", f"EdgeGradient of one node incl. adapter and its first check, {size}", "one forward pass of the model",

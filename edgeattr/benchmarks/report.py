@@ -27,6 +27,8 @@ class Row:
         goal_max (float, optional): Largest allowed ``ours / theirs`` instead.
         figures (dict): Named measurements for the scripts that read the JSON
             (the projection of ``docs/scaling.md``); not in the table.
+        profile (str): What edgeattr's run spends its time on (see
+            :func:`~edgeattr.benchmarks.profiling.dominant_operations`), listed below the table.
     """
 
     item: str
@@ -39,6 +41,7 @@ class Row:
     unit: str = "node"
     goal_max: Optional[float] = None
     figures: Dict[str, float] = field(default_factory=dict)
+    profile: str = ""
 
     @property
     def speedup(self) -> float:
@@ -78,6 +81,18 @@ def markdown(rows: List[Row], header: str) -> str:
         per = "" if row.unit == "all" else f" / {row.unit}"
         cells = [row.item, row.what, f"{_seconds(row.ours)}{per}", row.against, f"{_seconds(row.theirs)}{per}", ratio, row.goal_text(), met, row.notes]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    profiled = [row for row in rows if row.profile]
+    if profiled:
+        lines += [
+            "",
+            "## Where the time goes",
+            "",
+            "torch's profiler on one more run of edgeattr's side of each row: the operators of largest self time, as shares "
+            "of the time in torch operators (summed over threads), and the run's wall time under the profiler (the rest "
+            "of it is Python: the model's own code, PyG's and edgeattr's).",
+            "",
+        ]
+        lines += [f"- item {row.item}, {row.what}: {row.profile}" for row in profiled]
     return "\n".join(lines) + "\n"
 
 

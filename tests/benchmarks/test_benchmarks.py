@@ -4,7 +4,9 @@ import json
 import re
 
 import pytest
+import torch
 
+from edgeattr.benchmarks.profiling import dominant_operations
 from edgeattr.benchmarks.pyg_cases import large_graph
 from edgeattr.benchmarks.report import Row, markdown, write
 from edgeattr.benchmarks.timing import alternating_medians
@@ -33,7 +35,18 @@ def test_report_marks_goals_and_writes_markdown_and_json(tmp_path):
     saved = json.loads((tmp_path / "b.json").read_text())
     assert [row["met"] for row in saved] == [True, False, True] and saved[0]["speedup"] == 20.0
     assert [Row(**{k: v for k, v in row.items() if k not in ("speedup", "met")}) for row in saved] == rows  # figures too
-    assert "workers" not in table
+    assert "workers" not in table and "Where the time goes" not in table
+    rows[1].profile = "aten::sort 40%, aten::index 20%, aten::mm 10% of 1.00 s in operators (1.50 s wall)"
+    assert "- item 2, slower: aten::sort 40%" in markdown(rows, "# header")
+
+
+def test_the_profile_names_the_operators_that_dominate_a_run():
+    big = torch.randn(400, 400)
+    profile = dominant_operations(lambda: [big @ big for _ in range(10)] + [torch.sort(big.view(-1)) for _ in range(2)], top=2)
+    shares = re.findall(r"(aten::\w+) (\d+)%", profile)
+    assert {name for name, _ in shares} == {"aten::mm", "aten::sort"} and all(0 < int(share) <= 100 for _, share in shares)
+    assert int(shares[0][1]) >= int(shares[1][1])  # largest first
+    assert re.search(r"of [0-9.]+ s in operators \([0-9.]+ s wall\)$", profile)
 
 
 def test_alternating_medians_take_turns_and_keep_the_order_of_the_works():
