@@ -6,6 +6,8 @@ export DGLBACKEND := pytorch
 # Datasets for the benchmarks; PyG downloads what is missing where it can.
 DATA ?= data
 SHARED_DATA ?= ../shared/data
+# Device of the PyG benchmark cases: make bench DEVICE=cuda on a GPU.
+DEVICE ?= cpu
 
 .PHONY: demo test lint test-modern test-dgl bench docs clean
 
@@ -27,7 +29,7 @@ test-dgl: $(VENV_DGL)/.installed
 
 bench: $(VENV)/.installed $(VENV_DGL)/.installed
 	@if [ ! -d $(DATA)/Cora ] && [ -d $(SHARED_DATA)/Planetoid/Cora ]; then mkdir -p $(DATA) && cp -r $(SHARED_DATA)/Planetoid/Cora $(DATA)/; fi
-	$(VENV)/bin/edgeattr bench --root $(DATA) --dgl-python $(VENV_DGL)/bin/python
+	$(VENV)/bin/edgeattr bench --root $(DATA) --dgl-python $(VENV_DGL)/bin/python --device $(DEVICE)
 
 # The site, warnings as errors: open docs/_build/html/index.html.
 docs: $(VENV)/.installed

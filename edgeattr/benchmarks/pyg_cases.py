@@ -71,7 +71,7 @@ def edge_gradient_vs_saliency(work: CoraWorkload, count: int) -> List[Row]:
         # What no per-node method avoids: the model's own forward and backward on the node's subgraph.
         for node in nodes.tolist():
             subset, sub_edges, position, _ = k_hop_subgraph(node, 2, edge_index, relabel_nodes=True, num_nodes=x.size(0))
-            weight = torch.ones(sub_edges.size(1), requires_grad=True)
+            weight = torch.ones(sub_edges.size(1), device=x.device, requires_grad=True)
             set_masks(model, weight, sub_edges, apply_sigmoid=False)
             try:
                 row = model(x[subset], sub_edges)[position[0]]
@@ -170,7 +170,7 @@ def occlusion_vs_loops(work: CoraWorkload, sampled: int, count: int) -> List[Row
     start = time.perf_counter()
     drops = paper_loop()
     per_entry = (time.perf_counter() - start) / (len(picks) + 1)
-    expected = torch.tensor(drops, dtype=ours_layerwise.dtype)
+    expected = torch.tensor(drops, dtype=ours_layerwise.dtype, device=x.device)
     got = ours_layerwise[torch.arange(len(picks)) % num_layers, picks]
     layerwise_agreement = f"max abs difference {float((got - expected).abs().max()):.1e} on {len(picks)} sampled entries"
 
@@ -181,8 +181,8 @@ def occlusion_vs_loops(work: CoraWorkload, sampled: int, count: int) -> List[Row
 
     captum_model = to_captum_model(model, mask_type="edge", output_idx=node)
     inputs, additional = to_captum_input(x, edge_index, "edge")
-    groups = torch.full((1, num_edges), len(picks), dtype=torch.long)
-    groups[0, picks] = torch.arange(len(picks))
+    groups = torch.full((1, num_edges), len(picks), dtype=torch.long, device=x.device)
+    groups[0, picks] = torch.arange(len(picks), device=x.device)
     start = time.perf_counter()
     captum = FeatureAblation(captum_model).attribute(inputs, target=predicted, additional_forward_args=additional, feature_mask=groups, baselines=0.0)[0]
     captum_per_entry = (time.perf_counter() - start) / (len(picks) + 2)
@@ -210,7 +210,7 @@ def _masked_forward(model: torch.nn.Module, x: Tensor, edge_index: Tensor, layer
     """The model with edge ``edge`` of layer ``layer`` masked, through PyG's own explain hooks."""
     loops = edge_index[0] != edge_index[1]
     for index, module in enumerate(layers):
-        mask = torch.ones(edge_index.size(1))
+        mask = torch.ones(edge_index.size(1), device=x.device)
         if index == layer:
             mask[edge] = 0.0
         module.explain, module._edge_mask, module._loop_mask, module._apply_sigmoid = True, mask, loops, False
@@ -250,14 +250,14 @@ def every_cora_node(work: CoraWorkload, chunk: int, sample: int) -> List[Row]:
 def _every_node_gradient(work: CoraWorkload) -> Row:
     r"""Item 4a: EdgeGradient of every Cora node in one call against one whole-graph backward pass per node."""
     model, x, edge_index = work.model, work.x, work.edge_index
-    every = torch.arange(x.size(0))
+    every = torch.arange(x.size(0), device=x.device)
 
     def ours() -> Tensor:
         adapter = PyGAdapter(model, x, edge_index, index=every)
         return EdgeGradient(adapter).attribute(adapter.ones())
 
     def loop() -> Tensor:
-        weight = torch.ones(edge_index.size(1), requires_grad=True)
+        weight = torch.ones(edge_index.size(1), device=x.device, requires_grad=True)
         set_masks(model, weight, edge_index, apply_sigmoid=False)
         try:
             out = model(x, edge_index)
@@ -282,10 +282,10 @@ def large_graph(num_nodes: int, num_edges: int, chunk: int, sampled: int) -> Lis
     """
     x, edge_index = random_graph(num_nodes, num_edges, features=32, seed=0)
     torch.manual_seed(0)
-    model = GCN(32, 32, 8).eval()
+    model = GCN(32, 32, 8).eval().to(x.device)
     with torch.no_grad():
         forward = median_seconds(lambda: model(x, edge_index))
-    sample = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(1))[:sampled]
+    sample = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(1))[:sampled].to(x.device)
 
     def loop() -> List[Tensor]:
         results = []
@@ -297,7 +297,7 @@ def large_graph(num_nodes: int, num_edges: int, chunk: int, sampled: int) -> Lis
     loop_seconds = median_seconds(loop, repeats=1) / sampled
     batched = EdgeGradient(PyGAdapter(model, x, edge_index, index=sample)).attribute_sparse().to_dense()
     difference = float((batched - torch.cat([g.to_dense() for g in loop()])).abs().max())
-    groups = torch.arange(num_nodes).split(chunk)
+    groups = torch.arange(num_nodes, device=x.device).split(chunk)
 
     def one_call(group: Tensor) -> None:
         EdgeGradient(PyGAdapter(model, x, edge_index, index=group)).attribute_sparse()

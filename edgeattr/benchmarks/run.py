@@ -19,6 +19,7 @@ from dataclasses import asdict
 from typing import Callable, Dict, List, Optional, Tuple
 
 from edgeattr.benchmarks.report import Row, environment, write
+from edgeattr.benchmarks.workloads import DEVICE_VARIABLE
 
 #: Case name -> (lane, sizes of the full run, sizes of ``--quick``).
 CASES: Dict[str, Tuple[str, dict, dict]] = {
@@ -31,6 +32,13 @@ CASES: Dict[str, Tuple[str, dict, dict]] = {
     "walk-search": ("modern", dict(num_nodes=1000, targets=20, epochs=20), dict(num_nodes=300, targets=2, epochs=1)),
     "dgl": ("dgl", dict(count=50, explainer_count=5, sampled=100), dict(count=5, explainer_count=1, sampled=10)),
 }
+
+
+#: The cases that run on ``--device``; the others stay on the CPU (the dgl lane's DGL is a CPU build, Ray's
+#: tasks and the walk search ask for no GPU).
+DEVICE_CASES = ("edge-gradient", "gnnexplainer", "occlusion", "every-node", "large-graph")
+#: The items of each case that runs on ``--device``, for the report's header.
+CASE_ITEMS = {"edge-gradient": "1", "gnnexplainer": "2", "occlusion": "3", "every-node": "4", "large-graph": "4-5"}
 
 
 def run_case(name: str, root: str, sizes: dict) -> List[Row]:
@@ -58,7 +66,7 @@ def run_case(name: str, root: str, sizes: dict) -> List[Row]:
 
 
 def run_suite(root: str, markdown_path: str, json_path: str, quick: bool = False, cases: Optional[List[str]] = None,
-              dgl_python: Optional[str] = None, log: Callable[[str], None] = print) -> List[Row]:
+              dgl_python: Optional[str] = None, log: Callable[[str], None] = print, device: str = "cpu") -> List[Row]:
     r"""Runs the cases, each in a fresh process, and writes the report.
 
     Args:
@@ -69,6 +77,7 @@ def run_suite(root: str, markdown_path: str, json_path: str, quick: bool = False
         cases (list[str], optional): Cases to run; default all (``'dgl'`` only with ``dgl_python``).
         dgl_python (str, optional): Interpreter of the dgl lane for the DGL cases.
         log (Callable): Progress messages.
+        device (str): Where the cases of :data:`DEVICE_CASES` run (``'cuda'`` on a GPU). (default: ``'cpu'``)
 
     Returns:
         list[Row]: Every measured row.
@@ -85,16 +94,17 @@ def run_suite(root: str, markdown_path: str, json_path: str, quick: bool = False
         with tempfile.TemporaryDirectory() as folder:
             out = os.path.join(folder, "rows.json")
             command = [python, "-m", "edgeattr.benchmarks.run", "--case", name, "--root", root, "--case-out", out] + (["--quick"] if quick else [])
-            subprocess.run(command, check=True, env={**os.environ, "DGLBACKEND": "pytorch"})
+            on = {DEVICE_VARIABLE: device if name in DEVICE_CASES else "cpu"}
+            subprocess.run(command, check=True, env={**os.environ, "DGLBACKEND": "pytorch", **on})
             with open(out) as handle:
                 rows.extend(Row(**row) for row in json.load(handle))
-    header = report_header(quick, time.perf_counter() - began)
+    header = report_header(quick, time.perf_counter() - began, device)
     write(rows, markdown_path, json_path, header)
     log(f"[{time.perf_counter() - began:6.0f} s] wrote {markdown_path} and {json_path}")
     return rows
 
 
-def report_header(quick: bool, seconds: float) -> str:
+def report_header(quick: bool, seconds: float, device: str = "cpu") -> str:
     r"""The text above the benchmark table: how it was measured, where, and how long the suite took."""
     return (
         "# Benchmarks\n\n"
@@ -104,9 +114,19 @@ def report_header(quick: bool, seconds: float) -> str:
         "whether the goal is met. Absolute times depend on the machine; the ratios are the result. Adapters run "
         "with `verify=True`, the default: the check of their shortcuts against the model's own output is made once "
         "per model and inputs, so loops over nodes pay it once (row 5 gives its cost on new inputs).\n\n"
-        f"Measured on: {environment()}; {time.strftime('%Y-%m-%d')}; {'quick sizes' if quick else 'full sizes'}; "
+        f"Measured on: {environment()}; {_device_text(device)}; {time.strftime('%Y-%m-%d')}; {'quick sizes' if quick else 'full sizes'}; "
         f"suite wall time {seconds:.0f} s."
     )
+
+
+def _device_text(device: str) -> str:
+    """Where the cases ran, for the report's header."""
+    if device == "cpu":
+        return "on the CPU"
+    import torch
+
+    name = torch.cuda.get_device_name(torch.device(device)) if torch.cuda.is_available() else device
+    return f"items {', '.join(CASE_ITEMS[case] for case in DEVICE_CASES)} on {device} ({name}), the others on the CPU"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -128,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def run(args: argparse.Namespace) -> List[Row]:
     r"""Runs the suite with the flags of :func:`add_arguments` (``edgeattr bench``)."""
-    return run_suite(args.root, args.markdown, args.json, args.quick, args.cases, args.dgl_python)
+    return run_suite(args.root, args.markdown, args.json, args.quick, args.cases, args.dgl_python, device=args.device)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every case runs (seconds)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), help="run only these cases (default: all)")
     parser.add_argument("--dgl-python", help="Python of an environment with DGL, for the DGL cases (skipped without it)")
+    parser.add_argument("--device", default="cpu", help=f"device of the cases {', '.join(DEVICE_CASES)} (default: cpu; cuda on a GPU)")
 
 
 if __name__ == "__main__":

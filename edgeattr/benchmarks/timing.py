@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Callable, List, Sequence
 
+import torch
+
 
 def median_seconds(work: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
     r"""The median wall time of ``work()`` over ``repeats`` runs, after ``warmup`` untimed runs."""
@@ -17,8 +19,15 @@ def median_seconds(work: Callable[[], object], repeats: int = 3, warmup: int = 1
     for _ in range(repeats):
         start = time.perf_counter()
         work()
+        synchronize()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def synchronize() -> None:
+    r"""Waits for the GPU's queued work, where CUDA is in use, so that a time read next includes it."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def peak_memory_mib() -> float:
@@ -41,5 +50,6 @@ def alternating_medians(works: Sequence[Callable[[], object]], repeats: int = 3,
         for work, spent in zip(works, times):
             start = time.perf_counter()
             work()
+            synchronize()
             spent.append(time.perf_counter() - start)
     return [statistics.median(spent) for spent in times]

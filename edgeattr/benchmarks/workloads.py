@@ -2,6 +2,7 @@ r"""The graphs and trained models the benchmarks run on."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
@@ -42,12 +43,32 @@ class CoraWorkload:
             loss.backward()
             optimiser.step()
         model.eval()
-        return CoraWorkload(model, data.x, data.edge_index, data.test_mask.nonzero().view(-1))
+        device = bench_device()
+        return CoraWorkload(model.to(device), data.x.to(device), data.edge_index.to(device), data.test_mask.nonzero().view(-1).to(device))
 
 
 def random_graph(num_nodes: int, num_edges: int, features: int, seed: int) -> Tuple[Tensor, Tensor]:
-    r"""Node features ``(N, features)`` and a random directed ``edge_index`` without self-loops."""
+    r"""Node features ``(N, features)`` and a random directed ``edge_index`` without self-loops, on :func:`bench_device`."""
     generator = torch.Generator().manual_seed(seed)
     src = torch.randint(0, num_nodes, (num_edges,), generator=generator)
     dst = (src + torch.randint(1, num_nodes, (num_edges,), generator=generator)) % num_nodes
-    return torch.randn(num_nodes, features, generator=generator), torch.stack([src, dst])
+    device = bench_device()
+    return torch.randn(num_nodes, features, generator=generator).to(device), torch.stack([src, dst]).to(device)
+
+
+def bench_device() -> torch.device:
+    r"""The device the PyG workloads run on: :data:`DEVICE_VARIABLE` (``make bench DEVICE=cuda``), else the CPU.
+
+    Models are trained on the CPU with the same seed either way, then moved.
+
+    Raises:
+        RuntimeError: for CUDA where torch sees no CUDA device.
+    """
+    device = torch.device(os.environ.get(DEVICE_VARIABLE) or "cpu")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"{DEVICE_VARIABLE}={device} but torch sees no CUDA device: run make bench without DEVICE, or on a machine with a GPU")
+    return device
+
+
+#: The environment variable naming the benchmarks' device (set by ``edgeattr bench --device``).
+DEVICE_VARIABLE = "EDGEATTR_BENCH_DEVICE"

@@ -10,6 +10,7 @@ from edgeattr.benchmarks.profiling import dominant_operations
 from edgeattr.benchmarks.pyg_cases import large_graph
 from edgeattr.benchmarks.report import Row, markdown, write
 from edgeattr.benchmarks.timing import alternating_medians
+from edgeattr.benchmarks.workloads import DEVICE_VARIABLE, bench_device, random_graph
 
 
 def test_large_graph_case_runs_at_a_tiny_size_and_batched_equals_the_loop():
@@ -53,3 +54,16 @@ def test_alternating_medians_take_turns_and_keep_the_order_of_the_works():
     calls = []
     medians = alternating_medians([lambda: calls.append("a"), lambda: calls.append("b")], repeats=3, warmup=1)
     assert calls == ["a", "b"] * 4 and len(medians) == 2 and all(m >= 0 for m in medians)
+
+
+def test_the_bench_device_is_the_cpu_unless_named_and_cuda_without_a_gpu_is_refused(monkeypatch):
+    monkeypatch.delenv(DEVICE_VARIABLE, raising=False)
+    assert bench_device() == torch.device("cpu")
+    x, edge_index = random_graph(20, 50, features=3, seed=0)
+    assert x.device.type == "cpu" and edge_index.device.type == "cpu"
+    monkeypatch.setenv(DEVICE_VARIABLE, "cuda")
+    if torch.cuda.is_available():
+        assert random_graph(20, 50, features=3, seed=0)[0].device.type == "cuda"
+    else:
+        with pytest.raises(RuntimeError, match="torch sees no CUDA device"):
+            bench_device()
