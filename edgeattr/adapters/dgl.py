@@ -2,6 +2,7 @@ r"""The DGL adapter: edge masks for unmodified DGL models."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import threading
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from edgeattr.adapters.base import (
     Call,
     CallCounter,
     GraphAdapter,
+    Layer,
     MessagePositions,
     MessageWeights,
     Slot,
@@ -324,6 +326,23 @@ class DGLAdapter(GraphAdapter):
         cut.set_batch_num_edges(torch.bincount(graph_of_edge[keep], minlength=graph.batch_size))
         _copy_data(graph, cut, torch.arange(graph.num_nodes(), device=self.device), keep.nonzero().view(-1))
         return cut, src[keep], dst[keep]
+
+    def _discover(self, segments: Segments) -> List[Layer]:
+        r"""The model's message-passing calls, counted on ``segments``; one node alone is given a self-loop.
+
+        Layers are discovered on one node of the first target, with no edge,
+        and kept per model and argument layout. DGL's convolutions refuse a
+        node without in-edges (``GraphConv``, ``GATConv`` and others unless
+        ``allow_zero_in_degree=True``), which would send discovery to the
+        first target's whole graph, a pass over the full input for every
+        adapter, and not kept. So the node gets a self-loop, carrying the data
+        of edge 0 where the model reads edge data; discovery weights nothing,
+        it names the calls.
+        """
+        if segments.nodes.numel() == 1 and segments.edge_ids.numel() == 0 and self.num_edges:
+            loop = segments.nodes.new_zeros(1)
+            segments = dataclasses.replace(segments, edge_segment=loop, edge_ids=loop, src=loop, dst=loop, message_edges=loop)
+        return super()._discover(segments)
 
     # -- intercepting message passing ------------------------------------------------------
 

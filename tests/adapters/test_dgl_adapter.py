@@ -26,7 +26,8 @@ from tests.support.dgl_zoo import (  # noqa: E402
 )
 from tests.support.methods import STATE_METHODS  # noqa: E402
 from tests.support.threads import run_concurrently  # noqa: E402
-from tests.support.zoo import CLASSES, FEATURES, assert_float64_masks_give_float32_values, assert_same_state, explained, state_of  # noqa: E402
+from tests.support.zoo import CLASSES, FEATURES, HIDDEN, assert_float64_masks_give_float32_values, assert_same_state, explained, state_of  # noqa: E402
+from tests.zoo.dgl_models import GCN  # noqa: E402
 
 NODE = 10
 ORIGINAL = dgl.core.message_passing
@@ -416,3 +417,30 @@ def test_a_graph_without_nodes_is_the_same_clear_error_as_in_pyg():
     features = torch.randn(batch.num_nodes(), FEATURES, dtype=torch.float64)
     with pytest.raises(ValueError, match="graph 1 of the input has no nodes"):
         DGLAdapter(dgl_model("GraphConv"), batch, features, index=1, task="graph")
+
+
+def test_layers_of_a_model_refusing_nodes_without_in_edges_are_discovered_once():
+    """GraphConv refuses a node without in-edges (its default), as DGL's GCN example builds it: the one node layers
+    are discovered on gets a self-loop, so a second adapter on the model runs it only to explain, not to discover
+    its layers again on the whole graph."""
+    g, x, _ = dgl_graph()
+    g = dgl.add_self_loop(g)
+    torch.manual_seed(0)
+    model = GCN(FEATURES, HIDDEN, CLASSES).double().eval()
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, inputs: calls.append(1))
+    try:
+        DGLAdapter(model, g, x, index=1)
+        first = len(calls)
+        adapter = DGLAdapter(model, g, x, index=2)
+        assert len(calls) == first
+        got = EdgeGradient(adapter).attribute(adapter.ones())[0]
+        assert len(calls) == first + 1
+    finally:
+        handle.remove()
+    assert [(layer.name, layer.call) for layer in adapter.layers] == [("layers.0", 0), ("layers.1", 0)]
+    weights = torch.ones(g.num_edges(), dtype=torch.float64, requires_grad=True)
+    h = model.layers[1](g, model.layers[0](g, x, edge_weight=weights), edge_weight=weights)[2]
+    (expected,) = torch.autograd.grad(h[int(h.argmax())], weights)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
