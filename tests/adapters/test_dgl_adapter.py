@@ -11,6 +11,7 @@ import torch  # noqa: E402
 from dgl.nn import GraphConv  # noqa: E402
 
 from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, LayerwiseOcclusion  # noqa: E402
+from edgeattr.adapters.dgl import weighted_aggregation  # noqa: E402
 from tests.support.dgl_zoo import (  # noqa: E402
     CALLS,
     LAYERS,
@@ -444,3 +445,30 @@ def test_layers_of_a_model_refusing_nodes_without_in_edges_are_discovered_once()
     (expected,) = torch.autograd.grad(h[int(h.argmax())], weights)
     torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
 
+
+@pytest.mark.parametrize("reduce_op", ["sum", "max", "min", "mean"])
+@pytest.mark.parametrize("op", ["copy_lhs", "copy_rhs", "mul", "add", "sub", "div"])
+def test_weighted_aggregation_reduces_each_message_times_its_weight(op, reduce_op):
+    """Fused (the weight folded into the edge operand) or not, each message rho(x_u, x_e) is multiplied by w_e
+    before the reduction: against the messages computed edge by edge and reduced with torch's scatter_reduce,
+    values and gradients, with edge features broadcast over the node features' last dimension. Every node has an
+    in-edge: DGL's max and min give -inf and inf where there is none, which update_all replaces by 0."""
+    g = dgl.add_self_loop(dgl_graph()[0])
+    src, dst = g.edges(order="eid")
+    generator = torch.Generator().manual_seed(0)
+    lhs = torch.randn(g.num_nodes(), 2, 3, dtype=torch.float64, generator=generator).requires_grad_()
+    rhs = (torch.rand(g.num_edges(), 2, 1, dtype=torch.float64, generator=generator) + 0.5).requires_grad_()
+    weights = torch.rand(g.num_edges(), dtype=torch.float64, generator=generator).requires_grad_()
+    messages = {
+        "copy_lhs": lambda: lhs[src], "copy_rhs": lambda: rhs, "mul": lambda: lhs[src] * rhs,
+        "add": lambda: lhs[src] + rhs, "sub": lambda: lhs[src] - rhs, "div": lambda: lhs[src] / rhs,
+    }[op]() * weights.view(-1, 1, 1)
+    index = dst.view(-1, 1, 1).expand_as(messages)
+    reduced = {"sum": "sum", "max": "amax", "min": "amin", "mean": "mean"}[reduce_op]
+    expected = messages.new_zeros((g.num_nodes(),) + messages.shape[1:]).scatter_reduce(0, index, messages, reduced, include_self=False)
+    got = weighted_aggregation(g, op, reduce_op, None if op == "copy_rhs" else lhs, None if op == "copy_lhs" else rhs, weights)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    probe = torch.randn(expected.shape, dtype=torch.float64, generator=generator)
+    inputs = [tensor for tensor, used in ((lhs, op != "copy_rhs"), (rhs, op != "copy_lhs"), (weights, True)) if used]
+    for mine, theirs in zip(torch.autograd.grad((got * probe).sum(), inputs), torch.autograd.grad((expected * probe).sum(), inputs)):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-12)
