@@ -157,7 +157,7 @@ def pyg_twin(model: DGLGCN) -> GCN:
     so :math:`\Theta = W^\top`; the biases are the same vector.
     """
     first, second = model.conv1, model.conv2
-    twin = GCN(first.weight.size(0), first.weight.size(1), second.weight.size(1)).eval()
+    twin = GCN(first.weight.size(0), first.weight.size(1), second.weight.size(1)).to(first.weight.dtype).eval()
     with torch.no_grad():
         for theirs, ours in ((twin.conv1, first), (twin.conv2, second)):
             theirs.lin.weight.copy_(ours.weight.t())
