@@ -2,6 +2,7 @@ r"""The DGL adapter: edge masks for unmodified DGL models."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import threading
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from edgeattr.adapters.base import (
     Call,
     CallCounter,
     GraphAdapter,
+    Layer,
     MessagePositions,
     MessageWeights,
     Slot,
@@ -325,6 +327,23 @@ class DGLAdapter(GraphAdapter):
         _copy_data(graph, cut, torch.arange(graph.num_nodes(), device=self.device), keep.nonzero().view(-1))
         return cut, src[keep], dst[keep]
 
+    def _discover(self, segments: Segments) -> List[Layer]:
+        r"""The model's message-passing calls, counted on ``segments``; one node alone is given a self-loop.
+
+        Layers are discovered on one node of the first target, with no edge,
+        and kept per model and argument layout. DGL's convolutions refuse a
+        node without in-edges (``GraphConv``, ``GATConv`` and others unless
+        ``allow_zero_in_degree=True``), which would send discovery to the
+        first target's whole graph, a pass over the full input for every
+        adapter, and not kept. So the node gets a self-loop, carrying the data
+        of edge 0 where the model reads edge data; discovery weights nothing,
+        it names the calls.
+        """
+        if segments.nodes.numel() == 1 and segments.edge_ids.numel() == 0 and self.num_edges:
+            loop = segments.nodes.new_zeros(1)
+            segments = dataclasses.replace(segments, edge_segment=loop, edge_ids=loop, src=loop, dst=loop, message_edges=loop)
+        return super()._discover(segments)
+
     # -- intercepting message passing ------------------------------------------------------
 
     def _intercept(self, call: Call, session: CallCounter) -> Tuple[Handler, ContextManager]:
@@ -616,9 +635,12 @@ def _copy_data(graph: dgl.DGLGraph, into: dgl.DGLGraph, nodes: Tensor, edges: Te
 def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc: Any, weights: Optional[Tensor]) -> Dict[str, Tensor]:
     r"""DGL's message passing with every message multiplied by its edge's weight before reduction.
 
-    Mirrors ``dgl.core.message_passing`` without its fused kernels, which
-    would never materialise the messages. A call over several edge types at
-    once (``update_all`` on a heterograph, builtin functions only, as DGL
+    Mirrors ``dgl.core.message_passing``. Builtin functions that DGL fuses
+    into one ``gspmm`` (``copy_u``, ``copy_e`` or ``u_<op>_e`` with a builtin
+    reducer) run as :func:`weighted_aggregation`, fused too where the weight
+    folds into the edge operand; other functions have their messages
+    materialised and weighted. A call over several edge types at once
+    (``update_all`` on a heterograph, builtin functions only, as DGL
     requires there) weights each type's messages by its part of ``weights``.
 
     Args:
@@ -633,16 +655,11 @@ def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc:
     """
     if weights is None:
         return _original_message_passing(graph, mfunc, rfunc, afunc)
-    if core.is_builtin(mfunc):
-        messages = core.invoke_gsddmm(graph, mfunc)
+    operands = _aggregation_operands(graph, mfunc, rfunc)
+    if operands is not None:
+        ndata = {rfunc.out_field: weighted_aggregation(graph, *operands, weights)}
     else:
-        messages = core.invoke_edge_udf(graph, dgl.ALL, graph.canonical_etypes[0], mfunc, orig_eid=graph.edata.get(dgl.EID, None))
-    messages = {key: _weighted(value, weights, graph) for key, value in messages.items()}
-    if core.is_builtin(rfunc):
-        field = rfunc.msg_field
-        ndata = core.invoke_gspmm(graph, fn.copy_e(field, field), rfunc, edata=messages)
-    else:
-        ndata = core.invoke_udf_reduce(graph, rfunc, messages, orig_nid=graph.dstdata.get(dgl.NID, None))
+        ndata = _reduced_weighted_messages(graph, mfunc, rfunc, weights)
     if afunc is not None:
         for key, value in graph.dstdata.items():
             ndata.setdefault(key, value)
@@ -650,10 +667,41 @@ def weighted_message_passing(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, afunc:
     return ndata
 
 
+def _aggregation_operands(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any) -> Optional[Tuple[str, str, Optional[Tensor], Optional[Tensor]]]:
+    """``(op, reduce_op, lhs, rhs)`` of the ``gspmm`` DGL fuses the call into, on one edge type; else ``None``.
+
+    DGL fuses a builtin message and reducer where it has an operator of their
+    two names (``copy_u_sum``, ``u_mul_e_max``, ...): the message is ``op`` of
+    the source's field (``lhs``) and the edge's field (``rhs``).
+    """
+    if not (core.is_builtin(mfunc) and core.is_builtin(rfunc) and hasattr(dgl.ops, f"{mfunc.name}_{rfunc.name}")):
+        return None
+    if graph._graph.number_of_etypes() != 1 or mfunc.out_field != rfunc.msg_field:
+        return None  # DGL's unfused path: per edge type, or its error for fields that do not meet
+    data = (graph.srcdata, graph.dstdata, graph.edata)
+    if isinstance(mfunc, fn.BinaryMessageFunction):
+        return mfunc.binary_op, rfunc.name, data[mfunc.lhs][mfunc.lhs_field], data[mfunc.rhs][mfunc.rhs_field]
+    operand = data[mfunc.target][mfunc.in_field]
+    return ("copy_lhs", rfunc.name, operand, None) if mfunc.name == "copy_u" else ("copy_rhs", rfunc.name, None, operand)
+
+
+def _reduced_weighted_messages(graph: dgl.DGLGraph, mfunc: Any, rfunc: Any, weights: Tensor) -> Dict[str, Tensor]:
+    """DGL's two steps of unfused message passing, messages then reduction, with the messages weighted between them."""
+    if core.is_builtin(mfunc):
+        messages = core.invoke_gsddmm(graph, mfunc)
+    else:
+        messages = core.invoke_edge_udf(graph, dgl.ALL, graph.canonical_etypes[0], mfunc, orig_eid=graph.edata.get(dgl.EID, None))
+    messages = {key: _weighted(value, weights, graph) for key, value in messages.items()}
+    if core.is_builtin(rfunc):
+        field = rfunc.msg_field
+        return core.invoke_gspmm(graph, fn.copy_e(field, field), rfunc, edata=messages)
+    return core.invoke_udf_reduce(graph, rfunc, messages, orig_nid=graph.dstdata.get(dgl.NID, None))
+
+
 def _weighted(messages: Any, weights: Tensor, graph: dgl.DGLGraph) -> Any:
     """Each message times its edge's weight; per edge type (a tuple, in the order of ``graph.canonical_etypes``) over several."""
     if not isinstance(messages, (tuple, list)):
-        return messages * weights.view((-1,) + (1,) * (messages.dim() - 1)).to(messages.dtype)
+        return messages * _per_edge(weights, messages)
     parts = weights.split([graph.num_edges(etype) for etype in graph.canonical_etypes])
     return tuple(None if value is None else _weighted(value, part, graph) for value, part in zip(messages, parts))
 
@@ -661,9 +709,13 @@ def _weighted(messages: Any, weights: Tensor, graph: dgl.DGLGraph) -> Any:
 def weighted_aggregation(graph: dgl.DGLGraph, op: str, reduce_op: str, lhs: Optional[Tensor], rhs: Optional[Tensor], weights: Optional[Tensor]) -> Tensor:
     r"""DGL's ``gspmm(graph, op, reduce_op, lhs, rhs)`` with every message multiplied by its edge's weight.
 
-    The messages :math:`\rho(x_u, x_e)` are computed per edge (``gsddmm``),
-    weighted, and reduced onto the destinations, as :func:`weighted_message_passing`
-    does for builtin functions.
+    The message :math:`\rho(x_u, x_e)` of edge :math:`e = (u, v)` becomes
+    :math:`w_e \, \rho(x_u, x_e)`. Where the weight folds into the edge
+    operand, one fused ``gspmm`` computes it, as DGL computes an edge-weighted
+    convolution (``u_mul_e``), without materialising the messages:
+    :math:`w_e x_u` (``copy_lhs``), :math:`w_e x_e` (``copy_rhs``) and
+    :math:`x_u (w_e x_e)` (``mul``). Other operators have their messages
+    computed per edge (``gsddmm``), weighted, and reduced onto the destinations.
 
     Args:
         graph (dgl.DGLGraph): The graph of the call.
@@ -678,13 +730,18 @@ def weighted_aggregation(graph: dgl.DGLGraph, op: str, reduce_op: str, lhs: Opti
     if weights is None:
         return _original_gspmm(graph, op, reduce_op, lhs, rhs)
     if op == "copy_lhs":
-        messages = dgl.ops.copy_u(graph, lhs)
-    elif op == "copy_rhs":
-        messages = rhs
-    else:
-        messages = dgl.ops.gsddmm(graph, op, lhs, rhs, "u", "e")
-    messages = messages * weights.view((-1,) + (1,) * (messages.dim() - 1)).to(messages.dtype)
-    return _original_gspmm(graph, "copy_rhs", reduce_op, None, messages)
+        assert lhs is not None
+        return _original_gspmm(graph, "mul", reduce_op, lhs, _per_edge(weights, lhs))
+    if op in ("copy_rhs", "mul"):
+        assert rhs is not None
+        return _original_gspmm(graph, op, reduce_op, lhs, rhs * _per_edge(weights, rhs))
+    messages = dgl.ops.gsddmm(graph, op, lhs, rhs, "u", "e")
+    return _original_gspmm(graph, "copy_rhs", reduce_op, None, messages * _per_edge(weights, messages))
+
+
+def _per_edge(weights: Tensor, like: Tensor) -> Tensor:
+    """The weights ``(E,)`` shaped ``(E, 1, ..., 1)`` to scale per-edge values of ``like``'s dimensions, in its dtype."""
+    return weights.view((-1,) + (1,) * (like.dim() - 1)).to(like.dtype)
 
 
 # -- routing dgl.core.message_passing and dgl.ops.gspmm, thread by thread ---------------------

@@ -1,9 +1,12 @@
-r"""Benchmark cases on a DGL model (item 7): the PyG workloads through the DGL adapter, and DGL's GNNExplainer."""
+r"""Benchmark cases on a DGL model (item 7): the PyG workloads through the DGL adapter, against DGL's own
+baselines (autograd through ``edge_weight``, DGL's GNNExplainer, the paper's loop) and against the PyG adapter
+on a PyG twin of the model (same weights, same graph, same targets)."""
 
 from __future__ import annotations
 
+import statistics
 import time
-from typing import List, Optional, cast
+from typing import Any, Callable, List, Optional, Tuple, Union, cast
 
 import dgl
 import torch
@@ -11,7 +14,8 @@ from dgl.nn import GNNExplainer as DGLGNNExplainer
 from dgl.nn import GraphConv
 from torch import Tensor
 
-from edgeattr import DGLAdapter, EdgeGradient, GradientSign, LayerwiseOcclusion, cosine_similarity
+from edgeattr import DGLAdapter, EdgeGradient, GradientSign, LayerwiseOcclusion, PyGAdapter, cosine_similarity
+from edgeattr.benchmarks.pyg_cases import GCN
 from edgeattr.benchmarks.report import Row
 from edgeattr.benchmarks.timing import median_seconds
 from edgeattr.benchmarks.workloads import CoraWorkload
@@ -60,6 +64,7 @@ def dgl_cases(root: str, count: int, explainer_count: int, sampled: int) -> List
     rows = [_gradient_row(model, graph, x, nodes, predicted)]
     rows.append(_explainer_row(model, graph, x, work.test_nodes[:explainer_count]))
     rows.append(_occlusion_row(model, graph, x, int(nodes[0]), int(predicted[nodes[0]]), sampled))
+    rows.extend(twin_rows(model, graph, x, data.edge_index, nodes, work.test_nodes[:explainer_count]))
     return rows
 
 
@@ -137,3 +142,104 @@ def _occlusion_row(model: DGLGCN, graph: dgl.DGLGraph, x: Tensor, node: int, tar
 
     return Row("7", "DGL: LayerwiseOcclusion per node", f"paper-style loop, 2 x {num_edges} full forwards (timed on {len(picks)})",
                median_seconds(ours), per_entry * 2 * num_edges, 1000.0, f"max abs difference {difference:.1e} on {len(picks)} sampled entries")
+
+
+def pyg_twin(model: DGLGCN) -> GCN:
+    r"""The PyG GCN that computes what ``model`` computes, with ``model``'s weights.
+
+    On an ``edge_index`` without self-loops, ``GCNConv`` (``add_self_loops``,
+    ``normalize``) computes :math:`\hat{D}^{-1/2} (A + I) \hat{D}^{-1/2} X \Theta + b`
+    with the degrees :math:`\hat{D}` of :math:`A + I` counted at the targets.
+    ``GraphConv(norm='both')`` on that graph with one self-loop per node
+    appended computes :math:`D_{in}^{-1/2} (A + I) D_{out}^{-1/2} X W + b`,
+    which is the same where in- and out-degrees agree (a symmetric graph, as
+    Cora's). ``GCNConv`` keeps its weight as ``Linear`` does, ``(out, in)``,
+    so :math:`\Theta = W^\top`; the biases are the same vector.
+    """
+    first, second = model.conv1, model.conv2
+    twin = GCN(first.weight.size(0), first.weight.size(1), second.weight.size(1)).to(first.weight.dtype).eval()
+    with torch.no_grad():
+        for theirs, ours in ((twin.conv1, first), (twin.conv2, second)):
+            theirs.lin.weight.copy_(ours.weight.t())
+            theirs.bias.copy_(ours.bias)
+    return twin
+
+
+def twin_rows(model: DGLGCN, graph: dgl.DGLGraph, x: Tensor, edge_index: Tensor, nodes: Tensor, occluded: Tensor) -> List[Row]:
+    r"""The DGL adapter against the PyG adapter on twin models, the same graph and the same targets.
+
+    ``graph`` is ``edge_index`` with one self-loop per node appended, so DGL
+    edge ``e < E`` is column ``e`` of ``edge_index``; its self-loops (ids
+    ``E`` on) have no column: ``GCNConv`` adds its own and keeps them at
+    weight 1. The values are compared on the ``E`` shared edges.
+
+    Args:
+        model (DGLGCN): The trained DGL model; the PyG twin gets its weights (:func:`pyg_twin`).
+        graph (dgl.DGLGraph): ``edge_index`` with a self-loop per node appended.
+        x (Tensor): Node features, ``(N, F)``.
+        edge_index (Tensor): Cora's edges, ``(2, E)``, symmetric and without self-loops.
+        nodes (Tensor): The targets of the gradient rows.
+        occluded (Tensor): The targets of the occlusion row (each costs a pass per message edge and layer).
+    """
+    twin = pyg_twin(model)
+    num_edges = edge_index.size(1)
+    src, dst = graph.edges(order="eid")
+    if not (torch.equal(src[:num_edges], edge_index[0]) and torch.equal(dst[:num_edges], edge_index[1])):
+        raise ValueError("the DGL graph's first edges must be the columns of edge_index, in order")
+    with torch.no_grad():
+        outputs = f"outputs agree to {float((model(graph, x) - twin(x, edge_index)).abs().max()):.1e}"
+
+    def on_dgl(index: Union[int, Tensor], layerwise: bool = False) -> DGLAdapter:
+        return DGLAdapter(model, graph, x, index=index, layerwise=layerwise)
+
+    def on_pyg(index: Union[int, Tensor], layerwise: bool = False) -> PyGAdapter:
+        return PyGAdapter(twin, x, edge_index, index=index, layerwise=layerwise)
+
+    def in_one_call(adapter: Callable[..., Any]) -> Callable[[], Tensor]:
+        def run() -> Tensor:
+            fwd = adapter(nodes)
+            return EdgeGradient(fwd).attribute(fwd.ones())
+        return run
+
+    def per_node(method: Callable[[Any], Any], adapter: Callable[..., Any], targets: Tensor, layerwise: bool = False) -> Callable[[], Tensor]:
+        def run() -> Tensor:
+            results = []
+            for node in targets.tolist():
+                fwd = adapter(node, layerwise)
+                results.append(method(fwd).attribute(fwd.ones()))
+            return torch.cat(results)
+        return run
+
+    cases = [
+        (f"EdgeGradient per node, {nodes.numel()} nodes in one call", in_one_call(on_dgl), in_one_call(on_pyg), nodes.numel()),
+        ("EdgeGradient per node, one adapter per node", per_node(EdgeGradient, on_dgl, nodes), per_node(EdgeGradient, on_pyg, nodes), nodes.numel()),
+        ("GradientSign per node", per_node(GradientSign, on_dgl, nodes), per_node(GradientSign, on_pyg, nodes), nodes.numel()),
+        (f"LayerwiseOcclusion per node (mean over {occluded.numel()} test nodes)", per_node(LayerwiseOcclusion, on_dgl, occluded, True),
+         per_node(LayerwiseOcclusion, on_pyg, occluded, True), occluded.numel()),
+    ]
+    rows = []
+    for what, ours, theirs, count in cases:
+        mine, reference = ours()[..., :num_edges], theirs()  # also the warm-up of the timed runs
+        agreement = f"max abs difference {float((mine - reference).abs().max()):.1e} on the {num_edges} shared edges; {outputs}"
+        mine_seconds, their_seconds = side_by_side(ours, theirs, warmup=0)
+        rows.append(Row("7", f"DGL twin: {what}", "PyGAdapter on the GCNConv twin (same weights, graph and nodes)",
+                        mine_seconds / count, their_seconds / count, None, agreement, goal_max=1.5))
+    return rows
+
+
+def side_by_side(ours: Callable[[], object], theirs: Callable[[], object], repeats: int = 5, warmup: int = 1) -> Tuple[float, float]:
+    r"""The median wall times of ``ours()`` and ``theirs()``, run in turn ``repeats`` times after ``warmup`` untimed runs each.
+
+    Alternating the two gives both the same share of a machine whose load
+    changes while they run.
+    """
+    times: Tuple[List[float], List[float]] = ([], [])
+    for _ in range(warmup):
+        ours()
+        theirs()
+    for _ in range(repeats):
+        for work, measured in zip((ours, theirs), times):
+            start = time.perf_counter()
+            work()
+            measured.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])

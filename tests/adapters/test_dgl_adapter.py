@@ -11,6 +11,7 @@ import torch  # noqa: E402
 from dgl.nn import GraphConv  # noqa: E402
 
 from edgeattr import DGLAdapter, EdgeGradient, EdgeOcclusion, LayerwiseOcclusion  # noqa: E402
+from edgeattr.adapters.dgl import weighted_aggregation  # noqa: E402
 from tests.support.dgl_zoo import (  # noqa: E402
     CALLS,
     LAYERS,
@@ -26,7 +27,8 @@ from tests.support.dgl_zoo import (  # noqa: E402
 )
 from tests.support.methods import STATE_METHODS  # noqa: E402
 from tests.support.threads import run_concurrently  # noqa: E402
-from tests.support.zoo import CLASSES, FEATURES, assert_float64_masks_give_float32_values, assert_same_state, explained, state_of  # noqa: E402
+from tests.support.zoo import CLASSES, FEATURES, HIDDEN, assert_float64_masks_give_float32_values, assert_same_state, explained, state_of  # noqa: E402
+from tests.zoo.dgl_models import GCN  # noqa: E402
 
 NODE = 10
 ORIGINAL = dgl.core.message_passing
@@ -416,3 +418,57 @@ def test_a_graph_without_nodes_is_the_same_clear_error_as_in_pyg():
     features = torch.randn(batch.num_nodes(), FEATURES, dtype=torch.float64)
     with pytest.raises(ValueError, match="graph 1 of the input has no nodes"):
         DGLAdapter(dgl_model("GraphConv"), batch, features, index=1, task="graph")
+
+
+def test_layers_of_a_model_refusing_nodes_without_in_edges_are_discovered_once():
+    """GraphConv refuses a node without in-edges (its default), as DGL's GCN example builds it: the one node layers
+    are discovered on gets a self-loop, so a second adapter on the model runs it only to explain, not to discover
+    its layers again on the whole graph."""
+    g, x, _ = dgl_graph()
+    g = dgl.add_self_loop(g)
+    torch.manual_seed(0)
+    model = GCN(FEATURES, HIDDEN, CLASSES).double().eval()
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, inputs: calls.append(1))
+    try:
+        DGLAdapter(model, g, x, index=1)
+        first = len(calls)
+        adapter = DGLAdapter(model, g, x, index=2)
+        assert len(calls) == first
+        got = EdgeGradient(adapter).attribute(adapter.ones())[0]
+        assert len(calls) == first + 1
+    finally:
+        handle.remove()
+    assert [(layer.name, layer.call) for layer in adapter.layers] == [("layers.0", 0), ("layers.1", 0)]
+    weights = torch.ones(g.num_edges(), dtype=torch.float64, requires_grad=True)
+    h = model.layers[1](g, model.layers[0](g, x, edge_weight=weights), edge_weight=weights)[2]
+    (expected,) = torch.autograd.grad(h[int(h.argmax())], weights)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduce_op", ["sum", "max", "min", "mean"])
+@pytest.mark.parametrize("op", ["copy_lhs", "copy_rhs", "mul", "add", "sub", "div"])
+def test_weighted_aggregation_reduces_each_message_times_its_weight(op, reduce_op):
+    """Fused (the weight folded into the edge operand) or not, each message rho(x_u, x_e) is multiplied by w_e
+    before the reduction: against the messages computed edge by edge and reduced with torch's scatter_reduce,
+    values and gradients, with edge features broadcast over the node features' last dimension. Every node has an
+    in-edge: DGL's max and min give -inf and inf where there is none, which update_all replaces by 0."""
+    g = dgl.add_self_loop(dgl_graph()[0])
+    src, dst = g.edges(order="eid")
+    generator = torch.Generator().manual_seed(0)
+    lhs = torch.randn(g.num_nodes(), 2, 3, dtype=torch.float64, generator=generator).requires_grad_()
+    rhs = (torch.rand(g.num_edges(), 2, 1, dtype=torch.float64, generator=generator) + 0.5).requires_grad_()
+    weights = torch.rand(g.num_edges(), dtype=torch.float64, generator=generator).requires_grad_()
+    messages = {
+        "copy_lhs": lambda: lhs[src], "copy_rhs": lambda: rhs, "mul": lambda: lhs[src] * rhs,
+        "add": lambda: lhs[src] + rhs, "sub": lambda: lhs[src] - rhs, "div": lambda: lhs[src] / rhs,
+    }[op]() * weights.view(-1, 1, 1)
+    index = dst.view(-1, 1, 1).expand_as(messages)
+    reduced = {"sum": "sum", "max": "amax", "min": "amin", "mean": "mean"}[reduce_op]
+    expected = messages.new_zeros((g.num_nodes(),) + messages.shape[1:]).scatter_reduce(0, index, messages, reduced, include_self=False)
+    got = weighted_aggregation(g, op, reduce_op, None if op == "copy_rhs" else lhs, None if op == "copy_lhs" else rhs, weights)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    probe = torch.randn(expected.shape, dtype=torch.float64, generator=generator)
+    inputs = [tensor for tensor, used in ((lhs, op != "copy_rhs"), (rhs, op != "copy_lhs"), (weights, True)) if used]
+    for mine, theirs in zip(torch.autograd.grad((got * probe).sum(), inputs), torch.autograd.grad((expected * probe).sum(), inputs)):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-12)
