@@ -386,13 +386,18 @@ def _step_products(
     if level == 0:  # the last layer ends in the explained logits, one per target
         outputs, cotangents, receiver_colour = states.outputs, cotangents[graph.roots, 0], colour[graph.roots]
     else:
-        outputs, receiver_colour = states.states[layer + 1], colour.unsqueeze(-1)
-    cotangents = cotangents.to(outputs.dtype)
+        outputs, receiver_colour = states.states[layer + 1], colour
+    receivers = (receiver_colour >= 0).nonzero().view(-1)
     step_colour = colour[v]
-    by_class = torch.argsort(step_colour, stable=True).split(torch.bincount(step_colour, minlength=classes).tolist())
+    steps_of = torch.argsort(step_colour, stable=True).split(torch.bincount(step_colour, minlength=classes).tolist())
+    rows_of = receivers[torch.argsort(receiver_colour[receivers], stable=True)].split(
+        torch.bincount(receiver_colour[receivers], minlength=classes).tolist()
+    )
+    cotangents = cotangents.to(outputs.dtype)
+    grad_outputs = torch.zeros_like(outputs)
     products = inputs.new_empty(v.numel(), inputs.size(-1))
-    for current, steps in enumerate(by_class):
-        grad_outputs = torch.where(receiver_colour == current, cotangents, 0)
+    for rows, steps in zip(rows_of, steps_of):
+        grad_outputs[rows] = cotangents[rows]
         (grad,) = torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph=True, allow_unused=True)
         if grad is None:
             raise ValueError(
@@ -400,6 +405,7 @@ def _step_products(
                 "the walk search needs a model whose layers follow each other (no detached branches)"
             )
         products[steps] = grad.detach()[u[steps]]
+        grad_outputs[rows] = 0
     return products
 
 
