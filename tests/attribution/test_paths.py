@@ -4,9 +4,11 @@ import itertools
 
 import pytest
 import torch
-from torch_geometric.nn import GraphSAGE
+from torch_geometric.nn import GraphSAGE, SAGEConv
+from torch_geometric.utils import erdos_renyi_graph
 
 from edgeattr import AMPAve, BestWalk, PyGAdapter
+from edgeattr.attribution.paths import _ComputationGraph
 from edgeattr.benchmarks.reference_paths import reference_walk
 from tests.support.zoo import random_graph
 
@@ -108,8 +110,6 @@ def test_best_walk_is_the_best_of_all_walks_where_the_greedy_rule_is_exact(layer
 @pytest.mark.parametrize("method, name", [(BestWalk, "best"), (AMPAve, "amp")])
 def test_agrees_with_the_per_node_reference(method, name):
     torch.manual_seed(1)
-    from torch_geometric.utils import erdos_renyi_graph
-
     edge_index = erdos_renyi_graph(14, 0.2)
     x = torch.randn(14, 3)
     model = sage(3, 6, 3, 4, seed=2, dtype=torch.float32)
@@ -171,3 +171,113 @@ def test_walk_count_of_the_brute_force_is_complete():
     edge_index = torch.tensor([[0, 1], [1, 2]])
     assert sorted(every_walk(edge_index, 2, 2)) == [[0, 1, 2], [1, 1, 2], [1, 2, 2], [2, 2, 2]]
     assert list(itertools.chain.from_iterable(every_walk(edge_index, 0, 1))) == [0, 0]
+
+
+@pytest.mark.parametrize("method, name", [(BestWalk, "best"), (AMPAve, "amp")])
+def test_the_walks_of_several_nodes_found_together_are_those_of_the_per_node_reference(method, name):
+    torch.manual_seed(4)
+    edge_index = erdos_renyi_graph(16, 0.2)
+    x = torch.randn(16, 3)
+    model = sage(3, 6, 3, 4, seed=5, dtype=torch.float32)
+    nodes = torch.tensor([11, 0, 5, 3, 14])  # overlapping computation subgraphs, not in id order
+    targets = model(x, edge_index)[nodes].argmax(1)
+    walks = method(PyGAdapter(model, x, edge_index, index=nodes, layerwise=True)).walks(target=targets)
+    assert len(walks) == nodes.numel()
+    for walk, node, target in zip(walks, nodes.tolist(), targets.tolist()):
+        expected, score = reference_walk(model, x, edge_index, node, target, name)
+        assert walk.nodes.tolist() == expected
+        assert walk.score == pytest.approx(score, rel=1e-4, abs=1e-6)
+
+
+def test_amp_ave_finds_the_longest_walk_of_every_node_of_one_adapter():
+    x, edge_index, _ = random_graph(num_nodes=9, num_edges=20, seed=6)
+    model = sage(x.size(1), 4, 3, 3, seed=6)
+    walks = AMPAve(PyGAdapter(model, x, edge_index, index=torch.arange(9), layerwise=True)).walks(target=1)
+    for node, walk in enumerate(walks):
+        scored, _, _ = brute_force(model, x, edge_index, node, 1, averaged_score)
+        best_score, best_walk = max(scored, key=lambda pair: pair[0])
+        assert walk.nodes.tolist() == best_walk
+        assert walk.score == pytest.approx(best_score, rel=1e-9)
+
+
+def test_the_edges_of_several_walks_are_the_first_of_their_steps_also_among_parallel_edges():
+    x, edge_index, _ = random_graph(num_nodes=9, num_edges=20, seed=7)
+    edge_index = torch.cat([edge_index, edge_index[:, :8]], 1)  # eight edges twice
+    model = sage(x.size(1), 4, 3, 3, seed=7)
+    nodes = torch.tensor([1, 4, 6])
+    adapter = PyGAdapter(model, x, edge_index, index=nodes, layerwise=True)
+    search_ = BestWalk(adapter)
+    walks = search_.walks()
+    marked = search_.attribute(adapter.ones())
+    assert marked.shape == (3, 3, edge_index.size(1))
+    segments = adapter.segments
+    for row, walk in enumerate(walks):
+        own = (segments.edge_segment == row).nonzero().view(-1)  # this target's edges, in the adapter's order
+        for layer, (a, b) in enumerate(zip(walk.nodes.tolist()[:-1], walk.nodes.tolist()[1:])):
+            edge = int(walk.edges[layer])
+            if a == b:
+                assert edge == -1 and marked[row, layer].sum() == 0
+                continue
+            first = next(int(adapter.edge_ids[k]) for k in own.tolist() if edge_index[:, adapter.edge_ids[k]].tolist() == [a, b])
+            assert edge == first
+            assert marked[row, layer].nonzero().view(-1).tolist() == [edge]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_receiver_classes_share_no_sender_and_are_the_greedy_colouring(seed):
+    x, edge_index, _ = random_graph(num_nodes=30, num_edges=90, seed=seed)
+    model = sage(x.size(1), 4, 3, 3, seed=seed)
+    graph = _ComputationGraph(PyGAdapter(model, x, edge_index, index=torch.tensor([2, 17, 29]), layerwise=True))
+    for level in range(graph.num_layers):
+        v, u = graph.steps(level)
+        colour, classes = graph.colouring(v, u)
+        senders = {}  # closed in-neighbourhood of each receiver, from the edge list
+        for a, b in zip(graph.src.tolist(), graph.dst.tolist()):
+            senders.setdefault(b, {b}).add(a)
+        receivers = graph.levels[level].nonzero().view(-1).tolist()
+        expected = {}
+        for receiver in receivers:  # greedy by position, over pairs of receivers with a common sender
+            near = senders.get(receiver, {receiver})
+            taken = {expected[other] for other in expected if near & senders.get(other, {other})}
+            expected[receiver] = min(set(range(len(taken) + 1)) - taken)
+        assert {node: int(colour[node]) for node in receivers} == expected
+        assert classes == max(expected.values()) + 1
+        assert (colour[~graph.levels[level]] == -1).all()
+        fan_out = max(sum(sender in senders.get(r, {r}) for r in receivers) for sender in range(graph.size))
+        assert classes >= fan_out  # a sender of r receivers needs r classes
+
+
+class GlobalTerm(torch.nn.Module):
+    """Two sum-SAGE layers with the mean over all nodes in between: no computation subgraph reproduces it."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv1, self.conv2 = SAGEConv(5, 4, aggr="sum"), SAGEConv(4, 3, aggr="sum")
+
+    def forward(self, x, edge_index):
+        h = self.conv1(x, edge_index).relu()
+        return self.conv2(h + h.mean(0, keepdim=True), edge_index)
+
+
+def test_several_nodes_run_in_several_passes_are_refused_with_the_fix():
+    x, edge_index, _ = random_graph(num_nodes=9, num_edges=20, seed=2)
+    model = GlobalTerm().double().eval()
+    with pytest.warns(UserWarning, match="alone on the full input"):
+        alone = PyGAdapter(model, x, edge_index, index=3, layerwise=True)
+    assert BestWalk(alone).walk().nodes[-1] == 3
+    together = PyGAdapter(model, x, edge_index, index=torch.tensor([3, 4]), layerwise=True)  # warned once per inputs
+    assert together.exact_path
+    with pytest.raises(ValueError, match="several passes.*fewer targets"):
+        BestWalk(together).walks()
+    assert all(not module._forward_pre_hooks for module in model.modules())
+
+
+def test_walk_is_for_one_node_and_walks_for_several():
+    x, edge_index, _ = random_graph(num_nodes=9, num_edges=20, seed=2)
+    model = sage(x.size(1), 4, 2, 3)
+    adapter = PyGAdapter(model, x, edge_index, index=torch.tensor([1, 2]), layerwise=True)
+    with pytest.raises(ValueError, match="walks\\(\\)"):
+        BestWalk(adapter).walk()
+    with pytest.raises(ValueError, match="one mask at a time"):
+        BestWalk(adapter).walks(adapter.ones().repeat(2, 1, 1))
