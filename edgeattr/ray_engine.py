@@ -13,6 +13,8 @@ manifest does not list as written.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import torch
@@ -73,7 +75,8 @@ def run_on_ray(
         ray.init(address=address)
     running: Dict[Any, int] = {}
     try:
-        shared = [ray.put(work)]  # in a list, so that each task receives the reference and fetches the work once per worker
+        # In a list, so that each task receives the reference and fetches the work once per worker.
+        shared = [ray.put(dataclasses.replace(work, model=shippable(work.model)))]
         task = ray.remote(_explain_on_worker).options(**{**DEFAULT_TASK_OPTIONS, **(task_options or {})})
         running = {task.remote(shared, folder, shard, targets): position for position, shard, targets in pending}
         while running:
@@ -91,6 +94,37 @@ def run_on_ray(
             ray.cancel(reference)
         if started:
             ray.shutdown()
+
+
+def shippable(model: torch.nn.Module) -> torch.nn.Module:
+    r"""``model``, or a copy of it that any process unpickles: without the ``propagate`` PyG leaves on an explained layer.
+
+    PyG's ``explain`` switch (its explainers' ``set_masks`` and ``clear_masks``)
+    leaves on each ``MessagePassing`` layer an attribute ``propagate``, a bound
+    method of the class's generated ``propagate``, whose module exists only in a
+    process that has built such a layer: a fresh worker fails to unpickle it
+    before the layer's own ``__setstate__`` generates that module. Where the
+    attribute is the class's own ``propagate``, the copy goes without it and
+    behaves the same; the user's model is left as it is.
+
+    Args:
+        model (torch.nn.Module): The model to send to workers.
+
+    Returns:
+        torch.nn.Module: ``model`` itself when no layer holds such an attribute, else a deep copy without them.
+    """
+    if not any(_bound_class_propagate(module) for module in model.modules()):
+        return model
+    copied = copy.deepcopy(model)
+    for module in copied.modules():
+        if _bound_class_propagate(module):
+            del module.__dict__["propagate"]
+    return copied
+
+
+def _bound_class_propagate(module: torch.nn.Module) -> bool:
+    bound = vars(module).get("propagate")
+    return bound is not None and getattr(bound, "__func__", None) is getattr(type(module), "propagate", None)
 
 
 def _explain_on_worker(shared: List[Any], folder: RunFolder, shard: Shard, targets: Tensor) -> Shard:

@@ -1,7 +1,10 @@
 """explain_all on Ray: the rows of the local engine to the bit, a killed worker's shard retried, an interrupted run resumed."""
 
+import copy
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -156,3 +159,25 @@ def test_a_folder_the_workers_do_not_share_is_refused_naming_the_fix(cluster, gr
     with pytest.raises(ValueError, match="a folder that every worker and this process share"):
         explain_all(model, x, edge_index, method="gradient_sign", out=private, shard_size=SHARD, engine="ray")
     assert not any(shard.done for shard in read_manifest(private).shards)
+
+
+def test_a_model_once_explained_by_pyg_unpickles_in_a_fresh_worker(graph):
+    """PyG's set_masks / clear_masks leave a bound generated propagate on each layer, which a fresh process cannot load."""
+    from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
+
+    from edgeattr.ray_engine import shippable
+
+    model, x, edge_index = graph
+    explained = copy.deepcopy(model)
+    set_masks(explained, torch.ones(edge_index.size(1), dtype=torch.float64), edge_index, apply_sigmoid=False)
+    clear_masks(explained)
+    unpickle = [sys.executable, "-c", "import pickle, sys; pickle.loads(sys.stdin.buffer.read())"]
+    as_given = subprocess.run(unpickle, input=ray.cloudpickle.dumps(explained), capture_output=True)
+    assert as_given.returncode != 0 and b"_propagate" in as_given.stderr  # what a fresh worker met
+    shipped = shippable(explained)
+    assert shipped is not explained and "propagate" in vars(explained.conv1)  # the user's model is left as it is
+    assert subprocess.run(unpickle, input=ray.cloudpickle.dumps(shipped), capture_output=True).returncode == 0
+    with torch.no_grad():
+        torch.testing.assert_close(shipped(x, edge_index), model(x, edge_index), rtol=0, atol=0)
+    fresh = model_of("GCNConv")
+    assert shippable(fresh) is fresh  # never explained by PyG: nothing to drop, no copy
