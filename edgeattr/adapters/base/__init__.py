@@ -16,6 +16,8 @@ The map of these modules, and the life of one explanation through them, is
 - **edge_segment**: the segment (target) of each of ``edge_ids``, sorted.
 - **message_edges**: positions in ``edge_ids`` of the edges whose messages can
   reach their target's output; zeroing any other edge's message changes nothing.
+- **message_layers**: for a layerwise adapter on computation subgraphs, which of
+  those messages can still reach the target at each layer, ``(L, E_sub)``.
 - **Slot**: one argument of the model call, with its **kind**: how it follows
   the graph when it is restricted and copied (``'structure'``, the graph;
   ``'node'``; ``'edge'``; ``'batch'``; ``'static'``).
