@@ -274,17 +274,7 @@ class Neighbourhoods:
         edge_segment, edge_ids, src_keys = edge_segment[order], edge_ids[order], src_keys[order]
         dst_keys = edge_segment * n + self.dst[edge_ids]
         every = torch.arange(edge_ids.numel(), device=edge_ids.device)
-        return Segments(
-            segment_of_node,
-            node_sets,
-            edge_segment,
-            edge_ids,
-            torch.searchsorted(node_keys, src_keys),
-            torch.searchsorted(node_keys, dst_keys),
-            every,
-            roots,
-            graph_level,
-        )
+        return keyed_segments(node_keys, n, edge_segment, edge_ids, src_keys, dst_keys, every, roots, graph_level=graph_level)
 
     def _grow(self, keys: Tensor, both_ways: bool = False) -> Tensor:
         segment, edge_ids = self.in_edges(keys)
