@@ -6,7 +6,7 @@ from captum.attr import IntegratedGradients
 
 import edgeattr.adapters.base.graph as graph_module
 from edgeattr import EdgeGradient, EdgeOcclusion, GradientSign, LayerwiseOcclusion, PyGAdapter
-from edgeattr.adapters.base import Neighbourhoods
+from edgeattr.adapters.base import Neighbourhoods, Segments, subgraph
 from tests.support.zoo import graph_batch, model_of, random_graph
 
 # Node 13 of random_graph(seed=0) is repeated, so one node appears in two segments.
@@ -142,7 +142,10 @@ def brute_force_subgraph(src, dst, target, hops):
 
 @pytest.mark.parametrize("hops", [1, 2, 3])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_computation_subgraphs_match_a_breadth_first_search_per_target(hops, seed):
+@pytest.mark.parametrize("targets_per_group", [None, 2])
+def test_computation_subgraphs_match_a_breadth_first_search_per_target(hops, seed, targets_per_group, monkeypatch):
+    if targets_per_group is not None:  # targets expanded in groups of two, joined afterwards
+        monkeypatch.setattr(subgraph, "KEYS_PER_GROUP", targets_per_group * 20)
     _, edge_index, _ = random_graph(num_nodes=20, num_edges=30, seed=seed, self_loops=True)
     src, dst = edge_index
     targets = torch.tensor([0, 5, 19, 5, 11])
@@ -162,6 +165,17 @@ def test_computation_subgraphs_match_a_breadth_first_search_per_target(hops, see
             for ends, own in ((segments.src, int(src[edge])), (segments.dst, int(dst[edge]))):
                 assert int(segments.nodes[ends[position]]) == (own if own in within else beyond[0])
         assert sorted(nodes.tolist()) == sorted(within | set(beyond[:1]))
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_concatenated_selections_give_the_union_back(pairs):
+    _, edge_index, _ = random_graph(num_nodes=20, num_edges=30, seed=3, self_loops=True)
+    targets = torch.tensor([[0, 5, 19, 5, 11], [3, 3, 7, 0, 11]]) if pairs else torch.tensor([0, 5, 19, 5, 11])
+    union = Neighbourhoods(edge_index[0], edge_index[1], 20).computation_subgraphs(targets, 2)
+    joined = Segments.concatenate([union.select(0, 2), union.select(2, 3), union.select(3, 5)])
+    for field in ("node_segment", "nodes", "edge_segment", "edge_ids", "src", "dst", "message_edges", "roots") + (("pairs",) if pairs else ()):
+        assert torch.equal(getattr(joined, field), getattr(union, field)), field
+    assert (joined.graph_level, joined.graphs_per_segment) == (union.graph_level, union.graphs_per_segment)
 
 
 def test_layers_are_discovered_once_per_model_and_argument_layout():

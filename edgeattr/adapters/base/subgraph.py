@@ -2,14 +2,19 @@ r"""Computation subgraphs of many targets at once, as segments of one disjoint u
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 from edgeattr.adapters.base.memo import remembered
 from edgeattr.deprecation import renamed
+
+#: Entries (target x node) of the tables one group of targets' computation subgraphs are found with:
+#: two bytes and a long integer each, so that a group's tables take at most 80 MiB.
+KEYS_PER_GROUP = 1 << 23
 
 
 @dataclass
@@ -97,6 +102,39 @@ class Segments:
             None if self.pairs is None else self.pairs[:, first:last] - node_offset,
         )
 
+    @staticmethod
+    def concatenate(parts: Sequence["Segments"]) -> "Segments":
+        r"""The segments of ``parts`` one after another as one union (the inverse of :meth:`select`).
+
+        Args:
+            parts (sequence of Segments): Unions of the same kind (``graph_level``,
+                ``graphs_per_segment``, with ``pairs`` or without).
+        """
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        node_starts = _starts(part.nodes.numel() for part in parts)
+        edge_starts = _starts(part.edge_ids.numel() for part in parts)
+        segment_starts = _starts(part.num_segments for part in parts)
+        row_starts = [start * first.graphs_per_segment for start in segment_starts] if first.graph_level else node_starts
+
+        def shifted(tensors: List[Tensor], starts: List[int]) -> Tensor:
+            return torch.cat([tensor + start for tensor, start in zip(tensors, starts)], -1)
+
+        return Segments(
+            shifted([part.node_segment for part in parts], segment_starts),
+            torch.cat([part.nodes for part in parts]),
+            shifted([part.edge_segment for part in parts], segment_starts),
+            torch.cat([part.edge_ids for part in parts]),
+            shifted([part.src for part in parts], node_starts),
+            shifted([part.dst for part in parts], node_starts),
+            shifted([part.message_edges for part in parts], edge_starts),
+            shifted([part.roots for part in parts], row_starts),
+            first.graph_level,
+            first.graphs_per_segment,
+            None if first.pairs is None else shifted([part.pairs for part in parts if part.pairs is not None], node_starts),
+        )
+
 
 def whole_inputs(src: Tensor, dst: Tensor, num_nodes: int, roots: Tensor, graphs: int = 0, pairs: Optional[Tensor] = None) -> Segments:
     r"""One segment per target holding the whole input, every node and edge in order.
@@ -167,6 +205,11 @@ def single_node(node: Tensor, pair: bool = False) -> Segments:
     return Segments(zero, node, none, none, none, none, none, zero, pair, 1, zero.expand(2, 1) if pair else None)
 
 
+def _starts(sizes: Iterable[int]) -> List[int]:
+    """Where each of consecutive blocks of ``sizes`` starts."""
+    return [0, *itertools.accumulate(sizes)][:-1]
+
+
 def _range(sorted_segments: Tensor, first: int, last: int) -> slice:
     bounds = torch.searchsorted(sorted_segments, torch.tensor([first, last], device=sorted_segments.device))
     return slice(int(bounds[0]), int(bounds[1]))
@@ -218,7 +261,10 @@ class Neighbourhoods:
         merged into one node per segment (the first of them): every degree
         within ``hops`` is kept, and the features of one node are computed
         instead of theirs. All targets are expanded together, without a loop
-        over targets or edges.
+        over targets or edges: one breadth-first search from every target at
+        once over the keys ``segment * N + node``, which are looked up in
+        tables of one entry per key, for groups of targets whose tables hold
+        at most :data:`KEYS_PER_GROUP` entries.
 
         Args:
             targets (Tensor): Target node ids, ``(T,)``; segment ``t`` is ``targets[t]``'s.
@@ -228,31 +274,52 @@ class Neighbourhoods:
             both_ways (bool): Whether messages also run against the edges' direction
                 (DirGNNConv's reversed edges), so that a node hears its out-neighbours too.
         """
-        n = self.num_nodes
         seeds = targets.view(-1, targets.size(-1))
-        segment = torch.arange(seeds.size(1), device=targets.device)
-        reached = torch.unique(segment * n + seeds)
+        per_group = max(1, KEYS_PER_GROUP // max(1, self.num_nodes))
+        firsts = range(0, max(1, seeds.size(1)), per_group)
+        return Segments.concatenate([self._group_subgraphs(seeds[:, first:first + per_group], hops, both_ways) for first in firsts])
+
+    def _group_subgraphs(self, seeds: Tensor, hops: int, both_ways: bool) -> Segments:
+        """:meth:`computation_subgraphs` of the seeds ``(1, T)`` (nodes) or ``(2, T)`` (pairs)."""
+        n, count = self.num_nodes, seeds.size(1)
+        segment = torch.arange(count, device=seeds.device)
+        seen = torch.zeros(count * n, dtype=torch.bool, device=seeds.device)
+        # Scratch entry per key: a candidate's position while keys are deduplicated, then a node's position in the union.
+        slot = torch.empty(count * n, dtype=torch.long, device=seeds.device)
+        frontier = _first_visits((segment * n + seeds).view(-1), seen, slot)
+        reached = [frontier]
         for _ in range(hops - 1):
-            reached = self._grow(reached, both_ways)
-        inner = reached
-        reached = self._grow(inner, both_ways)
-        in_segment, in_edge = self.in_edges(reached)
-        out_segment, out_edge = self.out_edges(reached)
+            frontier = _first_visits(self._neighbours(frontier, both_ways), seen, slot)
+            reached.append(frontier)
+        inner = seen.clone()  # within hops - 1: the nodes whose in-edges carry messages to the target
+        reached.append(_first_visits(self._neighbours(frontier, both_ways), seen, slot))
+        within = torch.cat(reached)
+        in_segment, in_edge = self.in_edges(within)
+        out_segment, out_edge = self.out_edges(within)
+        leaving = ~seen[out_segment * n + self.dst[out_edge]]  # out-edges to outside nodes: not among the in-edges
         num_edges = max(1, self.src.numel())
-        edge_keys = torch.unique(torch.cat([in_segment * num_edges + in_edge, out_segment * num_edges + out_edge]))
+        edge_keys = torch.sort(torch.cat([in_segment * num_edges + in_edge, (out_segment * num_edges + out_edge)[leaving]])).values
         edge_segment, edge_ids = edge_keys // num_edges, edge_keys % num_edges
-        src_keys, dst_keys = _merge_outside(
-            edge_segment * n + self.src[edge_ids], edge_segment * n + self.dst[edge_ids], reached, edge_segment, segment.numel()
+        src_keys, dst_keys = edge_segment * n + self.src[edge_ids], edge_segment * n + self.dst[edge_ids]
+        src_keys, dst_keys, merged = _merge_outside(src_keys, dst_keys, ~seen[src_keys], ~seen[dst_keys], edge_segment, count)
+        node_keys = torch.sort(torch.cat([within, merged])).values
+        slot[node_keys] = torch.arange(node_keys.numel(), device=seeds.device)
+        heard = inner[dst_keys] | inner[src_keys] if both_ways else inner[dst_keys]
+        positions = slot[segment * n + seeds]
+        pairs = seeds.size(0) == 2
+        return Segments(
+            node_keys // n, node_keys % n, edge_segment, edge_ids, slot[src_keys], slot[dst_keys], heard.nonzero().view(-1),
+            segment if pairs else positions[0], graph_level=pairs, pairs=positions if pairs else None,
         )
-        node_keys = torch.unique(torch.cat([reached, src_keys, dst_keys]))
-        heard = _contains(inner, dst_keys) | (_contains(inner, src_keys) if both_ways else False)
-        message_edges = heard.nonzero().view(-1)
-        positions = torch.searchsorted(node_keys, segment * n + seeds)
-        pairs = targets.dim() == 2
-        return keyed_segments(
-            node_keys, n, edge_segment, edge_ids, src_keys, dst_keys, message_edges, segment if pairs else positions[0],
-            graph_level=pairs, pairs=positions if pairs else None,
-        )
+
+    def _neighbours(self, keys: Tensor, both_ways: bool) -> Tensor:
+        """The keys of the nodes sending messages to the nodes ``keys`` (and receiving theirs, ``both_ways``), with repeats."""
+        segment, edge_ids = self.in_edges(keys)
+        senders = segment * self.num_nodes + self.src[edge_ids]
+        if not both_ways:
+            return senders
+        segment, edge_ids = self.out_edges(keys)
+        return torch.cat([senders, segment * self.num_nodes + self.dst[edge_ids]])
 
     def node_sets(self, node_sets: Tensor, segment_of_node: Tensor, roots: Tensor, graph_level: bool) -> Segments:
         r"""Segments of given node sets with the edges among them (graph targets, or whole graphs).
@@ -276,14 +343,6 @@ class Neighbourhoods:
         every = torch.arange(edge_ids.numel(), device=edge_ids.device)
         return keyed_segments(node_keys, n, edge_segment, edge_ids, src_keys, dst_keys, every, roots, graph_level=graph_level)
 
-    def _grow(self, keys: Tensor, both_ways: bool = False) -> Tensor:
-        segment, edge_ids = self.in_edges(keys)
-        grown = [keys, segment * self.num_nodes + self.src[edge_ids]]
-        if both_ways:
-            segment, edge_ids = self.out_edges(keys)
-            grown.append(segment * self.num_nodes + self.dst[edge_ids])
-        return torch.unique(torch.cat(grown))
-
 
 def _csr(index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
     """``(order, start, count)``: edges sorted by ``index`` and each node's range in that order."""
@@ -302,14 +361,30 @@ def _expand(keys: Tensor, num_nodes: int, order: Tensor, start: Tensor, count: T
     return torch.repeat_interleave(segment, counts, output_size=total), order[first + within]
 
 
-def _merge_outside(src_keys: Tensor, dst_keys: Tensor, reached: Tensor, segment: Tensor, num_segments: int) -> Tuple[Tensor, Tensor]:
-    """The endpoints with every node outside ``reached`` replaced by the first such node of its segment."""
-    src_out, dst_out = ~_contains(reached, src_keys), ~_contains(reached, dst_keys)
+def _merge_outside(
+    src_keys: Tensor, dst_keys: Tensor, src_out: Tensor, dst_out: Tensor, segment: Tensor, num_segments: int,
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """The endpoints with every node outside (``src_out``, ``dst_out``) replaced by the first such node of its
+    segment, and those first nodes."""
     if not (src_out.any() or dst_out.any()):
-        return src_keys, dst_keys
-    first = torch.full((num_segments,), torch.iinfo(src_keys.dtype).max, dtype=src_keys.dtype, device=src_keys.device)
+        return src_keys, dst_keys, src_keys[:0]
+    none = torch.iinfo(src_keys.dtype).max
+    first = torch.full((num_segments,), none, dtype=src_keys.dtype, device=src_keys.device)
     first = first.scatter_reduce(0, torch.cat([segment[src_out], segment[dst_out]]), torch.cat([src_keys[src_out], dst_keys[dst_out]]), reduce="amin")
-    return torch.where(src_out, first[segment], src_keys), torch.where(dst_out, first[segment], dst_keys)
+    return torch.where(src_out, first[segment], src_keys), torch.where(dst_out, first[segment], dst_keys), first[first != none]
+
+
+def _first_visits(keys: Tensor, seen: Tensor, slot: Tensor) -> Tensor:
+    """The distinct ``keys`` not yet ``seen`` (in no particular order), which are then marked seen.
+
+    Among repeats of a key, the one whose position ``slot`` holds after all of them were written there is kept.
+    """
+    keys = keys[~seen[keys]]
+    position = torch.arange(keys.numel(), device=keys.device)
+    slot[keys] = position
+    keys = keys[slot[keys] == position]
+    seen[keys] = True
+    return keys
 
 
 def _contains(sorted_keys: Tensor, queries: Tensor) -> Tensor:
