@@ -3,17 +3,20 @@ r"""The projection of ``docs/scaling.md``: how many Ray workers explain every no
 It reads the rows of ``make bench``'s ``explain-all`` case (item 8,
 :mod:`edgeattr.benchmarks.explain_all_cases`) from a result file and scales
 the time per target measured on one worker by the edges of a target's
-computation subgraph, which its passes run on. For a two-layer model those
-are the edges into and out of every node within two hops (the far ones set
-the degrees that normalisation reads). Where neighbourhoods do not overlap
-(a tree), a target with mean in-degree :math:`\bar d` has :math:`\bar d`
-in-neighbours and each of them :math:`s \bar d - 1` more, a neighbour being
-reached in proportion to its degree, :math:`s = \mathbb{E}[d^2] / \bar d^2`:
+computation subgraph, which its passes run on. For the benchmark's two-layer
+GCN those are the edges into every node within two hops (the far ones set
+the in-degrees that its normalisation reads; the edges out to nodes beyond
+set only out-degrees, which it does not read, and are left out). Where
+neighbourhoods do not overlap (a tree), a target with mean in-degree
+:math:`\bar d` has :math:`\bar d` in-neighbours and each of them
+:math:`s \bar d - 1` more, a neighbour being reached in proportion to its
+degree, :math:`s = \mathbb{E}[d^2] / \bar d^2`, and each of those nodes
+:math:`s \bar d` in-edges:
 
 .. math::
-    m(\bar d) = 2 \left(\bar d + s \bar d^2 (s \bar d - 1)\right)
+    m(\bar d) = \bar d + s \bar d^2 + s \bar d^2 (s \bar d - 1) = \bar d + s^2 \bar d^3
 
-edges (each undirected edge in both directions). Overlapping neighbourhoods
+edges. Overlapping neighbourhoods
 make real subgraphs smaller: the projection scales Cora's measured subgraphs
 and time per target by :math:`m(\bar d_{\text{large}}) / m(\bar d_{\text{Cora}})`,
 with Cora's :math:`s`, so assuming the larger graph's neighbourhoods overlap
@@ -111,8 +114,8 @@ def projection(rows: Sequence[Mapping[str, Any]], graph: GraphSize = PRODUCTS) -
         "",
         "Assumptions:",
         "",
-        f"- A target costs in proportion to the edges of its computation subgraph: for two layers, the edges into and out of "
-        f"every node within two hops, $m = 2(\\bar d + s\\bar d^2(s\\bar d - 1))$ where neighbourhoods do not overlap, with "
+        f"- A target costs in proportion to the edges of its computation subgraph: for two layers, the edges into "
+        f"every node within two hops, $m = \\bar d + s^2\\bar d^3$ where neighbourhoods do not overlap, with "
         f"$s = \\mathbb{{E}}[d^2] / \\bar d^2 = {spread:.2f}$ the spread of the degrees. Cora's overlapping neighbourhoods hold "
         f"{edges / tree:.0%} of that; those of {graph.name} are taken to spread and overlap as Cora's, so a target costs "
         f"{growth:,.0f} times a Cora target.",
@@ -127,13 +130,13 @@ def projection(rows: Sequence[Mapping[str, Any]], graph: GraphSize = PRODUCTS) -
 
 
 def subgraph_edges(degree: float, spread: float) -> float:
-    r"""Edges of a two-layer computation subgraph where neighbourhoods do not overlap: :math:`2(\bar d + s \bar d^2 (s \bar d - 1))`.
+    r"""Edges of a two-layer computation subgraph where neighbourhoods do not overlap: :math:`\bar d + s^2 \bar d^3`.
 
     Args:
         degree (float): The mean in-degree :math:`\bar d`.
         spread (float): :math:`s = \mathbb{E}[d^2] / \bar d^2`.
     """
-    return 2 * (degree + spread * degree**2 * (spread * degree - 1))
+    return degree + spread**2 * degree**3
 
 
 def _row(rows: Sequence[Mapping[str, Any]], wanted: Callable[[Mapping[str, Any]], bool]) -> Mapping[str, Any]:

@@ -123,8 +123,9 @@ def brute_force_within(src, dst, target, hops):
     return within
 
 
-def brute_force_subgraph(src, dst, target, hops):
-    """Nodes within hops of target (walking edges backwards), one node at a time."""
+def brute_force_subgraph(src, dst, target, hops, out_edges=True):
+    """Nodes within hops of target (walking edges backwards), one node at a time; without ``out_edges``,
+    only the edges into nodes within hops."""
     within = {target}
     frontier = {target}
     for _ in range(hops):
@@ -135,7 +136,7 @@ def brute_force_subgraph(src, dst, target, hops):
     for _ in range(hops - 1):
         frontier = {int(s) for s, d in zip(src.tolist(), dst.tolist()) if d in frontier}
         inner |= frontier
-    edges = [e for e, (s, d) in enumerate(zip(src.tolist(), dst.tolist())) if s in within or d in within]
+    edges = [e for e, (s, d) in enumerate(zip(src.tolist(), dst.tolist())) if d in within or (out_edges and s in within)]
     message_edges = [position for position, e in enumerate(edges) if int(dst[e]) in inner]
     return edges, message_edges
 
@@ -143,15 +144,16 @@ def brute_force_subgraph(src, dst, target, hops):
 @pytest.mark.parametrize("hops", [1, 2, 3])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("targets_per_group", [None, 2])
-def test_computation_subgraphs_match_a_breadth_first_search_per_target(hops, seed, targets_per_group, monkeypatch):
+@pytest.mark.parametrize("out_edges", [True, False])
+def test_computation_subgraphs_match_a_breadth_first_search_per_target(hops, seed, targets_per_group, out_edges, monkeypatch):
     if targets_per_group is not None:  # targets expanded in groups of two, joined afterwards
         monkeypatch.setattr(subgraph, "KEYS_PER_GROUP", targets_per_group * 20)
     _, edge_index, _ = random_graph(num_nodes=20, num_edges=30, seed=seed, self_loops=True)
     src, dst = edge_index
     targets = torch.tensor([0, 5, 19, 5, 11])
-    segments = Neighbourhoods(src, dst, 20).computation_subgraphs(targets, hops)
+    segments = Neighbourhoods(src, dst, 20).computation_subgraphs(targets, hops, out_edges=out_edges)
     for t, target in enumerate(targets.tolist()):
-        edges, message_edges = brute_force_subgraph(src, dst, target, hops)
+        edges, message_edges = brute_force_subgraph(src, dst, target, hops, out_edges)
         mine = segments.edge_segment == t
         assert segments.edge_ids[mine].tolist() == edges
         offset = int(mine.nonzero()[0]) if mine.any() else 0

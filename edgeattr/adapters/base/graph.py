@@ -171,9 +171,11 @@ class GraphAdapter(EdgeMaskAdapter):
         self.layers, self._loop_policies = self._layers()
         #: Rows of a layerwise mask: one per layer, whose calls (a relation's each) share it.
         self.num_layers = self.layers[-1].row + 1
-        self._bind_segments(self._segments(self.targets, self._restrict))
-        if verify:
-            self._verify()
+        record = record_for(self.model, self._snapshot(), self._own_output) if verify else None
+        out_edges = record is None or not self._out_degrees_unread(record)
+        self._bind_segments(self._segments(self.targets, self._restrict, out_edges))
+        if record is not None:
+            self._verify(record)
 
     # -- what a framework adapter provides -------------------------------------------------
 
@@ -412,15 +414,16 @@ class GraphAdapter(EdgeMaskAdapter):
                 raise ValueError(f"graph {empty[0]} of the input has no nodes: there is nothing to explain; pass the id of a graph with nodes")
         return (ids if many else int(ids[0])), ids
 
-    def _segments(self, targets: Tensor, restrict: bool) -> Segments:
-        """Each target's part of the graph: its computation subgraph, its graph, or the whole graph."""
+    def _segments(self, targets: Tensor, restrict: bool, out_edges: bool = True) -> Segments:
+        """Each target's part of the graph: its computation subgraph (with the edges that set only
+        out-degrees, ``out_edges``), its graph, or the whole graph."""
         if self.task == "edge":
             pairs = self._pairs_of(targets)
             if restrict:
-                return self._neighbourhoods.computation_subgraphs(pairs, self.num_layers, self._messages_both_ways())
+                return self._neighbourhoods.computation_subgraphs(pairs, self.num_layers, self._messages_both_ways(), out_edges)
             return whole_inputs(self._src, self._dst, self.num_nodes, targets, pairs=pairs)
         if self.task == "node" and restrict:
-            return self._neighbourhoods.computation_subgraphs(targets, self.num_layers, self._messages_both_ways())
+            return self._neighbourhoods.computation_subgraphs(targets, self.num_layers, self._messages_both_ways(), out_edges)
         if self.task == "graph":
             segment = torch.arange(targets.numel(), device=self.device)
             node_sets = [self._graph_nodes(int(graph)) for graph in targets]
@@ -488,13 +491,49 @@ class GraphAdapter(EdgeMaskAdapter):
 
     # -- verification: the shortcuts against the model's own output ---------------------------
 
-    def _verify(self) -> None:
-        """Checks the restricted, batched passes against the model's own output; falls back to the exact path.
+    def _out_degrees_unread(self, record: Record) -> bool:
+        """Whether computation subgraphs may leave out the edges that set only out-degrees (see
+        :meth:`~edgeattr.adapters.base.subgraph.Neighbourhoods.computation_subgraphs`).
+
+        They may where the model's output at mask 1 is the same without them, on the first
+        targets whose subgraphs hold such edges; the verdict is kept per (model, inputs). A
+        model that reads out-degrees (DGL's GraphConv) keeps them, as does one whose messages
+        also run against the edges (there these edges carry messages).
+        """
+        if not (self._restrict and self.task in ("node", "edge")) or self._messages_both_ways():
+            return False
+        check = ("out-degrees", self.task)
+        if check not in record.verdicts:
+            probe = self.targets[:OUT_DEGREE_PROBES]
+            kept, left_out = (self._segments(probe, True, out_edges) for out_edges in (True, False))
+            if left_out.edge_ids.numel() == kept.edge_ids.numel():
+                return False  # these targets cannot tell: later ones decide
+            record.verdicts[check] = self._out_degree_problem(kept, left_out)
+        return record.verdicts[check] is None
+
+    def _out_degree_problem(self, kept: Segments, left_out: Segments) -> Optional[str]:
+        """Why the pass at mask 1 on the subgraphs ``left_out`` differs from that on ``kept``, if it does."""
+        outputs = []
+        for segments in (kept, left_out):
+            width = segments.edge_ids.numel()
+            ones = torch.ones((1, self.num_layers, width) if self.layerwise else (1, width), dtype=self.dtype, device=self.device)
+            try:
+                with torch.no_grad():
+                    outputs.append(self._run(_Unit(self, segments, 0, segments.num_segments), 1, ones, None))
+            except Exception as error:
+                if raised_by_edgeattr(error):
+                    raise
+                return f"the model fails on the computation subgraphs without the edges that set out-degrees: {error}"
+        gap = difference(outputs[1], outputs[0])
+        return None if gap is None else f"the model reads out-degrees: without the edges that set them its outputs differ by {gap:.3g}"
+
+    def _verify(self, record: Record) -> None:
+        """Checks the restricted, batched passes against the model's own output (kept in ``record``);
+        falls back to the exact path.
 
         Raises:
             VerificationError: if even the exact path does not reproduce the model.
         """
-        record = record_for(self.model, self._snapshot(), self._own_output)
         rows = record.output[self.targets]
         resolve_mode(self.mode, rows[0].numel())  # a single output without a mode fails here, before any method
         place = (
@@ -903,6 +942,10 @@ class _NotOnOneNode(Exception):
 
 #: What one output row stands for, per task.
 _ROW_UNITS = {"node": "node", "graph": "graph", "edge": "scored node pair (link prediction, with pairs_arg=)"}
+
+#: Targets whose computation subgraphs, with and without the edges that set only out-degrees, tell
+#: whether the model reads those degrees (see ``GraphAdapter._out_degrees_unread``).
+OUT_DEGREE_PROBES = 8
 
 #: Names of arguments holding the node pairs a link-prediction model scores (PyG's convention).
 PAIR_NAMES = frozenset({"edge_label_index"})

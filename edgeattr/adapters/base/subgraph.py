@@ -249,7 +249,7 @@ class Neighbourhoods:
         r"""``(segment, edge id)`` of the out-edges of the nodes ``keys = segment * N + node``."""
         return _expand(keys, self.num_nodes, *self._out)
 
-    def computation_subgraphs(self, targets: Tensor, hops: int, both_ways: bool = False) -> Segments:
+    def computation_subgraphs(self, targets: Tensor, hops: int, both_ways: bool = False, out_edges: bool = True) -> Segments:
         r"""The nodes and edges each target's output can depend on after ``hops`` layers.
 
         These are the edges incident to nodes within ``hops`` of the target:
@@ -273,13 +273,17 @@ class Neighbourhoods:
             hops (int): Number of message-passing calls.
             both_ways (bool): Whether messages also run against the edges' direction
                 (DirGNNConv's reversed edges), so that a node hears its out-neighbours too.
+            out_edges (bool): Whether to keep the edges from nodes within ``hops``
+                to nodes beyond, which set only out-degrees (DGL's GraphConv
+                reads them, with ``norm='both'``; a model that normalises by
+                in-degrees, as PyG's GCNConv does, gives the same output without them).
         """
         seeds = targets.view(-1, targets.size(-1))
         per_group = max(1, KEYS_PER_GROUP // max(1, self.num_nodes))
         firsts = range(0, max(1, seeds.size(1)), per_group)
-        return Segments.concatenate([self._group_subgraphs(seeds[:, first:first + per_group], hops, both_ways) for first in firsts])
+        return Segments.concatenate([self._group_subgraphs(seeds[:, first:first + per_group], hops, both_ways, out_edges) for first in firsts])
 
-    def _group_subgraphs(self, seeds: Tensor, hops: int, both_ways: bool) -> Segments:
+    def _group_subgraphs(self, seeds: Tensor, hops: int, both_ways: bool, out_edges: bool) -> Segments:
         """:meth:`computation_subgraphs` of the seeds ``(1, T)`` (nodes) or ``(2, T)`` (pairs)."""
         n, count = self.num_nodes, seeds.size(1)
         segment = torch.arange(count, device=seeds.device)
@@ -294,11 +298,14 @@ class Neighbourhoods:
         inner = seen.clone()  # within hops - 1: the nodes whose in-edges carry messages to the target
         reached.append(_first_visits(self._neighbours(frontier, both_ways), seen, slot))
         within = torch.cat(reached)
-        in_segment, in_edge = self.in_edges(within)
-        out_segment, out_edge = self.out_edges(within)
-        leaving = ~seen[out_segment * n + self.dst[out_edge]]  # out-edges to outside nodes: not among the in-edges
         num_edges = max(1, self.src.numel())
-        edge_keys = torch.sort(torch.cat([in_segment * num_edges + in_edge, (out_segment * num_edges + out_edge)[leaving]])).values
+        in_segment, in_edge = self.in_edges(within)
+        incident = [in_segment * num_edges + in_edge]
+        if out_edges:
+            out_segment, out_edge = self.out_edges(within)
+            leaving = ~seen[out_segment * n + self.dst[out_edge]]  # out-edges to outside nodes: not among the in-edges
+            incident.append((out_segment * num_edges + out_edge)[leaving])
+        edge_keys = torch.sort(torch.cat(incident)).values
         edge_segment, edge_ids = edge_keys // num_edges, edge_keys % num_edges
         src_keys, dst_keys = edge_segment * n + self.src[edge_ids], edge_segment * n + self.dst[edge_ids]
         src_keys, dst_keys, merged = _merge_outside(src_keys, dst_keys, ~seen[src_keys], ~seen[dst_keys], edge_segment, count)
