@@ -14,6 +14,7 @@ from torch_geometric.nn import GCNConv, global_mean_pool
 
 from edgeattr import PyGAdapter, sign_flips
 from edgeattr.metrics import PROTOCOLS
+from tests.support.paper_sign_flips import reference_statistic as paper_reference
 
 NODES, EDGES, FEATURES = 30, 90, 6
 
@@ -59,30 +60,23 @@ def model_of(cls, *channels):
     return cls(FEATURES, *channels).double().eval()
 
 
-def reference_gradient(model, x, edge_index, parameters, explained, apply_sigmoid):
-    """d explained(output) / d parameters through PyG's own set_masks and autograd."""
-    parameters = parameters.clone().requires_grad_(True)
-    set_masks(model, parameters, edge_index, apply_sigmoid=apply_sigmoid)
-    try:
-        (grad,) = torch.autograd.grad(explained(model(x, edge_index)), parameters)
-    finally:
-        clear_masks(model)
-    return grad
+def pyg_gradient(model, x, edge_index, explained):
+    """d explained(output) / d p through PyG's own set_masks(model, p, edge_index, apply_sigmoid) and autograd."""
+
+    def gradient(parameters, apply_sigmoid):
+        parameters = parameters.clone().requires_grad_(True)
+        set_masks(model, parameters, edge_index, apply_sigmoid=apply_sigmoid)
+        try:
+            (grad,) = torch.autograd.grad(explained(model(x, edge_index)), parameters)
+        finally:
+            clear_masks(model)
+        return grad
+
+    return gradient
 
 
 def reference_statistic(model, x, edge_index, explained, swept_edges, reversals_only=False):
-    """The reference's flags over all edges and its rate, by a plain loop of full forward and backward passes."""
-    ones = torch.ones(edge_index.size(1), dtype=torch.float64)
-    at_ones = reference_gradient(model, x, edge_index, ones, explained, apply_sigmoid=False)  # InputXGradient at ones
-    flags = torch.zeros_like(ones, dtype=torch.bool)
-    for edge in swept_edges:
-        for w in torch.arange(0, 1, 0.05, dtype=torch.float64):
-            parameters = ones.clone()
-            parameters[edge] = w
-            signs = reference_gradient(model, x, edge_index, parameters, explained, apply_sigmoid=True).sign()
-            changed = (signs - at_ones.sign()).abs() > 1 if reversals_only else signs != at_ones.sign()
-            flags |= changed
-    return flags, float(flags.sum()) / float((at_ones != 0).sum()), at_ones
+    return paper_reference(pyg_gradient(model, x, edge_index, explained), edge_index.size(1), swept_edges, reversals_only)
 
 
 def node_output(model, x, edge_index, node):
