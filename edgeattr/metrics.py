@@ -8,7 +8,7 @@ measures (:func:`fidelity`, :func:`characterization_score`,
 
 from __future__ import annotations
 
-from typing import List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -16,7 +16,16 @@ from torch import Tensor
 from edgeattr.adapters.base.adapter import EdgeMaskAdapter
 from edgeattr.adapters.base.interface import ForwardFunc, adapter_of
 from edgeattr.adapters.base.typed import EdgeType
-from edgeattr.attribution._common import TargetType, checked_edges, explained_output, flat_entries, mask_view, resolve_target
+from edgeattr.attribution._common import (
+    MaskView,
+    Targets,
+    TargetType,
+    checked_edges,
+    explained_output,
+    flat_entries,
+    mask_view,
+    resolve_target,
+)
 from edgeattr.checks import checked_count
 from edgeattr.fidelity import characterization_score, fidelity, hard_masks, unfaithfulness
 from edgeattr.ground_truth import average_precision, precision_at_k, roc_auc
@@ -95,15 +104,35 @@ def _flat_masks(
     return torch.cat([a[t] for t in types], -1), torch.cat([b[t] for t in types], -1), None
 
 
+#: The statistics :func:`sign_flips` computes: edgeattr's own (the default) and the paper's reference code's.
+PROTOCOLS = ("edgeattr", "paper")
+
+#: Default points of the sweep per protocol: 21 weights in [0, 1]; the reference's 20 parameters 0, 0.05, ..., 0.95.
+DEFAULT_STEPS = {"edgeattr": 21, "paper": 20}
+
+
 class SignFlips(NamedTuple):
-    r"""Result of :func:`sign_flips`.
+    r"""Result of :func:`sign_flips`; what the fields hold depends on the protocol.
 
     Attributes:
-        rate (float): Fraction of the examined edges whose gradient changes sign.
-        flips (Tensor): Sign changes per examined edge, shape ``(K,)``.
-        entries (Tensor): Flat mask indices of the examined edges, shape ``(K,)``.
-        gradients (Tensor): :math:`\partial z / \partial w_e` at each weight,
-            shape ``(K, steps)``.
+        rate (float): ``protocol='edgeattr'``: the fraction of the swept edges
+            whose gradient changes sign. ``protocol='paper'``: the number of
+            flagged edges over the number of edges with a non-zero gradient at
+            ``mask``, the reference's per-target rate (0 where no gradient is
+            non-zero; it can exceed 1, since an edge whose gradient is 0 at
+            ``mask`` is flagged where it becomes non-zero).
+        flips (Tensor): ``'edgeattr'``: sign changes along the sweep per swept
+            edge. ``'paper'``: the flag (0 or 1) of each compared edge.
+            Shape ``(K,)``.
+        entries (Tensor): Flat mask indices of the ``K`` edges ``flips`` is
+            about: the swept edges (``'edgeattr'``), or every edge whose
+            messages reach the target (``'paper'``: the reference compares the
+            gradients of all edges at each point of the sweep of any one), ``(K,)``.
+        gradients (Tensor): ``'edgeattr'``: :math:`\partial z / \partial w_e`
+            at each weight of the sweep, ``(K, steps)``. ``'paper'``: the
+            gradient :math:`\partial z / \partial w_e` at ``mask``, the signs
+            the sweep is compared against, ``(K,)``; its non-zero entries are
+            the denominator of ``rate``.
     """
 
     rate: float
@@ -116,50 +145,95 @@ def sign_flips(
     forward_func: ForwardFunc,
     mask: Tensor,
     target: TargetType = None,
-    steps: int = 21,
+    steps: Optional[int] = None,
     per_eval: Optional[int] = None,
     edges: Union[None, Tensor, Sequence[int], Mapping[EdgeType, Tensor]] = None,
+    protocol: str = "edgeattr",
 ) -> SignFlips:
-    r"""How often each edge's gradient changes sign as its weight sweeps :math:`[0, 1]`.
+    r"""How often edge gradients change sign as an edge's weight sweeps an interval.
 
-    For every examined entry :math:`e`, the mask is set to ``mask`` with
-    :math:`w_e = t` for ``steps`` evenly spaced :math:`t \in [0, 1]`, and the
-    number of sign changes of :math:`\partial z / \partial w_e` along the
-    sweep is counted (exact zeros are skipped). Where the sign changes, the
-    gradient-sign rule is not guaranteed to match GNNExplainer's optimum.
-    The examined entries are the edges whose messages reach the target (of
-    every layer, for a layerwise adapter), or all entries for a plain function.
+    ``protocol='edgeattr'`` (the default): for every swept entry :math:`e`,
+    the mask is set to ``mask`` with :math:`w_e = t` for ``steps`` evenly
+    spaced :math:`t \in [0, 1]`, and the number of sign changes of
+    :math:`\partial z / \partial w_e` along the sweep is counted (exact zeros
+    are skipped). Where the sign changes, the gradient-sign rule is not
+    guaranteed to match GNNExplainer's optimum. ``rate`` is the fraction of
+    swept entries with at least one change.
+
+    ``protocol='paper'``: the statistic of the paper's reference code
+    (``track_grads/tracking_gradients*.py``), which parameterises the mask as
+    PyG's ``set_masks(..., apply_sigmoid=True)`` does, :math:`w = \sigma(p)`.
+    The gradient :math:`g^0 = \partial z / \partial w` is taken at ``mask``
+    itself (the reference: PyG's Captum explainer at a mask of ones). Then
+    for every swept edge :math:`s` and parameter :math:`q = k / \text{steps}`,
+    :math:`k = 0, \dots, \text{steps} - 1` (the reference: 20 points, 0 to
+    0.95), the parameters are :math:`p = \text{mask}` with :math:`p_s = q`
+    (so for a mask of ones every other edge weighs :math:`\sigma(1) \approx
+    0.73`), and the gradient with respect to the parameters,
+    :math:`g_e(s, q) = \partial z / \partial w_e \cdot \sigma'(p_e)`, of
+    *every* edge :math:`e` whose messages reach the target is compared with
+    :math:`g^0_e`. Edge :math:`e` is flagged,
+    :math:`f_e = \bigvee_{s, q} [\operatorname{sign} g_e(s, q) \ne \operatorname{sign} g^0_e]`
+    (a change to or from 0 counts), and
+
+    .. math::
+        \text{rate} = \frac{\sum_e f_e}{\lvert \{e : g^0_e \ne 0\} \rvert}.
+
+    For a graph target (an adapter with ``task='graph'``) the reference flags
+    reversals only, :math:`\lvert \operatorname{sign} g_e(s, q) - \operatorname{sign} g^0_e \rvert > 1`,
+    and so does this protocol. An edge whose messages do not reach the target
+    leaves the others' gradients as they are at the rest parameters
+    (:math:`p = \text{mask}`), so sweeping any such edges costs one pass at
+    the rest parameters. The paper reports, per cell, the mean of the rates
+    over graphs, and on node tasks the flags of all test nodes over their
+    non-zero gradients pooled.
 
     Args:
         forward_func (AdapterInterface or Callable): An adapter or any function of edge masks.
-        mask (Tensor): One mask, shape ``(1, E)`` or ``(1, L, E)``.
+        mask (Tensor): One mask, shape ``(1, E)`` or ``(1, L, E)`` (``'paper'``: ``(1, E)``).
         target (int, optional): Class explained; ``None`` as in the methods.
-        steps (int, optional): Points of the sweep. (default: ``21``)
+        steps (int, optional): Points of the sweep. Default: 21 (``'edgeattr'``),
+            20 (``'paper'``, the reference's).
         per_eval (int, optional): Swept masks per backward pass. Default: a
             graph adapter's ``copies_per_pass``, which bounds the memory
             autograd keeps for one backward pass; 1 for the adapters that
             run one mask per forward pass (heterographs, DGL blocks), where
             chunks would save no pass; 1024 for a plain function.
         edges (Tensor or dict, optional): Edge ids (columns of the mask) to
-            examine, e.g. a sample of a large computation graph; for a
+            sweep, e.g. a sample of a large computation graph; for a
             heterogeneous adapter also ``{edge type: edge ids within the
-            type}``. Default: every edge whose messages reach the target.
+            type}``. Default: every edge whose messages reach the target
+            (``'edgeattr'``); every edge of the graph (``'paper'``, as the
+            reference does on graph tasks and WebKB; it samples 1000 on Cora
+            and CiteSeer).
+        protocol (str, optional): ``'edgeattr'`` or ``'paper'``. (default: ``'edgeattr'``)
 
     Returns:
         :class:`SignFlips`, with ``entries`` as flat indices into ``mask[0]``
         (for a heterogeneous adapter, positions in its mask: ``split`` keys
         them by edge type).
+
+    Raises:
+        ValueError: for an unknown ``protocol``, a mask of the wrong shape, or
+            an adapter with several targets.
     """
-    if mask.dim() < 2 or mask.size(0) != 1:
-        raise ValueError(f"sign_flips takes one mask of shape (1, E) or (1, L, E), got {tuple(mask.shape)}")
-    steps = checked_count("steps", steps, minimum=2)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(map(repr, PROTOCOLS))}, got {protocol!r}")
+    if mask.dim() < 2 or mask.size(0) != 1 or (protocol == "paper" and mask.dim() != 2):
+        shapes = "(1, E), the paper's input-level mask" if protocol == "paper" else "(1, E) or (1, L, E)"
+        raise ValueError(f"sign_flips with protocol={protocol!r} takes one mask of shape {shapes}, got {tuple(mask.shape)}")
+    steps = checked_count("steps", steps, minimum=2) or DEFAULT_STEPS[protocol]
     per_eval = checked_count("per_eval", per_eval)
     edge_ids = checked_edges(_flat_edges(forward_func, edges), mask.size(-1), mask.device)
     adapter = adapter_of(forward_func)
     if adapter is not None and adapter.num_targets != 1:
         raise ValueError("sign_flips sweeps one target's edges: build the adapter with a single index")
-    target_t = resolve_target(forward_func, mask, target)
+    targets = resolve_target(forward_func, mask, target)
     view = mask_view(forward_func, mask.detach())
+    per_eval = per_eval or _default_per_eval(forward_func)
+    if protocol == "paper":
+        reversals_only = getattr(adapter, "task", None) == "graph"
+        return _paper_sign_flips(view, targets, edge_ids, mask.size(-1), steps, per_eval, reversals_only)
     flat = view.masks[0].reshape(-1)
     swept_edges = view.message_edges
     if edge_ids is not None:
@@ -167,18 +241,7 @@ def sign_flips(
     examined = flat_entries(view.masks[0].shape, swept_edges)
     sweep_entries = examined.repeat_interleave(steps)
     sweep_weights = torch.linspace(0, 1, steps, dtype=flat.dtype, device=flat.device).repeat(examined.numel())
-    per_eval = per_eval or _default_per_eval(forward_func)
-    grads = []
-    chunks = zip(sweep_entries.split(per_eval), sweep_weights.split(per_eval)) if examined.numel() else []
-    for idx, weight in chunks:
-        rows = torch.arange(idx.numel(), device=flat.device)
-        with torch.enable_grad():
-            swept = flat.repeat(idx.numel(), 1)
-            swept[rows, idx] = weight
-            swept.requires_grad_(True)
-            z = explained_output(view.run(swept.view((idx.numel(),) + view.masks.shape[1:])), target_t.expand(idx.numel()))
-            (grad,) = torch.autograd.grad(z.sum(), swept)
-        grads.append(grad[rows, idx])
+    grads = [grad[torch.arange(idx.numel(), device=idx.device), idx] for idx, _, grad in _swept_gradients(view, targets, flat, sweep_entries, sweep_weights, per_eval)]
     gradients = torch.cat(grads).view(examined.numel(), steps) if grads else flat.new_zeros(0, steps)
     signs = torch.sign(gradients)
     # Carry the last non-zero sign over exact zeros, then count changes between non-zero signs.
@@ -190,6 +253,61 @@ def sign_flips(
     rate = float((flips > 0).double().mean()) if examined.numel() else 0.0
     entries = flat_entries(mask[0].shape, view.edge_ids[swept_edges])
     return SignFlips(rate, flips, entries, gradients)
+
+
+def _paper_sign_flips(
+    view: MaskView, targets: Targets, edge_ids: Optional[Tensor], num_edges: int, steps: int, per_eval: int, reversals_only: bool
+) -> SignFlips:
+    r"""The reference's flags and rate (see :func:`sign_flips`, ``protocol='paper'``) on the view of a ``(1, E)`` mask."""
+    parameters = view.masks[0]  # p: the rest parameters, and the weights of the reference gradient g0
+    compared = view.message_edges
+    message_ids = view.edge_ids[compared]
+    requested = torch.arange(num_edges, device=parameters.device) if edge_ids is None else edge_ids
+    swept = compared[torch.isin(message_ids, requested)]
+    if compared.numel() == 0:
+        empty = compared.new_zeros(0)
+        return SignFlips(0.0, empty, empty, parameters.new_zeros(0))
+    # g0: the gradient at the mask itself (a sweep of one copy that sets an entry to its own value).
+    first = compared[:1]
+    ((_, _, at_mask),) = _swept_gradients(view, targets, parameters, first, parameters[first], 1)
+    reference = at_mask[0, compared]
+    sweep_entries = swept.repeat_interleave(steps)
+    sweep_parameters = (torch.arange(steps, dtype=parameters.dtype, device=parameters.device) / steps).repeat(swept.numel())
+    if not torch.isin(requested, message_ids).all():  # a swept edge the target does not see: the rest parameters once
+        sweep_entries, sweep_parameters = torch.cat([sweep_entries, first]), torch.cat([sweep_parameters, parameters[first]])
+    reference_signs = reference.sign()
+    flags = torch.zeros_like(compared, dtype=torch.bool)
+    for _, weights, grad in _swept_gradients(view, targets, parameters.sigmoid(), sweep_entries, sweep_parameters.sigmoid(), per_eval):
+        # Chain rule through w = sigmoid(p): dz/dp = dz/dw * w * (1 - w).
+        signs = (grad * weights * (1 - weights))[:, compared].sign()
+        changed = (signs - reference_signs).abs() > 1 if reversals_only else signs != reference_signs
+        flags |= changed.any(0)
+    nonzero = int((reference != 0).sum())
+    rate = float(flags.sum()) / nonzero if nonzero else 0.0
+    return SignFlips(rate, flags.long(), message_ids, reference)
+
+
+def _swept_gradients(
+    view: MaskView, targets: Targets, rest: Tensor, entries: Tensor, weights: Tensor, per_eval: int
+) -> Iterator[Tuple[Tensor, Tensor, Tensor]]:
+    r"""Gradients :math:`\partial z / \partial w` at copies of the flat mask ``rest``, copy ``i``
+    with entry ``entries[i]`` set to ``weights[i]``, ``per_eval`` copies per backward pass.
+
+    Yields:
+        tuple: Per chunk of ``n`` copies, the swept entries ``(n,)``, the swept
+        masks ``(n, numel)`` and their gradients ``(n, numel)``.
+    """
+    if entries.numel() == 0:
+        return
+    for idx, weight in zip(entries.split(per_eval), weights.split(per_eval)):
+        rows = torch.arange(idx.numel(), device=rest.device)
+        with torch.enable_grad():
+            swept = rest.reshape(1, -1).repeat(idx.numel(), 1)
+            swept[rows, idx] = weight
+            swept.requires_grad_(True)
+            z = explained_output(view.run(swept.view((idx.numel(),) + view.masks.shape[1:])), targets.expand(idx.numel()))
+            (grad,) = torch.autograd.grad(z.sum(), swept)
+        yield idx, swept.detach(), grad
 
 
 def _flat_edges(forward_func: ForwardFunc, edges: Union[None, Tensor, Sequence[int], Mapping[EdgeType, Tensor]]) -> Union[None, Tensor, Sequence[int]]:
@@ -227,6 +345,7 @@ __all__ = [
     "cosine_similarity",
     "sign_flips",
     "SignFlips",
+    "PROTOCOLS",
     "roc_auc",
     "average_precision",
     "precision_at_k",

@@ -129,12 +129,21 @@ def test_layerwise_end_to_end_with_the_exact_linear_check(root, tmp_path):
 def test_sign_flips_end_to_end(root, tmp_path):
     result = reproduce("sign-flips", root, tmp_path, "--max-edges", "16")
     rows = read_csv(tmp_path / "sign_flips.csv")
-    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "flip_rate", "examined_edges", "flipped_edges"]
+    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "flip_rate", "examined_edges", "flipped_edges",
+                             "paper_flip_rate", "paper_nonzero_edges", "paper_flagged_edges"]
     for row in rows:
         assert 0 <= int(row["flipped_edges"]) <= int(row["examined_edges"]) <= 16
+        assert float(row["paper_flip_rate"]) == pytest.approx(int(row["paper_flagged_edges"]) / int(row["paper_nonzero_edges"]), abs=1e-6)
         if row["architecture"] in ("GCN", "GAT") and row["dataset"] == "Cornell":  # linear in each w_e: no flips
-            assert float(row["flip_rate"]) == 0.0
-    assert (tmp_path / "sign_flips.png").stat().st_size > 0 and result["steps"] == 21
+            assert float(row["flip_rate"]) == 0.0 and float(row["paper_flip_rate"]) == 0.0
+    assert (tmp_path / "sign_flips.png").stat().st_size > 0 and result["steps"] == 21 and result["protocols"] == ["edgeattr", "paper"]
+    assert {"flip_rate_mean", "paper_flip_rate_mean"} <= set(result["cells"][0])
+
+
+def test_sign_flips_with_one_protocol_measures_only_that_one(root, tmp_path):
+    reproduce("sign-flips", root, tmp_path, "--max-edges", "4", "--protocol", "paper")
+    rows = read_csv(tmp_path / "sign_flips.csv")
+    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "paper_flip_rate", "paper_nonzero_edges", "paper_flagged_edges"]
 
 
 def test_explain_command_trains_explains_and_draws(root, tmp_path, capsys):
