@@ -512,14 +512,20 @@ class GraphAdapter(EdgeMaskAdapter):
         return record.verdicts[check] is None
 
     def _out_degree_problem(self, kept: Segments, left_out: Segments) -> Optional[str]:
-        """Why the pass at mask 1 on the subgraphs ``left_out`` differs from that on ``kept``, if it does."""
+        """Why the pass at mask 1 on the subgraphs ``left_out`` differs from that on ``kept``, if it does.
+
+        Features that are not finite are let through: where they reach the output only through the
+        edges ``kept`` has in addition, the outputs differ, and the explanation keeps those edges and
+        refuses the features.
+        """
         outputs = []
         for segments in (kept, left_out):
             width = segments.edge_ids.numel()
             ones = torch.ones((1, self.num_layers, width) if self.layerwise else (1, width), dtype=self.dtype, device=self.device)
+            values = self._restricted_values(segments, check_finite=False)
             try:
                 with torch.no_grad():
-                    outputs.append(self._run(_Unit(self, segments, 0, segments.num_segments), 1, ones, None))
+                    outputs.append(self._run(_Unit(self, segments, 0, segments.num_segments, values=values), 1, ones, None))
             except Exception as error:
                 if raised_by_edgeattr(error):
                     raise
@@ -680,19 +686,19 @@ class GraphAdapter(EdgeMaskAdapter):
                 return None
         return (type(self), self.task, self._settings, tuple(layout))
 
-    def _restricted_values(self, segments: Segments, own_inputs: bool = False) -> Dict[Key, Any]:
+    def _restricted_values(self, segments: Segments, own_inputs: bool = False, check_finite: bool = True) -> Dict[Key, Any]:
         """The model's arguments on the union of ``segments``, or the user's own (``own_inputs``).
 
         Raises:
             ValueError: if the node or edge features read there (those the
-                explanation depends on) hold NaN or inf.
+                explanation depends on) hold NaN or inf, unless ``check_finite`` is off.
         """
         values: Dict[Key, Any] = {}
         for slot in self._slots:
             value = slot.value
             if slot.kind in (NODE, EDGE):
                 rows = None if own_inputs else segments.nodes if slot.kind == NODE else segments.edge_ids
-                finite = finite_rows(value) if value.is_floating_point() else None
+                finite = finite_rows(value) if check_finite and value.is_floating_point() else None
                 if finite is not None and not (finite if rows is None else finite[rows]).all():
                     raise ValueError(f"argument {slot.name or slot.key!r} holds NaN or inf; explanations need finite features")
                 value = value if rows is None else value[rows]
