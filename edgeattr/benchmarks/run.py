@@ -113,7 +113,10 @@ def report_header(quick: bool, seconds: float, device: str = "cpu") -> str:
         "a sample and extrapolated, as the row says), checks that their values agree, and gives the ratio and "
         "whether the goal is met. Absolute times depend on the machine; the ratios are the result. Adapters run "
         "with `verify=True`, the default: the check of their shortcuts against the model's own output is made once "
-        "per model and inputs, so loops over nodes pay it once (row 5 gives its cost on new inputs).\n\n"
+        "per model and inputs, so loops over nodes pay it once (row 5 gives its cost on new inputs). A row's floor is "
+        "the model alone, without edgeattr, on PyG's `k_hop_subgraph` of its targets (`edgeattr.benchmarks.floors`): "
+        "no method that runs the model on the targets' computation subgraphs can be faster, so a goal beyond it "
+        "cannot be met.\n\n"
         f"Measured on: {environment()}; {_device_text(device)}; {time.strftime('%Y-%m-%d')}; {'quick sizes' if quick else 'full sizes'}; "
         f"suite wall time {seconds:.0f} s."
     )
