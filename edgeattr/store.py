@@ -346,7 +346,7 @@ def read_target(folder: FolderLike, target: int) -> Tuple[Manifest, int, Tensor]
         target (int): The target's id (a node, graph or pair id among the manifest's targets).
 
     Returns:
-        tuple: The manifest, the target's explained class, and its attributions,
+        tuple: The manifest (with the record of the target's shard alone read), the target's explained class, and its attributions,
         dense, ``(E,)`` (``(L, E)`` for a layerwise run), zero for the edges
         without a row (zero attributions, or outside a ``topk`` run's top edges).
 
@@ -356,11 +356,12 @@ def read_target(folder: FolderLike, target: int) -> Tuple[Manifest, int, Tensor]
     import pyarrow.parquet as pq
 
     folder = RunFolder.of(folder)
-    manifest = read_manifest(folder)
+    manifest = _manifest_of(folder)
     if target not in manifest.targets:
         raise ValueError(f"the run in {folder} did not explain target {target}; its targets are listed in read_manifest(folder).targets")
     position = manifest.targets.index(target)
     shard = next(shard for shard in manifest.shards if shard.first <= position < shard.last)
+    _read_record(folder, shard, folder.exists)
     if not shard.done:
         raise ValueError(f"the shard of target {target} ({shard.file}) is not written yet: run explain_all again with the same arguments to finish it")
     table = pq.read_table(folder.file(shard.file), filesystem=folder.filesystem, filters=[("target", "=", target)])
@@ -381,15 +382,25 @@ def read_manifest(folder: FolderLike) -> Manifest:
         FileNotFoundError: naming the folder, if it holds no run.
     """
     folder = RunFolder.of(folder)
-    if not folder.exists(MANIFEST):
-        raise FileNotFoundError(f"{folder} holds no edgeattr run ({MANIFEST} is missing); explain_all(..., out={str(folder)!r}) writes one")
-    manifest = Manifest.from_json(folder.read_text(MANIFEST))
+    manifest = _manifest_of(folder)
     present = folder.names()
     for shard in manifest.shards:
-        if shard.record in present and shard.file in present:
-            record = json.loads(folder.read_text(shard.record))
-            shard.done, shard.rows, shard.classes = True, record["rows"], record["classes"]
+        _read_record(folder, shard, present.__contains__)
     return manifest
+
+
+def _manifest_of(folder: RunFolder) -> Manifest:
+    """The run's ``manifest.json``, every shard not written yet (see :func:`read_manifest`)."""
+    if not folder.exists(MANIFEST):
+        raise FileNotFoundError(f"{folder} holds no edgeattr run ({MANIFEST} is missing); explain_all(..., out={str(folder)!r}) writes one")
+    return Manifest.from_json(folder.read_text(MANIFEST))
+
+
+def _read_record(folder: RunFolder, shard: Shard, present: Callable[[str], bool]) -> None:
+    """Marks ``shard`` written, with its rows and classes, where its record and Parquet file are ``present``."""
+    if present(shard.record) and present(shard.file):
+        record = json.loads(folder.read_text(shard.record))
+        shard.done, shard.rows, shard.classes = True, record["rows"], record["classes"]
 
 
 def content_fingerprint(model: torch.nn.Module, values: Iterable[Any], settings: Dict[str, Any]) -> str:

@@ -37,6 +37,17 @@ def test_the_gradient_read_back_equals_set_masks_autograd(graph, tmp_path):
     torch.testing.assert_close(stored.edge_mask, reference, rtol=1e-9, atol=1e-11)
 
 
+def test_a_target_is_read_from_its_own_shard_and_record_alone(graph, tmp_path):
+    model, x, edge_index = graph
+    explain_all(model, x, edge_index, method="edge_gradient", out=tmp_path, shard_size=4)  # nodes 0-3 in shard 0
+    (tmp_path / "shard-00001.json").write_text("not a record")  # another shard's record, unreadable
+    (tmp_path / "shard-00002.parquet").unlink()
+    stored = read_explanation(tmp_path, model, x, edge_index, index=2)
+    torch.testing.assert_close(stored.edge_mask, explain(model, x, edge_index, method="edge_gradient", index=2).edge_mask, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="not written yet"):
+        read_explanation(tmp_path, model, x, edge_index, index=9)  # shard 2: its Parquet file is gone
+
+
 def test_a_top_k_run_reads_as_the_top_edges_and_zeros_elsewhere(graph, tmp_path):
     model, x, edge_index = graph
     explain_all(model, x, edge_index, method="edge_gradient", topk=3, out=tmp_path)
