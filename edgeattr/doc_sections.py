@@ -7,10 +7,12 @@ exactly what the script makes of the committed result file.
 
 from __future__ import annotations
 
+import argparse
+import json
 import pathlib
 import re
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,23 @@ class GeneratedSection:
         path = pathlib.Path(page)
         text = path.read_text()
         path.write_text(text.replace(self.find(text), generated))
+
+    def write_from(self, results: str, page: str, generate: Callable[[Any], str]) -> None:
+        r"""Rewrites the section of the page file ``page`` with ``generate`` of the JSON result file ``results``."""
+        self.rewrite(page, generate(json.loads(pathlib.Path(results).read_text())))
+
+    def main(self, argv: Optional[List[str]], generate: Callable[[Any], str], page: str, results: str) -> int:
+        r"""The command ``--write-docs RESULTS [--page PAGE]`` of a generator: :meth:`write_from` of its arguments.
+
+        Args:
+            argv (list of str, optional): The arguments; ``None`` reads the command line.
+            generate (Callable): What makes the section of the results read.
+            page (str): The page rewritten by default.
+            results (str): What the result file is, for the help.
+        """
+        parser = argparse.ArgumentParser(description=f"Rewrite the {self.what} of {page} from a result file.")
+        parser.add_argument("--write-docs", required=True, metavar="RESULTS", help=results)
+        parser.add_argument("--page", default=page, help=f"the page to rewrite (default: {page})")
+        options = parser.parse_args(argv)
+        self.write_from(options.write_docs, options.page, generate)
+        return 0

@@ -29,10 +29,7 @@ committed result file gives.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import pathlib
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Optional, Sequence
@@ -149,17 +146,12 @@ def _row(rows: Sequence[Mapping[str, Any]], wanted: Callable[[Mapping[str, Any]]
 
 def write_docs(results: str, page: str) -> None:
     r"""Rewrites the projection of the page ``page`` from the bench result file ``results``."""
-    SECTION.rewrite(page, projection(json.loads(pathlib.Path(results).read_text())))
+    SECTION.write_from(results, page, projection)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     r"""``python -m edgeattr.benchmarks.projection --write-docs RESULTS [--page PAGE]``."""
-    parser = argparse.ArgumentParser(description="Rewrite the projection of docs/scaling.md from a bench result file.")
-    parser.add_argument("--write-docs", required=True, metavar="RESULTS", help=f"a JSON result file of make bench with the explain-all case (as {RESULTS})")
-    parser.add_argument("--page", default="docs/scaling.md", help="the page to rewrite (default: docs/scaling.md)")
-    options = parser.parse_args(argv)
-    write_docs(options.write_docs, options.page)
-    return 0
+    return SECTION.main(argv, projection, "docs/scaling.md", f"a JSON result file of make bench with the explain-all case (as {RESULTS})")
 
 
 if __name__ == "__main__":

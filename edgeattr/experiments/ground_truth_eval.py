@@ -26,9 +26,7 @@ Files: targets.csv, summary.csv, summary.json, ground_truth.png.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import pathlib
 import sys
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -360,17 +358,12 @@ def documented_tables(text: str) -> str:
 
 def write_docs(results: str, page: str) -> None:
     r"""Rewrites the tables of the documentation page ``page`` from the results file ``results`` (a ``summary.json``)."""
-    SECTION.rewrite(page, tables(json.loads(pathlib.Path(results).read_text())))
+    SECTION.write_from(results, page, tables)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     r"""``python -m edgeattr.experiments.ground_truth_eval --write-docs RESULTS [--page PAGE]``."""
-    parser = argparse.ArgumentParser(description="Rewrite the tables of the ground-truth page from a results file.")
-    parser.add_argument("--write-docs", required=True, metavar="RESULTS", help="a summary.json of 'edgeattr reproduce ground-truth'")
-    parser.add_argument("--page", default="docs/ground-truth.md", help="the page to rewrite (default: docs/ground-truth.md)")
-    options = parser.parse_args(argv)
-    write_docs(options.write_docs, options.page)
-    return 0
+    return SECTION.main(argv, tables, "docs/ground-truth.md", "a summary.json of 'edgeattr reproduce ground-truth'")
 
 
 if __name__ == "__main__":
