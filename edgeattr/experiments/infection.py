@@ -37,7 +37,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from edgeattr import AMPAve, BestWalk, GNNExplainer, GradientSign, PyGAdapter, cosine_similarity
-from edgeattr.experiments.infection_results import FIGURES, PAPER, spread
+from edgeattr.experiments.infection_results import COSINE_NODES, FIGURES, PAPER, spread
 from edgeattr.experiments.infection_training import RECIPES, InfectionSizes, trained_infection_model
 from edgeattr.experiments.outputs import ResultFolder, progress
 
@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=20, help="GraphSAGE hidden width (paper: 20)")
     parser.add_argument("--epochs", type=int, default=100, help="training epochs (paper: 100)")
     parser.add_argument("--targets", type=int, default=0, help="valid targets searched, a seeded sample; 0: all (default, as the paper)")
-    parser.add_argument("--cosine-nodes", type=int, default=30, help="non-isolated nodes for GradientSign vs GNNExplainer; 0: all (paper: all)")
+    parser.add_argument("--cosine-nodes", type=int, default=COSINE_NODES,
+                        help=f"non-isolated nodes for GradientSign vs GNNExplainer; 0: all (default: {COSINE_NODES}; paper: all)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads; the tensors are small, and one thread avoids contention (default: 1)")
     parser.add_argument("--gnnexplainer-epochs", type=int, default=100, help="GNNExplainer epochs (paper: 100, PyG's defaults otherwise)")
     parser.add_argument("--example-node", type=int, default=EXAMPLE_NODE,

@@ -25,6 +25,9 @@ PAPER = {"best_walk_accuracy": 99.08, "amp_ave_accuracy": 91.13, "cosine_mean": 
 #: The figures reported over seeds, with their labels.
 FIGURES = {"best_walk_accuracy": "BestWalk path accuracy (%)", "amp_ave_accuracy": "AMP-ave path accuracy (%)", "test_accuracy": "test accuracy"}
 
+#: Default number of nodes on which GradientSign is compared with GNNExplainer (the paper: all).
+COSINE_NODES = 30
+
 #: The generated section of the infection page.
 SECTION = GeneratedSection("infection results", "python -m edgeattr.experiments.infection_results --write-docs docs/results/infection.json")
 
@@ -80,14 +83,17 @@ def run_text(run: Mapping[str, Any]) -> str:
     first = rows[0]
     targets = "all valid targets" if config["targets"] <= 0 else f"a seeded sample of {config['targets']} valid targets"
     sample_flag = "" if config["targets"] <= 0 else f" --targets {config['targets']}"
+    threads = f"{config['threads']} torch thread{'s' if config['threads'] > 1 else ''}"
+    thread_flag = "" if config["threads"] == 1 else f" --threads {config['threads']}"
+    cosine_flag = "" if run["cosine_nodes"] == COSINE_NODES else f" --cosine-nodes {run['cosine_nodes']}"
+    low, high = min(r["valid_targets"] for r in rows), max(r["valid_targets"] for r in rows)
+    counts = f"{low}" if low == high else f"{low}–{high} over the seeds"
     lines = [
-        f"### `--recipe {config['recipe']}`, {len(rows)} seed{'s' if len(rows) > 1 else ''}",
+        f"### `--recipe {config['recipe']}`, {len(rows)} seed{'s' if len(rows) > 1 else ''}, {threads}",
         "",
-        f"Ran: `edgeattr reproduce infection --recipe {config['recipe']} --seed {config['seeds'][0]} --seeds {len(rows)}"
-        f"{sample_flag}` "
-        f"(seeds {', '.join(str(s) for s in config['seeds'])}; {targets} of each seed's graph, "
-        f"{min(r['valid_targets'] for r in rows)}–{max(r['valid_targets'] for r in rows)} over the seeds; "
-        f"{config['epochs']} epochs, {config['threads']} torch thread{'s' if config['threads'] > 1 else ''}).",
+        f"Ran: `edgeattr reproduce infection --recipe {config['recipe']} --seed {config['seeds'][0]} --seeds {len(rows)}{thread_flag}{sample_flag}{cosine_flag}` "
+        f"(seed{'s' if len(rows) > 1 else ''} {', '.join(str(s) for s in config['seeds'])}; {targets} of each seed's graph: {counts}; "
+        f"{config['epochs']} epochs, {threads}).",
         "",
         f"| | mean ± std | min–max | seed {first['seed']} | paper |",
         "|---|---|---|---|---|",
@@ -122,7 +128,7 @@ def run_text(run: Mapping[str, Any]) -> str:
     ]
     if run["cosine_nodes"] and not math.isnan(run["cosine_mean"]):
         lines += ["", f"cos(GradientSign, GNNExplainer) on seed {first['seed']}'s model: {run['cosine_mean']:.4f} ± {run['cosine_std']:.4f} "
-                      f"over {run['cosine_nodes']} nodes (paper: {PAPER['cosine_mean']:.4f} ± {PAPER['cosine_std']:.4f} over all nodes)."]
+                      f"over {run['cosine_nodes']} node{'s' if run['cosine_nodes'] > 1 else ''} (paper: {PAPER['cosine_mean']:.4f} ± {PAPER['cosine_std']:.4f} over all nodes)."]
     return "\n".join(lines)
 
 
