@@ -351,11 +351,12 @@ def walk_search(num_nodes: int, targets: int, epochs: int) -> List[Row]:
     """
     from edgeattr import BestWalk
     from edgeattr.benchmarks.reference_paths import reference_walk
-    from edgeattr.experiments.infection import infection_graphs, infection_model, train, valid_targets, walk_is_correct
+    from edgeattr.experiments.infection import valid_targets, walk_is_correct
+    from edgeattr.experiments.infection_training import infection_graphs, infection_model, train_edgeattr
 
     graphs = infection_graphs(4, num_nodes, 0.004 * 1000 / num_nodes, 50 * num_nodes // 1000, 4, seed=0)
     model = infection_model(20, 4)
-    train(model, graphs, epochs, seed=0)
+    train_edgeattr(model, graphs, epochs, seed=0)
     graph = graphs[-1]
     nodes = valid_targets(graph, 4)[:targets].tolist()
     ours_walks: List[List[int]] = []

@@ -185,10 +185,11 @@ def trained_model(data: LoadedDataset, architecture: str, depth: int, config: Gr
             accuracy = train_node_classifier(m, g.x, g.edge_index, g.y, g.train_mask, epochs=epochs, seed=config.seed, val_mask=g.val_mask, **training)
             return {"train_accuracy": accuracy, "val_accuracy": node_accuracy(m, g.x, g.edge_index, g.y, g.val_mask)}
 
-        metrics = load_or_train(model, key, train, config.cache_dir)
+        metrics = load_or_train(model, key, train, config.cache_dir, code=[train_node_classifier])
         metrics["test_accuracy"] = node_accuracy(model, g.x, g.edge_index, g.y, g.test_mask)
     else:
-        metrics = load_or_train(model, key, lambda m: train_graph_classifier(m, data.train, data.val, epochs=epochs, seed=config.seed, **training), config.cache_dir)
+        metrics = load_or_train(model, key, lambda m: train_graph_classifier(m, data.train, data.val, epochs=epochs, seed=config.seed, **training),
+                                config.cache_dir, code=[train_graph_classifier])
         metrics["test_accuracy"] = graph_accuracy(model, data.test)
     model.eval()
     return model, metrics

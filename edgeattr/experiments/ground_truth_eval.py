@@ -49,8 +49,8 @@ from edgeattr.experiments.ground_truth_data import (
     unique_path_nodes,
 )
 from edgeattr.experiments.ground_truth_methods import METHODS, ExplainerSettings, ExplainFunction, build_explainers
-from edgeattr.experiments.infection import infection_graphs, infection_model, mean_std, sample
-from edgeattr.experiments.infection import train as train_infection_model
+from edgeattr.experiments.infection import mean_std, sample
+from edgeattr.experiments.infection_training import InfectionSizes, trained_infection_model
 from edgeattr.experiments.models import HIDDEN, GraphClassifier, build_model, output_mode
 from edgeattr.experiments.outputs import ResultFolder, progress
 from edgeattr.experiments.training import graph_accuracy, node_accuracy, train_graph_classifier, train_node_classifier
@@ -112,7 +112,7 @@ def ba_shapes_task(args: argparse.Namespace) -> GroundTruthTask:
                                          weight_decay=5e-4, seed=args.seed, val_mask=val_mask)
         return {"train_accuracy": accuracy, "test_accuracy": node_accuracy(m, graph.x, graph.edge_index, graph.y, test_mask)}
 
-    training = load_or_train(model, config, train, args.cache_dir)
+    training = load_or_train(model, config, train, args.cache_dir, code=[train_node_classifier])
     nodes = sample((graph.y > 0).nonzero().view(-1), args.explained, args.seed).tolist()
     targets = [ExplainedTarget(node, graph.x, graph.edge_index, node, own_motif_edges(graph, node)) for node in nodes]
     return GroundTruthTask("BA-Shapes", "node", model.eval(), output_mode("node"), f"GCN ({DEPTH} layers)", targets, training)
@@ -143,7 +143,8 @@ def ba_2motifs_task(args: argparse.Namespace) -> GroundTruthTask:
     model = motif_classifier()
     config = {"experiment": "ground-truth", "dataset": "BA-2Motifs", "graphs": args.ba_2motifs_graphs, "nodes": args.ba_2motifs_nodes,
               "model": "GIN-BatchNorm-no-dropout", "depth": DEPTH, "epochs": args.graph_epochs, "seed": args.seed}
-    training = load_or_train(model, config, lambda m: train_graph_classifier(m, train, val, epochs=args.graph_epochs, seed=args.seed), args.cache_dir)
+    training = load_or_train(model, config, lambda m: train_graph_classifier(m, train, val, epochs=args.graph_epochs, seed=args.seed), args.cache_dir,
+                             code=[train_graph_classifier])
     model.eval()
     training = {**training, "test_accuracy": graph_accuracy(model, test)}
     picks = sample(torch.arange(len(test)), args.explained, args.seed).tolist()
@@ -154,13 +155,8 @@ def ba_2motifs_task(args: argparse.Namespace) -> GroundTruthTask:
 def infection_task(args: argparse.Namespace) -> GroundTruthTask:
     r"""PyG's infection graphs with the sum GraphSAGE of ``edgeattr reproduce infection``, trained as there on all
     graphs but the last; the targets are a sample of the last graph's nodes with a unique infection path."""
-    graphs = infection_graphs(args.infection_graphs, args.infection_nodes, args.infection_edge_prob, args.infected, args.max_path_length, args.seed)
-    torch.manual_seed(args.seed)
-    model = infection_model(INFECTION_HIDDEN, args.max_path_length)
-    config = {"experiment": "ground-truth", "dataset": "Infection", "graphs": args.infection_graphs, "nodes": args.infection_nodes,
-              "edge_prob": args.infection_edge_prob, "infected": args.infected, "max_path_length": args.max_path_length,
-              "hidden": INFECTION_HIDDEN, "epochs": args.infection_epochs, "seed": args.seed}
-    training = load_or_train(model, config, lambda m: train_infection_model(m, graphs, args.infection_epochs, args.seed), args.cache_dir)
+    sizes = InfectionSizes(args.infection_graphs, args.infection_nodes, args.infection_edge_prob, args.infected, args.max_path_length, INFECTION_HIDDEN)
+    graphs, model, training = trained_infection_model(sizes, "edgeattr", args.seed, args.infection_epochs, args.cache_dir)
     graph = graphs[-1]
     nodes = sample(unique_path_nodes(graph, args.max_path_length), args.explained, args.seed).tolist()
     targets = [ExplainedTarget(node, graph.x, graph.edge_index, node, infection_path_edges(graph, node)) for node in nodes]

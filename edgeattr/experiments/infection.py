@@ -5,17 +5,23 @@ Reproduces the infection experiment of He et al. (KDD 2025). Erdős–Rényi gra
 its distance to the nearest infected node (up to the maximum path length, then
 "far"). A 4-layer sum-aggregating GraphSAGE (hidden 20) is trained on all
 graphs but the last, as the reference does, and explained on the last.
+--recipe paper (the default) trains exactly as the reference does, its quirks
+included; --recipe edgeattr is edgeattr's own sound recipe
+(edgeattr/experiments/infection_training.py says how they differ).
 
 For every valid target (label below "far" and exactly one infected node within
 that distance, so that the infection path is unique), BestWalk (the paper's
 search over chained layer Jacobians) and AMP-ave each return one walk; a walk
 is correct when it starts at an infected node and visits label + 1 distinct
-nodes. Reported: path accuracy, seconds per node, and the cosine similarity of
-the gradient-sign mask to GNNExplainer's mask on non-isolated nodes.
+nodes. --seeds N trains N models (seeds --seed .. --seed + N - 1; each seed
+generates its own graphs, as the reference's single seed does) and reports the
+mean ± std, min-max and first seed's value of the path accuracies and the test
+accuracy. On the first seed's model only: seconds per node, and the cosine
+similarity of the gradient-sign mask to GNNExplainer's mask on non-isolated nodes.
 The paper reports 99.08% (best walk) vs 91.13% (AMP-ave), and a cosine
 similarity of 0.8472 ± 0.0672.
 
-Files: paths.csv, cosine.csv, summary.json, infection_paths.png.
+Files: seeds.csv, paths.csv, cosine.csv, summary.json, infection_paths.png.
 """
 
 from __future__ import annotations
@@ -23,29 +29,30 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.datasets import InfectionDataset
-from torch_geometric.datasets.graph_generator import ERGraph
-from torch_geometric.nn import GraphSAGE
 
 from edgeattr import AMPAve, BestWalk, GNNExplainer, GradientSign, PyGAdapter, cosine_similarity
-from edgeattr.experiments.cache import load_or_train
+from edgeattr.experiments.infection_results import COSINE_NODES, FIGURES, PAPER, spread
+from edgeattr.experiments.infection_training import RECIPES, InfectionSizes, trained_infection_model
 from edgeattr.experiments.outputs import ResultFolder, progress
-
-#: What the paper reports for this experiment.
-PAPER = {"best_walk_accuracy": 99.08, "amp_ave_accuracy": 91.13, "cosine_mean": 0.8472, "cosine_std": 0.0672}
 
 #: The searches compared, by the name used in the files.
 SEARCHES = {"best_walk": BestWalk, "amp_ave": AMPAve}
 
+#: The node whose walks the paper draws.
+EXAMPLE_NODE = 50
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    r"""The experiment's flags; the defaults are the paper's sizes except for the number of explained nodes."""
+    r"""The experiment's flags; the defaults are the paper's sizes except for the nodes of the cosine."""
+    parser.add_argument("--recipe", choices=RECIPES, default="paper",
+                        help="training: 'paper', the reference's exactly, or 'edgeattr', edgeattr's own (default: paper)")
+    parser.add_argument("--seeds", type=int, default=1, help="models trained, seeds --seed .. --seed + N - 1 (default: 1; 5 or more for a spread)")
     parser.add_argument("--graphs", type=int, default=5, help="graphs generated; the last is explained (paper: 5)")
     parser.add_argument("--num-nodes", type=int, default=1000, help="nodes per graph (paper: 1000)")
     parser.add_argument("--edge-prob", type=float, default=0.004, help="Erdős–Rényi edge probability (paper: 0.004)")
@@ -53,62 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-path-length", type=int, default=4, help="longest labelled distance, also the number of layers (paper: 4)")
     parser.add_argument("--hidden", type=int, default=20, help="GraphSAGE hidden width (paper: 20)")
     parser.add_argument("--epochs", type=int, default=100, help="training epochs (paper: 100)")
-    parser.add_argument("--targets", type=int, default=100, help="valid targets searched, a seeded sample; 0: all (paper: all)")
-    parser.add_argument("--cosine-nodes", type=int, default=30, help="non-isolated nodes for GradientSign vs GNNExplainer; 0: all (paper: all)")
+    parser.add_argument("--targets", type=int, default=0, help="valid targets searched, a seeded sample; 0: all (default, as the paper)")
+    parser.add_argument("--cosine-nodes", type=int, default=COSINE_NODES,
+                        help=f"non-isolated nodes for GradientSign vs GNNExplainer; 0: all (default: {COSINE_NODES}; paper: all)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads; the tensors are small, and one thread avoids contention (default: 1)")
     parser.add_argument("--gnnexplainer-epochs", type=int, default=100, help="GNNExplainer epochs (paper: 100, PyG's defaults otherwise)")
-
-
-def infection_graphs(num_graphs: int, num_nodes: int, edge_prob: float, infected: int, max_path_length: int, seed: int) -> List[Data]:
-    r"""PyG's InfectionDataset on Erdős–Rényi graphs, generated offline.
-
-    Returns:
-        list[Data]: ``num_graphs`` graphs with ``x`` (one-hot healthy/infected), ``edge_index`` and ``y``
-        (distance to the nearest infected node; ``max_path_length + 1`` beyond).
-    """
-    torch.manual_seed(seed)
-    dataset = InfectionDataset(
-        graph_generator=ERGraph(num_nodes=num_nodes, edge_prob=edge_prob),
-        num_graphs=num_graphs,
-        num_infected_nodes=infected,
-        max_path_length=max_path_length,
-    )
-    return [Data(x=graph.x, edge_index=graph.edge_index, y=graph.y) for graph in dataset]
-
-
-def infection_model(hidden: int, max_path_length: int) -> GraphSAGE:
-    r"""PyG's GraphSAGE with sum aggregation, one layer per step of the longest path, one class per distance."""
-    return GraphSAGE(2, hidden_channels=hidden, num_layers=max_path_length, out_channels=max_path_length + 2, aggr="sum")
-
-
-def train(model: torch.nn.Module, graphs: List[Data], epochs: int, seed: int) -> Dict[str, float]:
-    r"""Trains as the reference does: Adam (lr 0.005, weight decay 3e-4), one graph per step in shuffled
-    order, cross-entropy, gradients clipped to norm 2; the model of the last epoch is kept.
-
-    Returns:
-        dict: training and test accuracy (the last graph is the test graph).
-    """
-    torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.005, weight_decay=3e-4)
-    training, test = graphs[:-1] or graphs, graphs[-1]
-    for _ in progress(range(epochs), "training GraphSAGE"):
-        model.train()
-        for position in torch.randperm(len(training)).tolist():
-            graph = training[position]
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(graph.x, graph.edge_index), graph.y)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
-            optimizer.step()
-    model.eval()
-    return {"train_accuracy": accuracy(model, training), "test_accuracy": accuracy(model, [test])}
-
-
-@torch.no_grad()
-def accuracy(model: torch.nn.Module, graphs: List[Data]) -> float:
-    r"""Node classification accuracy over ``graphs``."""
-    correct = sum(int((model(g.x, g.edge_index).argmax(-1) == g.y).sum()) for g in graphs)
-    return correct / sum(g.num_nodes for g in graphs)
+    parser.add_argument("--example-node", type=int, default=EXAMPLE_NODE,
+                        help=f"target whose walks are drawn, where it is searched (default: {EXAMPLE_NODE}, the paper's example)")
 
 
 def valid_targets(graph: Data, max_path_length: int) -> Tensor:
@@ -189,69 +147,105 @@ def mean_std(values: List[float]) -> Tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
-    r"""Runs the experiment and writes its files into ``args.out``; returns the summary."""
+    r"""Runs the experiment for every seed and writes its files into ``args.out``.
+
+    Returns:
+        dict: The summary written to ``summary.json``: ``config``, ``paper``, ``seeds`` (one row per
+        trained model, see :func:`seed_row`), ``spread`` (of :func:`~edgeattr.experiments.infection_results.spread`)
+        and the cosine of the first seed's model (``cosine_mean``, ``cosine_std``, ``cosine_nodes``).
+    """
+    if args.seeds < 1:
+        raise ValueError(f"--seeds {args.seeds}: train at least one model (--seeds 1)")
     torch.set_num_threads(args.threads)
     folder = ResultFolder(args.out)
-    config = {
-        "experiment": "infection", "graphs": args.graphs, "num_nodes": args.num_nodes, "edge_prob": args.edge_prob,
-        "infected": args.infected, "max_path_length": args.max_path_length, "hidden": args.hidden,
-        "epochs": args.epochs, "seed": args.seed,
-    }
-    graphs = infection_graphs(args.graphs, args.num_nodes, args.edge_prob, args.infected, args.max_path_length, args.seed)
-    torch.manual_seed(args.seed)
-    model = infection_model(args.hidden, args.max_path_length)
-    metrics = load_or_train(model, config, lambda m: train(m, graphs, args.epochs, args.seed), args.cache_dir)
-    model.eval()
-    graph = graphs[-1]
-    print(f"GraphSAGE (sum, {args.max_path_length} layers, hidden {args.hidden}): "
-          f"train accuracy {metrics['train_accuracy']:.4f}, test accuracy {metrics['test_accuracy']:.4f}")
-
-    valid = valid_targets(graph, args.max_path_length)
-    targets = sample(valid, args.targets, args.seed)
-    rows = search_paths(model, graph, targets)
-    folder.write_csv("paths.csv", rows)
-    connected = torch.unique(graph.edge_index)
-    cosines = sign_vs_gnnexplainer(model, graph, sample(connected, args.cosine_nodes, args.seed), args.gnnexplainer_epochs, args.seed)
+    sizes = InfectionSizes(args.graphs, args.num_nodes, args.edge_prob, args.infected, args.max_path_length, args.hidden)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    config = {"experiment": "infection", **asdict(sizes), "recipe": args.recipe, "epochs": args.epochs, "seeds": seeds,
+              "targets": args.targets, "threads": args.threads}
+    rows: List[Dict[str, Any]] = []
+    paths: List[Dict[str, Any]] = []
+    cosines: List[Dict[str, Any]] = []
+    for seed in seeds:
+        start = time.perf_counter()
+        graphs, model, metrics = trained_infection_model(sizes, args.recipe, seed, args.epochs, args.cache_dir)
+        training_seconds = time.perf_counter() - start
+        graph = graphs[-1]
+        valid = valid_targets(graph, args.max_path_length)
+        start = time.perf_counter()
+        searched = search_paths(model, graph, sample(valid, args.targets, seed))
+        rows.append(seed_row(seed, metrics, int(valid.numel()), searched, training_seconds, time.perf_counter() - start))
+        paths.extend({"seed": seed, **row} for row in searched)
+        print(f"seed {seed}: test accuracy {metrics['test_accuracy']:.4f}, BestWalk {rows[-1]['best_walk_accuracy']:.2f}%, "
+              f"AMP-ave {rows[-1]['amp_ave_accuracy']:.2f}% ({len(searched)} of {int(valid.numel())} valid targets)")
+        if seed == seeds[0]:
+            connected = torch.unique(graph.edge_index)
+            nodes = sample(connected, args.cosine_nodes, seed)
+            cosines = sign_vs_gnnexplainer(model, graph, nodes, args.gnnexplainer_epochs, seed)
+            figure = draw_example(graph, searched, args.max_path_length, args.example_node)
+            if figure is not None:
+                folder.save_figure("infection_paths.png", figure)
+    folder.write_csv("seeds.csv", rows)
+    folder.write_csv("paths.csv", paths)
     folder.write_csv("cosine.csv", cosines)
-
-    summary: Dict[str, Any] = {"config": config, **metrics, "valid_targets": int(valid.numel()), "searched_targets": len(rows), "paper": PAPER}
-    for name in SEARCHES:
-        correct = [row[f"{name}_correct"] for row in rows]
-        seconds = mean_std([row[f"{name}_seconds"] for row in rows])
-        summary[f"{name}_accuracy"] = 100.0 * sum(correct) / len(correct) if correct else float("nan")
-        summary[f"{name}_seconds_mean"], summary[f"{name}_seconds_std"] = seconds
-    summary["cosine_mean"], summary["cosine_std"] = mean_std([row["cosine"] for row in cosines])
-    summary["cosine_nodes"] = len(cosines)
+    cosine_mean, cosine_std = mean_std([row["cosine"] for row in cosines])
+    summary: Dict[str, Any] = {"config": config, "paper": PAPER, "seeds": rows, "spread": spread(rows),
+                               "cosine_mean": cosine_mean, "cosine_std": cosine_std, "cosine_nodes": len(cosines)}
     folder.write_json("summary.json", summary)
-    figure = draw_example(graph, rows, args.max_path_length)
-    if figure is not None:
-        folder.save_figure("infection_paths.png", figure)
     print(format_summary(summary))
     print(f"wrote {folder.path}")
     return summary
 
 
+def seed_row(seed: int, metrics: Dict[str, float], valid: int, searched: List[Dict[str, Any]], training_seconds: float,
+             search_seconds: float) -> Dict[str, Any]:
+    r"""The figures of one trained model.
+
+    Returns:
+        dict: ``seed``, ``train_accuracy``, ``test_accuracy``, ``valid_targets``, ``searched_targets``,
+        per search (``best_walk``, ``amp_ave``): ``<search>_correct`` (walks found), ``<search>_accuracy``
+        (their percentage) and ``<search>_seconds_mean`` / ``_std`` (per target), and the wall
+        ``training_seconds`` (near 0 when loaded from the cache) and ``search_seconds``.
+    """
+    row: Dict[str, Any] = {"seed": seed, **metrics, "valid_targets": valid, "searched_targets": len(searched)}
+    for name in SEARCHES:
+        correct = sum(bool(found[f"{name}_correct"]) for found in searched)
+        row[f"{name}_correct"] = correct
+        row[f"{name}_accuracy"] = 100.0 * correct / len(searched) if searched else float("nan")
+        row[f"{name}_seconds_mean"], row[f"{name}_seconds_std"] = mean_std([found[f"{name}_seconds"] for found in searched])
+    row["training_seconds"], row["search_seconds"] = training_seconds, search_seconds
+    return row
+
+
 def format_summary(summary: Dict[str, Any]) -> str:
-    r"""The summary as a small table, ours beside the paper's."""
+    r"""The summary as a small table: each figure's mean ± std and min–max over the seeds, the first seed's value, the paper's."""
+    rows, first = summary["seeds"], summary["seeds"][0]
+    first_label = f"seed {first['seed']}"
     lines = [
-        f"{'':<34}{'ours':>16}{'paper':>10}",
-        f"{'BestWalk path accuracy (%)':<34}{summary['best_walk_accuracy']:>16.2f}{PAPER['best_walk_accuracy']:>10.2f}",
-        f"{'AMP-ave path accuracy (%)':<34}{summary['amp_ave_accuracy']:>16.2f}{PAPER['amp_ave_accuracy']:>10.2f}",
-        f"{'BestWalk seconds per node':<34}{summary['best_walk_seconds_mean']:>9.3f} ± {summary['best_walk_seconds_std']:<4.3f}{'':>10}",
-        f"{'AMP-ave seconds per node':<34}{summary['amp_ave_seconds_mean']:>9.3f} ± {summary['amp_ave_seconds_std']:<4.3f}{'':>10}",
-        f"{'cos(GradientSign, GNNExplainer)':<34}{summary['cosine_mean']:>9.4f} ± {summary['cosine_std']:<6.4f}  "
-        f"{PAPER['cosine_mean']:.4f} ± {PAPER['cosine_std']:.4f}",
-        f"({summary['searched_targets']} of {summary['valid_targets']} valid targets; cosine over {summary['cosine_nodes']} nodes)",
+        f"recipe {summary['config']['recipe']}, seeds {', '.join(str(row['seed']) for row in rows)}",
+        f"{'':<30}{'mean ± std':>18}{'min-max':>18}{first_label:>10}{'paper':>9}",
+    ]
+    for figure, label in FIGURES.items():
+        stats = summary["spread"][figure]
+        paper = f"{PAPER[figure]:.2f}" if figure in PAPER else "-"
+        d = 4 if figure == "test_accuracy" else 2
+        lines.append(f"{label:<30}{stats['mean']:>9.{d}f} ± {stats['std']:<6.{d}f}{stats['min']:>9.{d}f}-{stats['max']:<8.{d}f}{stats['first']:>10.{d}f}{paper:>9}")
+    lines += [
+        f"{'cos(GradientSign, GNNExplainer)':<30}{summary['cosine_mean']:>9.4f} ± {summary['cosine_std']:<6.4f} "
+        f"(seed {first['seed']}, {summary['cosine_nodes']} nodes; paper {PAPER['cosine_mean']:.4f} ± {PAPER['cosine_std']:.4f})",
+        f"({first['searched_targets']} of {first['valid_targets']} valid targets for seed {first['seed']})",
     ]
     return "\n".join(lines)
 
 
-def draw_example(graph: Data, rows: List[Dict[str, Any]], max_path_length: int) -> Optional[Any]:
+def draw_example(graph: Data, rows: List[Dict[str, Any]], max_path_length: int, node: int = EXAMPLE_NODE) -> Optional[Any]:
     r"""One target's neighbourhood with the walk of each search drawn over it.
 
-    Picks a target where the searches disagree and BestWalk is right, else the
-    first target with the longest label. Infected nodes are orange, the target
-    a star.
+    Draws ``node`` where it is among the searched targets; otherwise a target
+    where the searches disagree and BestWalk is right, else the first target with
+    the longest label. Infected nodes are orange, the target a star.
+
+    Returns:
+        matplotlib.figure.Figure, or ``None`` without rows.
     """
     import matplotlib
 
@@ -262,7 +256,8 @@ def draw_example(graph: Data, rows: List[Dict[str, Any]], max_path_length: int) 
 
     if not rows:
         return None
-    pick = next((r for r in rows if r["best_walk_correct"] and not r["amp_ave_correct"]), None)
+    pick = next((r for r in rows if r["node"] == node), None)
+    pick = pick or next((r for r in rows if r["best_walk_correct"] and not r["amp_ave_correct"]), None)
     pick = pick or max(rows, key=lambda r: r["label"])
     node = pick["node"]
     walks = {name: [int(v) for v in pick[f"{name}_walk"].split("-")] for name in SEARCHES}

@@ -28,7 +28,7 @@ from edgeattr.experiments.ground_truth_eval import (
     write_docs,
 )
 from edgeattr.experiments.ground_truth_methods import METHODS
-from edgeattr.experiments.infection import infection_graphs, infection_model
+from edgeattr.experiments.infection_training import infection_graphs, infection_model
 
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 TINY = [
