@@ -143,7 +143,7 @@ def documented_section(text: str) -> str:
 
 def write_docs(results: str, page: str = PAGE) -> None:
     r"""Rewrites the generated section of the page ``page`` from the results file ``results``."""
-    SECTION.rewrite(page, section(json.loads(pathlib.Path(results).read_text())))
+    SECTION.write_from(results, page, section)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
