@@ -26,6 +26,12 @@ SECTION = GeneratedSection(
 #: The page it belongs to.
 PAGE = "docs/reproduction/negative-evidence.md"
 
+#: The trained weights the reference notebooks print, one row per logit (seed 0, on a GPU).
+REFERENCE_WEIGHTS = {
+    2: [[-1.7631e-04, -1.7218, 1.7219]],
+    3: [[3.0977e-04, 2.3981, -5.4696e-04, -3.4883e-04], [1.7874e-05, 2.8829e-04, 2.4045, -3.7745e-04], [-2.5918e-04, -2.7572e-04, -6.7056e-04, 2.4051]],
+}
+
 #: The figures, in the order of the tables, and how they read.
 LABELS = {
     "cos_sign_gnnexplainer": "cos(P, GNNExplainer)",
@@ -84,6 +90,10 @@ def _command(recipe: str, settings: Mapping[str, Any]) -> str:
     return "edgeattr reproduce negative-evidence " + " ".join(flags)
 
 
+def _seeds(seeds: Sequence[int]) -> str:
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
+
+
 def _figure_row(name: str, result: Mapping[str, Any]) -> str:
     spread = result["spread"][name]
     first = result["per_seed"][0]
@@ -97,10 +107,8 @@ def _figure_row(name: str, result: Mapping[str, Any]) -> str:
     )
 
 
-def _weights(num_colours: int, weights: Mapping[str, List[List[float]]]) -> str:
-    names = ", ".join(COLOUR_NAMES[: num_colours + 1])
-    rows = "; ".join("(" + ", ".join(f"{w:.4g}" for w in row) + ")" for matrix in weights.values() for row in matrix)
-    return f"({names}) = {rows}"
+def _weights(rows: List[List[float]]) -> str:
+    return "; ".join("(" + ", ".join(f"{w:.4g}" for w in row) + ")" for row in rows)
 
 
 def _variant(recipe: str, seeds: Sequence[int], variant: str, result: Mapping[str, Any]) -> List[str]:
@@ -111,16 +119,21 @@ def _variant(recipe: str, seeds: Sequence[int], variant: str, result: Mapping[st
         f"**{title}**: {first['explained_nodes']} of {first['candidate_nodes']} selected nodes of the seed-{seeds[0]} test graph explained "
         f"(per seed: {', '.join(str(s['explained_nodes']) for s in result['per_seed'])}).",
         "",
-        f"| figure | paper | seed {seeds[0]} (± std over nodes) | mean ± std over {len(seeds)} seeds | min – max over seeds |",
+        f"| figure | paper | seed {seeds[0]} (± std over nodes) | mean ± std over {_seeds(seeds)} | min – max over seeds |",
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [_figure_row(name, result) for name in LABELS if name in result["spread"]]
-    lines += ["", f"Weights of the seed-{seeds[0]} model, one row per logit: {_weights(num_colours, first['weights'])}."]
+    weights = [row for matrix in first["weights"].values() for row in matrix]
+    lines += [
+        "",
+        f"Weights of the seed-{seeds[0]} model, one row per logit, over ({', '.join(COLOUR_NAMES[: num_colours + 1])}): {_weights(weights)}"
+        + (f"; the reference notebook prints {_weights(REFERENCE_WEIGHTS[num_colours])}." if num_colours in REFERENCE_WEIGHTS else "."),
+    ]
     shown = first.get("shown")
     if shown:
         links = ", ".join(f"{shown[f'{c}_links']} {c}" for c in COLOUR_NAMES[1 : num_colours + 1])
         lines.append(
-            f"The figure `negative_evidence_{num_colours}class.png` of seed {seeds[0]} shows white node {shown['node']} "
+            f"The run's figure `negative_evidence_{num_colours}class.png` (seed {seeds[0]}) shows white node {shown['node']} "
             f"({links} and {shown['white_links']} white neighbours; label {COLOUR_NAMES[shown['label'] + 1]})."
         )
     return lines
@@ -140,7 +153,7 @@ def section(results: Mapping[str, Any]) -> str:
         seeds = entry["seeds"]
         minutes = [sum(result["per_seed"][i]["seconds"] for result in entry["variants"].values()) / 60 for i in range(len(seeds))]
         lines += [
-            f"### Recipe `{recipe}`: seeds {', '.join(map(str, seeds))}",
+            f"### Recipe `{recipe}`: {_seeds(seeds)}",
             "",
             f"Ran, for S = {', '.join(map(str, seeds))}, one process at a time under `nice -n 19` on a shared 2-core CPU "
             f"({entry['threads']} torch threads; {', '.join(f'{m:.1f}' for m in minutes)} minutes per seed):",
