@@ -342,7 +342,7 @@ def _draw(folder: ResultFolder, data: Data, node: int, explained: NodeExplanatio
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    r"""The experiment's flags; the defaults are the paper's sizes and finish on a 2-core CPU in about ten minutes per seed."""
+    r"""The experiment's flags; the defaults are the paper's sizes: about 25 minutes per seed on a shared 2-core CPU."""
     parser.add_argument("--recipe", choices=RECIPES, default=RECIPES[0],
                         help="paper: the reference's graphs (counts cycling through all ordered pairs) and per-graph Adam steps; "
                              "edgeattr: random counts and full-batch steps (default: paper)")

@@ -140,7 +140,7 @@ def _variant(recipe: str, seeds: Sequence[int], variant: str, result: Mapping[st
 
 
 def section(results: Mapping[str, Any]) -> str:
-    r"""The generated section: per recipe what ran, then one table per variant.
+    r"""The generated section: per recipe (in the order of :data:`RECIPES`) what ran, then one table per variant.
 
     Args:
         results (Mapping): The result file (what :func:`merge_runs` returns).
@@ -149,8 +149,8 @@ def section(results: Mapping[str, Any]) -> str:
         str: The section, markers included.
     """
     lines: List[str] = []
-    for recipe, entry in results.items():
-        seeds = entry["seeds"]
+    for recipe in sorted(results, key=lambda name: RECIPES.index(name) if name in RECIPES else len(RECIPES)):
+        entry, seeds = results[recipe], results[recipe]["seeds"]
         minutes = [sum(result["per_seed"][i]["seconds"] for result in entry["variants"].values()) / 60 for i in range(len(seeds))]
         lines += [
             f"### Recipe `{recipe}`: {_seeds(seeds)}",
