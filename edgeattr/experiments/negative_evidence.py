@@ -15,13 +15,21 @@ per class, cross-entropy + L1): cos(P, GNNExplainer) (paper, 3 classes: 0.9977 �
 0.0038) and cos(g, GNNExplainer). Means and standard deviations over the
 explained white nodes of a test graph; the model is trained on other graphs.
 
-Writes nodes_<k>class.csv (one row per explained node), summary.json and
+``--recipe paper`` (the default) builds the graphs and trains as the paper's
+reference notebooks do (counts cycling through all ordered pairs, one Adam
+step per training graph); ``--recipe edgeattr`` draws the counts at random and
+takes full-batch steps. ``--seeds N`` repeats the run for N seeds and reports
+every figure's mean ± std, min-max and first seed's value.
+
+Writes nodes_<k>class.csv (one row per explained node of the first seed;
+nodes_<k>class_seed<s>.csv for the others), summary.json and
 negative_evidence_<k>class.png (the panels around one node).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict
 
@@ -33,8 +41,9 @@ from edgeattr.adapters.pyg import PyGAdapter
 from edgeattr.attribution import EdgeGradient, GNNExplainer, GradientSign
 from edgeattr.experiments.cache import load_or_train
 from edgeattr.experiments.models import SumSAGE
+from edgeattr.experiments.negative_evidence_recipes import RECIPES, model_weights, recipe_graphs, train_per_graph
 from edgeattr.experiments.outputs import ResultFolder, progress
-from edgeattr.experiments.synthetic import negative_evidence_graph
+from edgeattr.experiments.seed_spread import spread_over_seeds
 from edgeattr.experiments.training import train_node_classifier
 from edgeattr.metrics import cosine_similarity
 from edgeattr.plotting import edge_attribution_figure
@@ -105,27 +114,34 @@ def train_sum_sage(
     seed: int = 0,
     cache_dir: Optional[str] = "",
     config: Optional[Mapping[str, Any]] = None,
+    recipe: str = "edgeattr",
 ) -> Tuple[SumSAGE, Dict[str, float]]:
     r"""Trains the paper's 1-layer sum GraphSAGE on the masked nodes of one or more graphs.
 
-    The graphs are trained on together as one disjoint union, full batch, with
-    Adam and binary cross-entropy (two colours: one logit) or cross-entropy
-    (more colours: one logit per class), plus ``l1`` times the weights' L1 norm.
+    Adam with binary cross-entropy (two colours: one logit) or cross-entropy
+    (more colours: one logit per class), plus ``l1`` times the weights' L1
+    norm. The initial weights are drawn right after ``torch.manual_seed(seed)``.
+    Recipe ``edgeattr`` takes one full-batch step per epoch on the disjoint
+    union of the graphs; ``paper`` one step per graph per epoch, in order
+    (:func:`~edgeattr.experiments.negative_evidence_recipes.train_per_graph`).
 
     Args:
         graphs (Sequence[Data]): Negative-evidence graphs with the same colours.
         masks (Sequence[Tensor]): Bool ``(N,)`` per graph: the nodes trained on.
-        epochs (int): Optimisation steps.
+        epochs (int): Epochs.
         lr (float): Adam's learning rate.
         l1 (float): L1 penalty. (default: ``0.01``)
         seed (int): Seed of the initial weights. (default: ``0``)
         cache_dir (str, optional): Trained-model cache, as :func:`~edgeattr.experiments.cache.load_or_train`
             takes it (``None``: the default folder); ``""`` trains without it. (default: ``""``)
         config (Mapping, optional): What generated the graphs, part of the cache key.
+        recipe (str): ``'edgeattr'`` or ``'paper'``, part of the cache key. (default: ``'edgeattr'``)
 
     Returns:
         tuple: The model in eval mode and ``{"train_accuracy": ...}``.
     """
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     union = Batch.from_data_list(list(graphs))
     train_mask = torch.cat(list(masks))
     num_colours = union.link_counts.size(1)
@@ -133,10 +149,13 @@ def train_sum_sage(
     model = SumSAGE(union.num_features, 1 if num_colours == 2 else num_colours)
 
     def train(model: SumSAGE) -> Dict[str, float]:
-        accuracy = train_node_classifier(model, union.x, union.edge_index, union.y, train_mask, epochs=epochs, lr=lr, l1=l1, seed=seed)
+        if recipe == "paper":
+            accuracy = train_per_graph(model, graphs, masks, epochs=epochs, lr=lr, l1=l1)
+        else:
+            accuracy = train_node_classifier(model, union.x, union.edge_index, union.y, train_mask, epochs=epochs, lr=lr, l1=l1, seed=seed)
         return {"train_accuracy": accuracy}
 
-    key = {"experiment": "negative-evidence", "model": "SumSAGE", **dict(config or {}), "epochs": epochs, "lr": lr, "l1": l1, "seed": seed}
+    key = {"experiment": "negative-evidence", "model": "SumSAGE", "recipe": recipe, **dict(config or {}), "epochs": epochs, "lr": lr, "l1": l1, "seed": seed}
     metrics = load_or_train(model, key, train, cache_dir)
     model.eval()
     return model, metrics
@@ -231,27 +250,30 @@ def comparisons(explained: NodeExplanations) -> Dict[str, float]:
     return row
 
 
-def run_variant(args: argparse.Namespace, num_colours: int, folder: ResultFolder) -> Dict[str, Any]:
-    r"""Builds the graphs, trains (or loads) the model, explains the test graph's nodes and writes the files.
+def run_variant(args: argparse.Namespace, num_colours: int, seed: int, folder: ResultFolder) -> Dict[str, Any]:
+    r"""Builds the graphs of ``args.recipe``, trains (or loads) the model, explains the test graph's nodes and writes the files.
 
     Args:
         args (Namespace): The parsed flags of :func:`add_arguments`.
         num_colours (int): Colours, i.e. classes.
-        folder (ResultFolder): Where the CSV and the figure go.
+        seed (int): Seed of graphs, training and explanations.
+        folder (ResultFolder): Where the CSV and (for ``seed == args.seed``) the figure go.
 
     Returns:
-        dict: The variant's summary (means, standard deviations, the paper's numbers, sizes).
+        dict: The seed's summary: ``seed``, sizes, accuracies, ``{"mean", "std"}`` over
+        the explained nodes of every cosine, the trained ``weights``, the drawn node and ``seconds``.
     """
+    started = time.perf_counter()
     shape = dict(
         num_nodes=args.graph_size, nodes_per_colour=args.nodes_per_colour, num_colours=num_colours,
-        min_links=args.min_links, max_links=args.max_links, p_white=args.p_white, distinct=True,
+        min_links=args.min_links, max_links=args.max_links, p_white=args.p_white,
     )
     margin = paper_margin(num_colours)
-    test = negative_evidence_graph(**shape, seed=args.seed)
-    train_graphs = [negative_evidence_graph(**shape, seed=args.seed + 1 + i) for i in range(args.train_graphs)]
+    train_graphs, test = recipe_graphs(args.recipe, shape, args.train_graphs, seed)
     model, metrics = train_sum_sage(
         train_graphs, [explained_nodes(g, min_margin=margin) for g in train_graphs], epochs=args.epochs, lr=args.lr,
-        l1=args.l1, seed=args.seed, cache_dir=args.cache_dir, config={**shape, "train_graphs": args.train_graphs, "min_margin": margin},
+        l1=args.l1, seed=seed, cache_dir=args.cache_dir, config={**shape, "train_graphs": args.train_graphs, "min_margin": margin},
+        recipe=args.recipe,
     )
     candidates = explained_nodes(test, min_margin=margin).nonzero().view(-1)
     with torch.no_grad():
@@ -261,24 +283,49 @@ def run_variant(args: argparse.Namespace, num_colours: int, folder: ResultFolder
     nodes = candidates[: args.explained].tolist() if args.explained > 0 else candidates.tolist()
 
     rows, shown = [], None
-    for node in progress(nodes, f"explaining ({num_colours} colours)"):
-        explained = explain_node(model, test, node, args.eps, {**GNNEXPLAINER_OPTIONS, "epochs": args.gnnexplainer_epochs}, seed=args.seed)
+    for node in progress(nodes, f"explaining ({num_colours} colours, seed {seed})"):
+        explained = explain_node(model, test, node, args.eps, {**GNNEXPLAINER_OPTIONS, "epochs": args.gnnexplainer_epochs}, seed=seed)
         shown = shown or (node, explained)
         counts = {f"{COLOUR_NAMES[c + 1]}_links": int(test.link_counts[node, c]) for c in range(num_colours)}
         white_links = int((test.white_mask[test.edge_index[0]] & (test.edge_index[1] == node)).sum())
         rows.append({"node": node, "label": int(test.y[node]), "predicted": int(predicted[node]), **counts, "white_links": white_links, **comparisons(explained)})
-    folder.write_csv(f"nodes_{num_colours}class.csv", rows)
-    if shown is not None:
+    first = seed == args.seed
+    folder.write_csv(f"nodes_{num_colours}class.csv" if first else f"nodes_{num_colours}class_seed{seed}.csv", rows)
+    if shown is not None and first:
         _draw(folder, test, *shown, num_colours)
 
     summary: Dict[str, Any] = {
-        "colours": num_colours, "explained_nodes": len(rows), "candidate_nodes": int(candidates.numel()),
-        "edges": int(test.num_edges), "test_accuracy": test_accuracy, **metrics, "paper": PAPER.get(str(num_colours), {}),
+        "seed": seed, "colours": num_colours, "explained_nodes": len(rows), "candidate_nodes": int(candidates.numel()),
+        "edges": int(test.num_edges), "test_accuracy": test_accuracy, **metrics, "weights": model_weights(model),
+        "shown": rows[0] if rows else None,
     }
     for name in (key for key in (rows[0] if rows else {}) if key.startswith("cos_")):
         values = torch.tensor([row[name] for row in rows], dtype=torch.float64)
         summary[name] = {"mean": float(values.mean()), "std": float(values.std()) if len(rows) > 1 else 0.0}
+    summary["seconds"] = time.perf_counter() - started
     return summary
+
+
+def seed_figures(summary: Mapping[str, Any]) -> Dict[str, float]:
+    r"""The figures of one seed's summary that spread over seeds: every cosine's mean over nodes and the accuracies."""
+    figures = {name: float(value["mean"]) for name, value in summary.items() if name.startswith("cos_")}
+    return {**figures, "test_accuracy": float(summary["test_accuracy"]), "train_accuracy": float(summary["train_accuracy"])}
+
+
+def variant_result(num_colours: int, per_seed: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    r"""One variant over seeds: the paper's numbers, each seed's summary and the spread of its figures.
+
+    Args:
+        num_colours (int): Colours of the variant.
+        per_seed (Sequence[Mapping]): What :func:`run_variant` returns, per seed, the first seed first.
+
+    Returns:
+        dict: ``paper``, ``per_seed`` and ``spread`` (:func:`~edgeattr.experiments.seed_spread.spread_over_seeds` of :func:`seed_figures`).
+    """
+    return {
+        "paper": PAPER.get(str(num_colours), {}), "per_seed": list(per_seed),
+        "spread": spread_over_seeds([seed_figures(summary) for summary in per_seed]),
+    }
 
 
 def _draw(folder: ResultFolder, data: Data, node: int, explained: NodeExplanations, num_colours: int) -> None:
@@ -295,7 +342,11 @@ def _draw(folder: ResultFolder, data: Data, node: int, explained: NodeExplanatio
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    r"""The experiment's flags; defaults finish on a 2-core CPU in minutes, ``--explained 0`` is the paper's size."""
+    r"""The experiment's flags; the defaults are the paper's sizes: about 25 minutes per seed on a shared 2-core CPU."""
+    parser.add_argument("--recipe", choices=RECIPES, default=RECIPES[0],
+                        help="paper: the reference's graphs (counts cycling through all ordered pairs) and per-graph Adam steps; "
+                             "edgeattr: random counts and full-batch steps (default: paper)")
+    parser.add_argument("--seeds", type=int, default=1, help="train and explain with seeds --seed .. --seed + N - 1 and report the spread (default: 1)")
     parser.add_argument("--classes", type=int, nargs="+", default=[2, 3], help="colours (= classes) of each variant (default: 2 3)")
     parser.add_argument("--graph-size", type=int, default=2000, help="nodes per graph (default: 2000, as the paper)")
     parser.add_argument("--nodes-per-colour", type=int, default=10, help="coloured nodes per colour (default: 10)")
@@ -306,20 +357,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=1000, help="training epochs (default: 1000)")
     parser.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate (default: 0.01)")
     parser.add_argument("--l1", type=float, default=0.01, help="L1 penalty on the weights (default: 0.01)")
-    parser.add_argument("--explained", type=int, default=100, help="white nodes explained per variant; 0: all, as the paper (default: 100)")
+    parser.add_argument("--explained", type=int, default=0, help="white nodes explained per variant; 0: all, as the paper (default: 0)")
     parser.add_argument("--eps", type=float, default=0.001, help="threshold of the gradient sign (default: 0.001)")
     parser.add_argument("--gnnexplainer-epochs", type=int, default=100, help="GNNExplainer's epochs (default: 100)")
 
 
+#: Flags that say where results go, not what ran.
+_PLACES = ("out", "cache_dir", "root", "run", "command", "experiment")
+
+
 def run(args: argparse.Namespace) -> Dict[str, Any]:
-    r"""Runs every variant of ``args.classes`` and writes ``summary.json``; returns the summary."""
+    r"""Runs every variant of ``args.classes`` for every seed and writes ``summary.json``; returns the summary.
+
+    Returns:
+        dict: ``recipe``, ``seeds``, ``settings`` (the flags), ``threads`` and
+        ``variants``: ``{"<k>class": variant_result(...)}``.
+    """
     if any(k < 2 for k in args.classes):
         raise ValueError(f"--classes takes numbers of colours of at least 2, got {args.classes}")
+    if args.seeds < 1:
+        raise ValueError(f"--seeds takes the number of seeds to run, at least 1, got {args.seeds}")
     folder = ResultFolder(args.out)
-    summary = {f"{k}class": run_variant(args, k, folder) for k in args.classes}
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    variants = {f"{k}class": variant_result(k, [run_variant(args, k, seed, folder) for seed in seeds]) for k in args.classes}
+    settings = {name: value for name, value in sorted(vars(args).items()) if name not in _PLACES and name not in ("seed", "seeds")}
+    summary = {"recipe": args.recipe, "seeds": seeds, "settings": settings, "threads": torch.get_num_threads(), "variants": variants}
     folder.write_json("summary.json", summary)
-    for name, result in summary.items():
-        numbers = ", ".join(f"{key} {value['mean']:.4f} ± {value['std']:.4f}" for key, value in result.items() if key.startswith("cos_"))
-        print(f"{name}: {result['explained_nodes']} nodes, test accuracy {result['test_accuracy']:.3f}; {numbers}")
+    for name, result in variants.items():
+        numbers = ", ".join(
+            f"{key} {value['mean']:.4f} ± {value['std']:.4f} [{value['min']:.4f}, {value['max']:.4f}]" for key, value in result["spread"].items()
+        )
+        print(f"{name} ({args.recipe}, seeds {seeds[0]}-{seeds[-1]}): {numbers}")
     print(f"wrote {folder.path}")
     return summary

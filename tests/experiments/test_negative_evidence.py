@@ -69,10 +69,11 @@ def test_explained_nodes_follow_the_papers_selection():
         assert bool(selected[node]) == clear
 
 
-def _run(tmp_path, classes):
+def _run(tmp_path, classes, recipe, seeds=1):
     out = tmp_path / "run"
     argv = [
         "reproduce", "negative-evidence", "--out", str(out), "--cache-dir", "", "--classes", *map(str, classes),
+        "--recipe", recipe, "--seeds", str(seeds),
         "--graph-size", "160", "--nodes-per-colour", "6", "--max-links", "6", "--p-white", "0.01",
         "--train-graphs", "2", "--epochs", "300", "--lr", "0.05", "--explained", "4",
         # a short training leaves the white weight near 1e-3 (Adam's steps around L1's kink), not the paper's 2e-4
@@ -82,9 +83,12 @@ def _run(tmp_path, classes):
     return out
 
 
-def test_binary_end_to_end(tmp_path):
-    out = _run(tmp_path, [2])
-    summary = json.loads((out / "summary.json").read_text())["2class"]
+@pytest.mark.parametrize("recipe", ["paper", "edgeattr"])
+def test_binary_end_to_end(tmp_path, recipe):
+    out = _run(tmp_path, [2], recipe)
+    result = json.loads((out / "summary.json").read_text())
+    assert result["recipe"] == recipe and result["seeds"] == [0]
+    summary = result["variants"]["2class"]["per_seed"][0]
     assert summary["explained_nodes"] == 4 and summary["test_accuracy"] > 0.9
     # GNNExplainer keeps the positive evidence: the gradient sign P; the reverse one the negative evidence.
     assert summary["cos_sign_gnnexplainer"]["mean"] > 0.97
@@ -92,7 +96,7 @@ def test_binary_end_to_end(tmp_path):
     # GNNExplainer minus its reverse recovers the signed gradient, GNNExplainer alone does not.
     assert summary["cos_gradient_difference"]["mean"] > 0.95
     assert summary["cos_gradient_gnnexplainer"]["mean"] < summary["cos_gradient_difference"]["mean"] - 0.1
-    assert summary["paper"]["cos_sign_gnnexplainer"] == [0.9979, 0.0029]
+    assert result["variants"]["2class"]["paper"]["cos_sign_gnnexplainer"] == [0.9979, 0.0029]
     with open(out / "nodes_2class.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4
@@ -102,13 +106,39 @@ def test_binary_end_to_end(tmp_path):
     assert (out / "negative_evidence_2class.png").stat().st_size > 10_000
 
 
-def test_three_colours_end_to_end(tmp_path):
-    out = _run(tmp_path, [3])
-    summary = json.loads((out / "summary.json").read_text())["3class"]
+@pytest.mark.parametrize("recipe", ["paper", "edgeattr"])
+def test_three_colours_end_to_end(tmp_path, recipe):
+    out = _run(tmp_path, [3], recipe)
+    summary = json.loads((out / "summary.json").read_text())["variants"]["3class"]["per_seed"][0]
     assert summary["test_accuracy"] > 0.9
     assert summary["cos_sign_gnnexplainer"]["mean"] > 0.97
     assert "cos_gradient_difference" not in summary
     assert (out / "nodes_3class.csv").exists() and (out / "negative_evidence_3class.png").stat().st_size > 10_000
+
+
+def test_two_seeds_report_the_spread_of_every_figure(tmp_path):
+    out = _run(tmp_path, [2], "paper", seeds=2)
+    result = json.loads((out / "summary.json").read_text())
+    assert result["seeds"] == [0, 1]
+    variant = result["variants"]["2class"]
+    assert [s["seed"] for s in variant["per_seed"]] == [0, 1]
+    per_seed = []
+    for name in ("nodes_2class.csv", "nodes_2class_seed1.csv"):
+        with open(out / name) as handle:
+            rows = list(csv.DictReader(handle))
+        figures = {key: sum(float(row[key]) for row in rows) / len(rows) for key in rows[0] if key.startswith("cos_")}
+        per_seed.append(figures)
+    for index, summary in enumerate(variant["per_seed"]):
+        per_seed[index]["test_accuracy"] = summary["test_accuracy"]
+        per_seed[index]["train_accuracy"] = summary["train_accuracy"]
+    assert set(variant["spread"]) == set(per_seed[0]) and len(per_seed[0]) == 6
+    for key, spread in variant["spread"].items():
+        a, b = per_seed[0][key], per_seed[1][key]
+        # two seeds: mean (a + b) / 2, sample standard deviation |a - b| / sqrt(2)
+        assert spread["mean"] == pytest.approx((a + b) / 2, abs=1e-12)
+        assert spread["std"] == pytest.approx(abs(a - b) / 2 ** 0.5, abs=1e-12)
+        assert (spread["min"], spread["max"], spread["first"], spread["n"]) == pytest.approx((min(a, b), max(a, b), a, 2), abs=1e-12)
+    assert per_seed[0]["cos_sign_gnnexplainer"] != per_seed[1]["cos_sign_gnnexplainer"], "the seeds give different graphs"
 
 
 def test_explaining_on_the_edges_into_the_node_matches_the_full_graph():
