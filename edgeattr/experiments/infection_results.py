@@ -2,7 +2,7 @@ r"""The infection experiment's results: the spread of its figures over seeds, an
 
 ``python -m edgeattr.experiments.infection_results --write-docs docs/results/infection.json``
 rewrites the generated section of ``docs/reproduction/infection.md`` from the
-committed results file; ``--collect SUMMARY ...`` first writes that file from the
+committed results file; ``--runs SUMMARY ...`` first writes that file from the
 ``summary.json`` of one or more runs of ``edgeattr reproduce infection`` (one per recipe).
 """
 
@@ -12,11 +12,11 @@ import argparse
 import json
 import math
 import pathlib
-import statistics
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from edgeattr.doc_sections import GeneratedSection
+from edgeattr.experiments import seed_spread
 
 #: What the paper reports for this experiment.
 PAPER = {"best_walk_accuracy": 99.08, "amp_ave_accuracy": 91.13, "cosine_mean": 0.8472, "cosine_std": 0.0672,
@@ -36,26 +36,21 @@ PAGE, RESULTS = "docs/reproduction/infection.md", "docs/results/infection.json"
 
 
 def spread(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, float]]:
-    r"""Each of :data:`FIGURES` over the seeds' rows.
+    r"""Each of :data:`FIGURES` over the seeds' rows (see :func:`~edgeattr.experiments.seed_spread.spread`).
 
     Args:
         rows (Sequence[dict]): One row per trained model, the first seed first.
 
     Returns:
-        dict: figure -> ``mean``, ``std`` (sample standard deviation, :math:`\sqrt{\sum_i (x_i - \bar x)^2 / (n - 1)}`;
-        0 for one seed), ``min``, ``max`` and ``first`` (the first row's value).
+        dict: figure -> ``mean``, ``std`` (sample standard deviation; 0 for one seed), ``min``, ``max``,
+        ``first`` (the first row's value) and ``n``.
 
     Raises:
         ValueError: without rows.
     """
     if not rows:
         raise ValueError("no seed to summarise: train at least one model")
-    result = {}
-    for figure in FIGURES:
-        values = [float(row[figure]) for row in rows]
-        result[figure] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                          "min": min(values), "max": max(values), "first": values[0]}
-    return result
+    return {figure: seed_spread.spread([float(row[figure]) for row in rows]) for figure in FIGURES}
 
 
 def collect(summaries: Sequence[str], results: str) -> None:
@@ -147,14 +142,14 @@ def write_docs(results: str, page: str = PAGE) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    r"""``python -m edgeattr.experiments.infection_results --write-docs RESULTS [--collect SUMMARY ...] [--page PAGE]``."""
+    r"""``python -m edgeattr.experiments.infection_results --write-docs RESULTS [--runs SUMMARY ...] [--page PAGE]``."""
     parser = argparse.ArgumentParser(description="Rewrite the results section of the infection page from a results file.")
     parser.add_argument("--write-docs", required=True, metavar="RESULTS", help=f"the results file (the repository's: {RESULTS})")
-    parser.add_argument("--collect", nargs="+", metavar="SUMMARY", help="first write RESULTS from these summary.json files, one per run")
+    parser.add_argument("--runs", nargs="+", metavar="SUMMARY", help="first write RESULTS from these summary.json files, one per run")
     parser.add_argument("--page", default=PAGE, help=f"the page to rewrite (default: {PAGE})")
     options = parser.parse_args(argv)
-    if options.collect:
-        collect(options.collect, options.write_docs)
+    if options.runs:
+        collect(options.runs, options.write_docs)
     write_docs(options.write_docs, options.page)
     return 0
 

@@ -32,9 +32,7 @@ from torch_geometric.nn import GraphSAGE
 
 from edgeattr.experiments.cache import load_or_train
 from edgeattr.experiments.outputs import progress
-
-#: The training recipes, by their ``--recipe`` name.
-RECIPES = ("paper", "edgeattr")
+from edgeattr.experiments.training import RECIPES
 
 #: Adam's settings in both recipes (the reference's).
 LEARNING_RATE, WEIGHT_DECAY = 0.005, 3e-4

@@ -156,7 +156,7 @@ def train_sum_sage(
         return {"train_accuracy": accuracy}
 
     key = {"experiment": "negative-evidence", "model": "SumSAGE", "recipe": recipe, **dict(config or {}), "epochs": epochs, "lr": lr, "l1": l1, "seed": seed}
-    metrics = load_or_train(model, key, train, cache_dir)
+    metrics = load_or_train(model, key, train, cache_dir, code=[train_node_classifier, train_per_graph])
     model.eval()
     return model, metrics
 

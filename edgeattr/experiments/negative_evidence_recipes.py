@@ -20,10 +20,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from edgeattr.experiments.synthetic import negative_evidence_graph
-from edgeattr.experiments.training import classification_loss, node_accuracy
-
-#: The recipes, the default first.
-RECIPES = ("paper", "edgeattr")
+from edgeattr.experiments.training import RECIPES, classification_loss, node_accuracy
 
 
 def count_cycle(num_colours: int, min_links: int, max_links: int) -> List[Tuple[int, ...]]:

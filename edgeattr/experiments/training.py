@@ -10,6 +10,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+#: The training recipes of the experiments that take ``--recipe``, the default first: ``'paper'``, the
+#: reference code's training and sampling, quirks included; ``'edgeattr'``, edgeattr's own.
+RECIPES = ("paper", "edgeattr")
+
 
 def classification_loss(out: Tensor, y: Tensor) -> Tensor:
     r"""Binary cross-entropy for a single logit (``y`` in {0, 1}), cross-entropy for ``C > 1`` classes."""
