@@ -175,11 +175,10 @@ def write_docs(results: str, page: str = PAGE, runs: Optional[Sequence[str]] = N
         runs (Sequence[str], optional): ``summary.json`` files of runs; when given they are
             merged (:func:`merge_runs`) into ``results`` first.
     """
-    path = pathlib.Path(results)
     if runs:
         merged = merge_runs([json.loads(pathlib.Path(run).read_text()) for run in runs])
-        path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
-    SECTION.rewrite(page, section(json.loads(path.read_text())))
+        pathlib.Path(results).write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    SECTION.write_from(results, page, section)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

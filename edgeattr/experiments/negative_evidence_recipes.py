@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from edgeattr.experiments.synthetic import negative_evidence_graph
+from edgeattr.experiments.synthetic import coloured_graph, negative_evidence_graph
 from edgeattr.experiments.training import RECIPES, classification_loss, node_accuracy
 
 
@@ -102,12 +102,7 @@ def cycled_negative_evidence_graph(
                 link(node, u)
 
     edge_index = torch.tensor([[u, v] for u in range(num_nodes) for v in neighbours[u]], dtype=torch.long).t()
-    colour = torch.zeros(num_nodes, dtype=torch.long)
-    colour[:num_coloured] = torch.arange(num_colours).repeat_interleave(nodes_per_colour) + 1
-    y = colour - 1
-    y[num_coloured:] = counts[num_coloured:].argmax(1)
-    x = torch.nn.functional.one_hot(colour, num_colours + 1).float()
-    return Data(x=x, edge_index=edge_index, y=y, white_mask=colour == 0, link_counts=counts)
+    return coloured_graph(edge_index, counts, nodes_per_colour)
 
 
 def recipe_graphs(recipe: str, shape: Mapping[str, int | float], num_train: int, seed: int) -> Tuple[List[Data], Data]:

@@ -88,11 +88,33 @@ def negative_evidence_graph(
     edge_index = torch.cat([torch.stack([torch.cat(sources), torch.cat(targets)]), pairs], 1)
     edge_index = coalesce(to_undirected(edge_index, num_nodes=num_nodes), num_nodes=num_nodes)
 
-    y = colour - 1
-    y[white] = counts.argmax(1)
-    x = torch.nn.functional.one_hot(colour, num_colours + 1).float()
     link_counts = torch.zeros(num_nodes, num_colours, dtype=torch.long)
     link_counts[white] = counts
+    return coloured_graph(edge_index, link_counts, nodes_per_colour)
+
+
+def coloured_graph(edge_index: torch.Tensor, link_counts: torch.Tensor, nodes_per_colour: int) -> Data:
+    r"""A negative-evidence graph from its edges and the white nodes' link counts.
+
+    Nodes ``0 .. C * nodes_per_colour - 1`` are coloured, ``nodes_per_colour``
+    per colour in order, the rest white; a coloured node's label is its colour,
+    a white node's the colour of its largest count (0-based).
+
+    Args:
+        edge_index (Tensor): The edges, ``(2, E)``.
+        link_counts (Tensor): :math:`k_c` of each white node, 0 for coloured nodes, ``(N, C)``.
+        nodes_per_colour (int): Coloured nodes per colour.
+
+    Returns:
+        :class:`~torch_geometric.data.Data` as :func:`negative_evidence_graph` gives it.
+    """
+    num_nodes, num_colours = link_counts.shape
+    num_coloured = num_colours * nodes_per_colour
+    colour = torch.zeros(num_nodes, dtype=torch.long)  # 0 = white
+    colour[:num_coloured] = torch.arange(num_colours).repeat_interleave(nodes_per_colour) + 1
+    y = colour - 1
+    y[num_coloured:] = link_counts[num_coloured:].argmax(1)
+    x = torch.nn.functional.one_hot(colour, num_colours + 1).float()
     return Data(x=x, edge_index=edge_index, y=y, white_mask=colour == 0, link_counts=link_counts)
 
 
