@@ -22,6 +22,8 @@ UNAVAILABLE = {
         "DIG library's file host) and its files are not among the raw data; leave it out of the grid"
     ),
 }
+#: PyG's ``Planetoid`` splits the experiments use: the public one (edgeattr's recipe), ``geom-gcn`` split 0 (the paper's).
+PLANETOID_SPLITS = ("public", "geom-gcn")
 #: Fractions of the seeded train/validation split of a graph dataset; the rest is the test set.
 GRAPH_SPLIT = (0.6, 0.2)
 
@@ -84,14 +86,16 @@ def dataset_task(name: str) -> str:
     return "node" if canonical_name(name) in NODE_DATASETS else "graph"
 
 
-def load_dataset(name: str, root: str, seed: int = 0) -> LoadedDataset:
+def load_dataset(name: str, root: str, seed: int = 0, planetoid_split: str = "public") -> LoadedDataset:
     r"""Loads one of the paper's datasets with PyG's own class.
 
-    Node tasks: ``Planetoid`` (Cora, CiteSeer) with its public split (the
-    paper's ``geom-gcn`` split needs split files that are not part of the raw
-    data), ``WebKB`` (Cornell, Texas, Wisconsin) with its fixed split 0. Graph
-    tasks: ``TUDataset`` (MUTAG, PROTEINS), split 60/20/20 into train,
-    validation and test graphs by a permutation drawn with ``seed``.
+    Node tasks: ``Planetoid`` (Cora, CiteSeer) with its ``public`` split or
+    the paper's ``geom-gcn`` split 0 (whose files PyG reads from
+    ``root/Planetoid/<name>/geom-gcn/raw``), ``WebKB`` (Cornell, Texas,
+    Wisconsin) with its split 0. Graph tasks: ``TUDataset`` (MUTAG, PROTEINS),
+    split 60/20/20 into train, validation and test graphs by the permutation
+    ``torch.randperm`` draws from a generator seeded with ``seed``: the one the
+    reference's ``dataset.shuffle()`` draws right after ``torch.manual_seed(seed)``.
 
     Args:
         name (str): Dataset name, any casing (``"Citeseer"`` works).
@@ -99,25 +103,29 @@ def load_dataset(name: str, root: str, seed: int = 0) -> LoadedDataset:
             ``root/WebKB/cornell``, ``root/TUDataset/MUTAG`` (each class reads
             ``raw/`` and writes ``processed/`` there, so it must be writable).
         seed (int, optional): Seed of the graph split. (default: ``0``)
+        planetoid_split (str, optional): ``"public"`` or ``"geom-gcn"``: the
+            split of Cora and CiteSeer. (default: ``"public"``)
 
     Returns:
         :class:`LoadedDataset`.
 
     Raises:
-        ValueError: for Graph-SST2 (not obtainable offline) or an unknown name.
+        ValueError: for Graph-SST2 (not obtainable offline), an unknown name or split.
     """
     name = canonical_name(name)
+    if planetoid_split not in PLANETOID_SPLITS:
+        raise ValueError(f"unknown Planetoid split {planetoid_split!r}; choose from {', '.join(PLANETOID_SPLITS)}")
     if name in NODE_DATASETS:
-        return _node_dataset(name, root)
+        return _node_dataset(name, root, planetoid_split)
     return _graph_dataset(name, root, seed)
 
 
-def _node_dataset(name: str, root: str) -> LoadedDataset:
+def _node_dataset(name: str, root: str, planetoid_split: str) -> LoadedDataset:
     from torch_geometric.datasets import Planetoid, WebKB
 
     kind, pyg_name = NODE_DATASETS[name]
     folder = os.path.join(root, kind)
-    dataset = Planetoid(folder, pyg_name) if kind == "Planetoid" else WebKB(folder, pyg_name)
+    dataset = Planetoid(folder, pyg_name, split=planetoid_split) if kind == "Planetoid" else WebKB(folder, pyg_name)
     data = dataset[0]
     for key in ("train_mask", "val_mask", "test_mask"):
         mask: Tensor = data[key]
@@ -138,4 +146,4 @@ def _graph_dataset(name: str, root: str, seed: int) -> LoadedDataset:
     )
 
 
-__all__ = ["load_dataset", "dataset_task", "canonical_name", "LoadedDataset", "NODE_DATASETS", "GRAPH_DATASETS", "UNAVAILABLE"]
+__all__ = ["load_dataset", "dataset_task", "canonical_name", "LoadedDataset", "NODE_DATASETS", "GRAPH_DATASETS", "UNAVAILABLE", "PLANETOID_SPLITS"]

@@ -9,7 +9,8 @@ import torch
 from torch_geometric.data import Data
 
 from edgeattr.experiments.datasets import LoadedDataset, load_dataset
-from edgeattr.experiments.grid import GridConfig, trained_model
+from edgeattr.experiments.grid import GridConfig
+from edgeattr.experiments.grid_training import trained_model
 from edgeattr.experiments.link_prediction import split_links, train_link_predictor
 from edgeattr.experiments.models import output_mode
 from edgeattr.explaining import explain
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
 def trained(data: LoadedDataset, args: argparse.Namespace) -> Tuple[torch.nn.Module, Dict[str, float]]:
     r"""The ``--model`` of ``--layers`` trained on the dataset (or loaded from the cache of trained models), and its metrics."""
     epochs = {"node_epochs": args.epochs, "graph_epochs": args.epochs} if args.epochs is not None else {}
-    config = GridConfig(datasets=(data.name,), architectures=(ARCHITECTURES[args.model],), depths=(args.layers,),
+    config = GridConfig(datasets=(data.name,), architectures=(ARCHITECTURES[args.model],), depths=(args.layers,), recipe="edgeattr",
                         seed=args.seed, root=args.root, cache_dir=args.cache_dir, **epochs)
     return trained_model(data, ARCHITECTURES[args.model], args.layers, config)
 

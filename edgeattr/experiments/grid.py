@@ -16,38 +16,19 @@ import argparse
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypedDict
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 from torch_geometric.utils import k_hop_subgraph
 
 from edgeattr.adapters.pyg import PyGAdapter
-from edgeattr.experiments.cache import load_or_train
 from edgeattr.experiments.datasets import GRAPH_DATASETS, NODE_DATASETS, LoadedDataset, load_dataset
-from edgeattr.experiments.models import ARCHITECTURES, build_model, output_mode
+from edgeattr.experiments.grid_training import GRID_RECIPES, trained_model
+from edgeattr.experiments.models import ARCHITECTURES, output_mode
 from edgeattr.experiments.outputs import progress
-from edgeattr.experiments.training import graph_accuracy, node_accuracy, train_graph_classifier, train_node_classifier
+from edgeattr.experiments.training import RECIPES
 
-
-class NodeTraining(TypedDict):
-    r"""Training options of a node task (keyword arguments of :func:`train_node_classifier`)."""
-
-    lr: float
-    weight_decay: float
-
-
-class GraphTraining(NodeTraining):
-    r"""Training options of a graph task (keyword arguments of :func:`train_graph_classifier`)."""
-
-    batch_size: int
-
-
-#: The paper's training: Adam, learning rate 0.003; weight decay 1e-5 (node) and 1e-4 (graph tasks).
-NODE_TRAINING: NodeTraining = dict(lr=0.003, weight_decay=1e-5)
-GRAPH_TRAINING: GraphTraining = dict(lr=0.003, weight_decay=1e-4, batch_size=32)
-#: Bumped whenever training changes, so that cached models of an older recipe are not reused.
-TRAINING_VERSION = 1
 #: Node feature values of all masks run in one forward pass (about 200 MB in float32).
 VALUES_PER_PASS = 50_000_000
 #: The widest hidden layer of the grid's models (GATv2: 4 heads of 32).
@@ -64,8 +45,11 @@ class GridConfig:
         depths (tuple[int]): Numbers of layers.
         explained (int): Explained items per cell (test nodes, or test graphs
             of label 1), sampled with ``seed``; 0 explains all of them.
-        node_epochs (int): Full-batch epochs of node classifiers (paper: 1000).
-        graph_epochs (int): Epochs of graph classifiers (paper: 2000).
+        recipe (str): ``"paper"`` or ``"edgeattr"``: the split and the training
+            (:data:`~edgeattr.experiments.grid_training.GRID_RECIPES`).
+        node_epochs (int, optional): Full-batch epochs of node classifiers
+            (default: the recipe's; paper: 1000).
+        graph_epochs (int, optional): Epochs of graph classifiers (default: the recipe's; paper: 2000).
         seed (int): Seed of splits, training, sampling and explanations.
         root (str): Dataset folder (see :func:`~edgeattr.experiments.datasets.load_dataset`).
         cache_dir (str, optional): Trained-model cache (see :func:`~edgeattr.experiments.cache.load_or_train`).
@@ -78,12 +62,24 @@ class GridConfig:
     architectures: Tuple[str, ...]
     depths: Tuple[int, ...]
     explained: int = 5
-    node_epochs: int = 200
-    graph_epochs: int = 30
+    recipe: str = "paper"
+    node_epochs: Optional[int] = None
+    graph_epochs: Optional[int] = None
     seed: int = 0
     root: str = "data"
     cache_dir: Optional[str] = None
     threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.recipe not in GRID_RECIPES:
+            raise ValueError(f"unknown recipe {self.recipe!r}; choose from {', '.join(GRID_RECIPES)}")
+
+    def epochs(self, task: str) -> int:
+        r"""Training epochs of a ``"node"`` or ``"graph"`` task: the one set here, else the recipe's."""
+        recipe = GRID_RECIPES[self.recipe]
+        if task == "node":
+            return recipe.node_epochs if self.node_epochs is None else self.node_epochs
+        return recipe.graph_epochs if self.graph_epochs is None else self.graph_epochs
 
 
 @dataclass
@@ -143,13 +139,22 @@ class ExplainedItem:
             kwargs={k: as_double(v) for k, v in self.kwargs.items()},
         )
 
-    def full_mask(self) -> Tensor:
-        r"""The paper's "Full" explanation ``(1, E)``: 1 on every edge within :math:`L` hops of the
-        explained node (``torch_geometric.utils.k_hop_subgraph``), on every edge for a graph task."""
+    def full_mask(self, layerwise: bool = False) -> Tensor:
+        r"""The paper's "Full" explanation: 1 on every edge within :math:`L` hops of the explained
+        node (the edges of ``torch_geometric.utils.k_hop_subgraph``), on every edge for a graph task.
+
+        Args:
+            layerwise (bool): Give the mask ``(1, L, E)`` of the layerwise masks:
+                layer :math:`l` of :math:`L` (the first is :math:`l = 0`) holds the
+                edges within :math:`L - l` hops, whose messages at that layer can
+                still reach the node. (default: ``False``, the mask ``(1, E)``)
+        """
+        hops = range(self.depth, 0, -1) if layerwise else [self.depth]
         if self.task == "graph":
-            return torch.ones(1, self.num_edges)
-        _, _, _, within = k_hop_subgraph(self.index, self.depth, self.edge_index, num_nodes=self.args[0].size(0))
-        return within.float().view(1, -1)
+            rows = [torch.ones(self.num_edges) for _ in hops]
+        else:
+            rows = [k_hop_subgraph(self.index, h, self.edge_index, num_nodes=self.args[0].size(0))[3].float() for h in hops]
+        return torch.stack(rows).unsqueeze(0) if layerwise else rows[0].view(1, -1)
 
 
 #: A measure: the numbers of one explained item (``None`` leaves the item out, e.g. nothing to compare).
@@ -163,36 +168,6 @@ def sampled_edges(adapter: PyGAdapter, max_edges: int) -> Tensor:
     if max_edges and message_edge_ids.numel() > max_edges:
         message_edge_ids = message_edge_ids[torch.randperm(message_edge_ids.numel())[:max_edges]]
     return message_edge_ids
-
-
-def trained_model(data: LoadedDataset, architecture: str, depth: int, config: GridConfig) -> Tuple[torch.nn.Module, Dict[str, float]]:
-    r"""The model of one grid cell, trained with the paper's recipe or loaded from the cache.
-
-    Returns:
-        tuple: The model in eval mode, and its metrics (training and
-        validation accuracy when trained, test accuracy always).
-    """
-    torch.manual_seed(config.seed)
-    model = build_model(architecture, data.num_features, data.num_classes, depth, data.task, data.edge_dim)
-    epochs = config.node_epochs if data.task == "node" else config.graph_epochs
-    training = NODE_TRAINING if data.task == "node" else GRAPH_TRAINING
-    key = dict(dataset=data.name, architecture=architecture, depth=depth, task=data.task, epochs=epochs,
-               seed=config.seed, version=TRAINING_VERSION, **training)
-    if data.task == "node":
-        g = data.node_graph()
-
-        def train(m: torch.nn.Module) -> Dict[str, float]:
-            accuracy = train_node_classifier(m, g.x, g.edge_index, g.y, g.train_mask, epochs=epochs, seed=config.seed, val_mask=g.val_mask, **training)
-            return {"train_accuracy": accuracy, "val_accuracy": node_accuracy(m, g.x, g.edge_index, g.y, g.val_mask)}
-
-        metrics = load_or_train(model, key, train, config.cache_dir, code=[train_node_classifier])
-        metrics["test_accuracy"] = node_accuracy(model, g.x, g.edge_index, g.y, g.test_mask)
-    else:
-        metrics = load_or_train(model, key, lambda m: train_graph_classifier(m, data.train, data.val, epochs=epochs, seed=config.seed, **training),
-                                config.cache_dir, code=[train_graph_classifier])
-        metrics["test_accuracy"] = graph_accuracy(model, data.test)
-    model.eval()
-    return model, metrics
 
 
 def explained_items(data: LoadedDataset, model: torch.nn.Module, architecture: str, depth: int, config: GridConfig) -> List[ExplainedItem]:
@@ -249,7 +224,7 @@ def _run_cells(config: GridConfig, measure: Measure, description: str) -> Tuple[
     loaded: Dict[str, LoadedDataset] = {}
     for name, architecture, depth in progress(cells, description):
         if name not in loaded:
-            loaded[name] = load_dataset(name, config.root, seed=config.seed)
+            loaded[name] = load_dataset(name, config.root, seed=config.seed, planetoid_split=GRID_RECIPES[config.recipe].planetoid_split)
         data = loaded[name]
         model, metrics = trained_model(data, architecture, depth, config)
         models.append(dict(dataset=data.name, architecture=architecture, depth=depth, **{k: round(v, 4) for k, v in sorted(metrics.items())}))
@@ -344,8 +319,13 @@ def add_grid_arguments(parser: argparse.ArgumentParser, explained: int = 2, dept
     parser.add_argument("--architectures", nargs="+", default=list(ARCHITECTURES), help="architectures (default: GCN GAT GIN)")
     parser.add_argument("--depths", nargs="+", type=int, default=list(depths), help=f"numbers of layers (default: {' '.join(map(str, depths))}; paper: 1 2 3 4 5)")
     parser.add_argument("--explained", type=int, default=explained, help=f"explained test nodes / graphs per cell, 0 for all (default: {explained}; paper: 0)")
-    parser.add_argument("--node-epochs", type=int, default=200, help="training epochs of node classifiers (default: 200; paper: 1000)")
-    parser.add_argument("--graph-epochs", type=int, default=30, help="training epochs of graph classifiers (default: 30; paper: 2000)")
+    parser.add_argument("--recipe", choices=RECIPES, default=RECIPES[0],
+                        help="'paper': the reference code's split and training, quirks included; 'edgeattr': the public split, "
+                             "shorter training, the best validation epoch (default: paper)")
+    parser.add_argument("--node-epochs", type=int, default=None,
+                        help="training epochs of node classifiers (default: the recipe's, paper 1000, edgeattr 200)")
+    parser.add_argument("--graph-epochs", type=int, default=None,
+                        help="training epochs of graph classifiers (default: the recipe's, paper 2000, edgeattr 30)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads, 0 for torch's default (default: 1, fastest for small graphs on a shared CPU)")
 
 
@@ -353,10 +333,10 @@ def grid_config(args: argparse.Namespace) -> GridConfig:
     r"""The :class:`GridConfig` of parsed command-line arguments (see :func:`add_grid_arguments`)."""
     return GridConfig(
         datasets=tuple(args.datasets), architectures=tuple(args.architectures), depths=tuple(args.depths),
-        explained=args.explained, node_epochs=args.node_epochs, graph_epochs=args.graph_epochs,
+        explained=args.explained, recipe=args.recipe, node_epochs=args.node_epochs, graph_epochs=args.graph_epochs,
         seed=args.seed, root=args.root, cache_dir=args.cache_dir, threads=args.threads,
     )
 
 
-__all__ = ["GridConfig", "ExplainedItem", "Measure", "sampled_edges", "run_grid", "summarize", "plot_grid", "trained_model",
+__all__ = ["GridConfig", "ExplainedItem", "Measure", "sampled_edges", "run_grid", "summarize", "plot_grid",
            "explained_items", "add_grid_arguments", "grid_config"]

@@ -3,8 +3,9 @@ r"""Layerwise explanations on real data, compared with layerwise occlusion; and 
 Grid: for GCN, GATv2 (4 heads) and GIN on the paper's node and graph datasets,
 the cosine similarity to layerwise occlusion O[l, e] = z(1) - z(W[l, e] = 0)
 of the layerwise gradient G[l, e] = dz/dW[l, e], of GNNExplainer run on the
-layerwise mask, and of a uniform random mask, over all (layer, edge) entries,
-on items where O is not all zero (as the paper).
+layerwise mask, of a uniform random mask and of Full (at layer l of L, 1 on
+the edges within L - l hops), over all (layer, edge) entries, on items where
+O is not all zero (as the paper).
 
 Linear check: a linear SGC (stacked SGConv, identity activation) on Cora,
 where z is affine in each single W[l, e], so that G = O exactly (cosine 1 and
@@ -27,10 +28,11 @@ import torch
 
 from edgeattr import EdgeGradient, GNNExplainer, LayerwiseOcclusion, cosine_similarity
 from edgeattr.experiments.grid import ExplainedItem, add_grid_arguments, grid_config, plot_grid, run_grid, sampled_edges, summarize
+from edgeattr.experiments.grid_training import GRID_RECIPES
 from edgeattr.experiments.outputs import ResultFolder
 
 #: Column -> legend label of the grid.
-COMPARED = {"grad": "layerwise Grad", "gnnexplainer": "layerwise GNNExplainer", "random": "Random"}
+COMPARED = {"grad": "layerwise Grad", "gnnexplainer": "layerwise GNNExplainer", "random": "Random", "full": "Full"}
 #: Column -> legend label of the linear check.
 LINEAR = {"layerwise_grad_vs_occlusion": "layerwise Grad vs occlusion", "gnnexplainer_vs_p": "GNNExplainer vs P (input level)"}
 #: The paper's input-level GNNExplainer-vs-P cosines for the linear SGC on Cora, 1..5 layers.
@@ -49,6 +51,7 @@ def measure(item: ExplainedItem) -> Optional[Dict[str, float]]:
         "grad": EdgeGradient(adapter).attribute(ones),
         "gnnexplainer": GNNExplainer(adapter).attribute(ones),
         "random": torch.rand(ones.shape, dtype=ones.dtype),
+        "full": item.full_mask(layerwise=True).to(ones.dtype),
     }
     return {name: round(float(cosine_similarity(mask, occlusion)), 6) for name, mask in explanations.items()}
 
@@ -80,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sgc-depths", nargs="*", type=int, default=[1, 2, 3, 4, 5], help="depths of the linear SGC check on Cora (default: 1 2 3 4 5)")
     parser.add_argument("--sgc-explained", type=int, default=3, help="explained Cora test nodes of the linear check, 0 for all (default: 3; paper: 0)")
     parser.add_argument("--sgc-dataset", default="Cora", help="dataset of the linear check (default: Cora)")
+    parser.add_argument("--sgc-epochs", type=int, default=None, help="training epochs of the linear SGC (default: the recipe's, paper 2000, edgeattr 200)")
     parser.add_argument("--sgc-max-edges", type=int, default=128,
                         help="edges whose (layer, edge) entries the linear check occludes per node, sampled; 0 for all (default: 128; paper: all)")
 
@@ -104,7 +108,9 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         folder.save_figure("layerwise.png", plot_grid(summary, COMPARED, "cos to layerwise\nocclusion", "Layerwise explanations: cosine similarity to layerwise occlusion"))
         result.update(cells=summary, models=models)
     if args.sgc_depths:
-        linear = dataclasses.replace(config, datasets=(args.sgc_dataset,), architectures=("SGC",), depths=tuple(args.sgc_depths), explained=args.sgc_explained)
+        epochs = GRID_RECIPES[config.recipe].linear_epochs if args.sgc_epochs is None else args.sgc_epochs
+        linear = dataclasses.replace(config, datasets=(args.sgc_dataset,), architectures=("SGC",), depths=tuple(args.sgc_depths),
+                                     explained=args.sgc_explained, node_epochs=epochs)
         rows, models = run_grid(linear, functools.partial(linear_measure, max_edges=args.sgc_max_edges), "linear SGC")
         summary = summarize(rows, [*LINEAR, "max_abs_gap"])
         for entry in summary:

@@ -27,10 +27,11 @@ class ResultFolder:
         return os.path.join(self.path, name)
 
     def write_csv(self, name: str, rows: Sequence[Mapping[str, Any]]) -> str:
-        r"""Writes ``rows`` (dicts with the same keys) as a CSV file with a header; returns its path."""
+        r"""Writes ``rows`` as a CSV file with a header of every key, in the order of first appearance
+        (a row without a key leaves its field empty); returns its path."""
         path = self.file(name)
         with open(path, "w", newline="") as handle:
-            fields = list(rows[0]) if rows else []
+            fields = list(dict.fromkeys(key for row in rows for key in row))
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)

@@ -111,7 +111,7 @@ def test_input_level_end_to_end(root, tmp_path):
 def test_layerwise_end_to_end_with_the_exact_linear_check(root, tmp_path):
     result = reproduce("layerwise", root, tmp_path, "--architectures", "GCN", "GIN", "--sgc-dataset", "Cornell", "--sgc-depths", "1", "3", "--sgc-explained", "2", "--sgc-max-edges", "6")
     rows = read_csv(tmp_path / "layerwise.csv")
-    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "grad", "gnnexplainer", "random"]
+    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "grad", "gnnexplainer", "random", "full"]
     for row in rows:
         if row["architecture"] == "GCN":  # one linear message-passing layer
             assert float(row["grad"]) == pytest.approx(1.0, abs=1e-6)
