@@ -34,10 +34,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Optional, Sequence
 
+from edgeattr.benchmarks import report
 from edgeattr.doc_sections import GeneratedSection
 
-#: The result file of the ``explain-all`` case, committed beside the page.
-RESULTS = "docs/results/explain_all.json"
+#: The committed result file of ``make bench``, with the rows of the ``explain-all`` case.
+RESULTS = report.RESULTS
 #: The generated section of ``docs/scaling.md``.
 SECTION = GeneratedSection("scaling projection", f"python -m edgeattr.benchmarks.projection --write-docs {RESULTS}")
 #: The benchmark item whose rows are read.
@@ -71,16 +72,17 @@ class GraphSize:
 PRODUCTS = GraphSize("ogbn-products", nodes=2_449_029, edges=2 * 61_859_140, features=100)
 
 
-def projection(rows: Sequence[Mapping[str, Any]], graph: GraphSize = PRODUCTS) -> str:
+def projection(results: Mapping[str, Any], graph: GraphSize = PRODUCTS) -> str:
     r"""The projection for ``graph`` from the benchmark rows, as the page's generated section (Markdown, markers included).
 
     Args:
-        rows (Sequence[Mapping]): Rows of a bench result file (``make bench``'s JSON), among them item 8's.
+        results (Mapping): A bench result file's content (``make bench``'s JSON), its rows among them item 8's.
         graph (GraphSize): The graph projected to. (default: :data:`PRODUCTS`)
 
     Raises:
         LookupError: if the rows lack the ``explain-all`` case's.
     """
+    rows = results["rows"]
     local = _row(rows, lambda figures: "computation_edges" in figures)
     one = _row(rows, lambda figures: figures.get("workers") == 1)
     two = _row(rows, lambda figures: figures.get("workers") == 2)

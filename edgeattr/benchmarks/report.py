@@ -1,14 +1,24 @@
-r"""Benchmark rows and the report: docs/benchmarks.md and a JSON file."""
+r"""Benchmark rows and the report: docs/benchmarks.md and the result file it is written from.
+
+``make bench`` writes both; ``python -m edgeattr.benchmarks.report --write-docs
+docs/results/benchmarks.json`` writes the page again from the committed result
+file, and a test checks that the page is what that file gives.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
+
+#: The committed result file of ``make bench`` and the page written from it.
+RESULTS, PAGE = "docs/results/benchmarks.json", "docs/benchmarks.md"
 
 
 @dataclass
@@ -105,11 +115,45 @@ def environment() -> str:
 
 
 def write(rows: List[Row], markdown_path: str, json_path: str, header: str) -> None:
-    r"""Writes the table to ``markdown_path`` and every row with its ratio to ``json_path``."""
+    r"""Writes the result file ``json_path`` (``{"header": ..., "rows": [...]}``, every row with its
+    ratio and verdict) and the page ``markdown_path`` made of it."""
     for path in (markdown_path, json_path):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(markdown_path, "w") as handle:
-        handle.write(markdown(rows, header))
     with open(json_path, "w") as handle:
-        json.dump([{**asdict(row), "speedup": row.speedup, "met": row.met} for row in rows], handle, indent=2)
+        json.dump({"header": header, "rows": [{**asdict(row), "speedup": row.speedup, "met": row.met} for row in rows]}, handle, indent=2)
         handle.write("\n")
+    with open(markdown_path, "w") as handle:
+        handle.write(page(read(json_path)))
+
+
+def read(json_path: str) -> Dict[str, Any]:
+    r"""The content of a result file of :func:`write`."""
+    with open(json_path) as handle:
+        return json.load(handle)
+
+
+def rows_of(results: Mapping[str, Any]) -> Tuple[List[Row], str]:
+    r"""The rows of a result file's content, and its header."""
+    names = {f.name for f in fields(Row)}
+    return [Row(**{key: value for key, value in row.items() if key in names}) for row in results["rows"]], results["header"]
+
+
+def page(results: Mapping[str, Any]) -> str:
+    r"""The page docs/benchmarks.md of a result file's content."""
+    rows, header = rows_of(results)
+    return markdown(rows, header)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    r"""``python -m edgeattr.benchmarks.report --write-docs RESULTS [--page PAGE]``: the page written again from its result file."""
+    parser = argparse.ArgumentParser(description=f"Rewrite {PAGE} from the result file of make bench.")
+    parser.add_argument("--write-docs", default=RESULTS, metavar="RESULTS", help=f"the result file (default: {RESULTS})")
+    parser.add_argument("--page", default=PAGE, help=f"the page to rewrite (default: {PAGE})")
+    options = parser.parse_args(argv)
+    with open(options.page, "w") as handle:
+        handle.write(page(read(options.write_docs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

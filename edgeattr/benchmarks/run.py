@@ -1,7 +1,7 @@
 r"""Runs the benchmark suite: each case in its own process, then one report.
 
 ``python -m edgeattr.benchmarks.run --root data`` (``make bench``) measures
-every case and writes ``docs/benchmarks.md`` and ``outputs/bench/results.json``.
+every case and writes ``docs/results/benchmarks.json`` and ``docs/benchmarks.md`` from it.
 Cases run in fresh processes so that each peak-memory figure is its own;
 the DGL cases run with ``--dgl-python`` (the dgl lane's interpreter).
 """
@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict
 from typing import Callable, Dict, List, Optional, Tuple
 
-from edgeattr.benchmarks.report import Row, environment, write
+from edgeattr.benchmarks.report import RESULTS, Row, environment, write
 from edgeattr.benchmarks.workloads import DEVICE_VARIABLE
 
 #: Case name -> (lane, sizes of the full run, sizes of ``--quick``).
@@ -158,7 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r"""The benchmark flags, shared with ``edgeattr bench``."""
     parser.add_argument("--root", default="data", help="dataset folder with Cora as PyG's Planetoid reads it (default: data)")
     parser.add_argument("--markdown", default="docs/benchmarks.md", help="Markdown table (default: docs/benchmarks.md)")
-    parser.add_argument("--json", default="outputs/bench/results.json", help="JSON rows (default: outputs/bench/results.json)")
+    parser.add_argument("--json", default=RESULTS, help=f"the result file, header and rows (default: {RESULTS})")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that every case runs (seconds)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), help="run only these cases (default: all)")
     parser.add_argument("--dgl-python", help="Python of an environment with DGL, for the DGL cases (skipped without it)")

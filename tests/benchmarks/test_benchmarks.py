@@ -1,6 +1,7 @@
 """The benchmark suite runs, and its report says what it measured (no timing is asserted)."""
 
 import json
+import pathlib
 import re
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 from edgeattr.benchmarks.profiling import dominant_operations
 from edgeattr.benchmarks.pyg_cases import large_graph
-from edgeattr.benchmarks.report import Row, markdown, write
+from edgeattr.benchmarks.report import PAGE, RESULTS, Row, markdown, page, read, rows_of, write
 from edgeattr.benchmarks.timing import alternating_medians
 from edgeattr.benchmarks.workloads import DEVICE_VARIABLE, bench_device, random_graph
 
@@ -34,11 +35,19 @@ def test_report_marks_goals_and_writes_markdown_and_json(tmp_path):
     assert "| not met |" in table and "2.50x the baseline" in table
     write(rows, str(tmp_path / "b.md"), str(tmp_path / "b.json"), "# header")
     saved = json.loads((tmp_path / "b.json").read_text())
-    assert [row["met"] for row in saved] == [True, False, True] and saved[0]["speedup"] == 20.0
-    assert [Row(**{k: v for k, v in row.items() if k not in ("speedup", "met")}) for row in saved] == rows  # figures too
+    assert saved["header"] == "# header" and [row["met"] for row in saved["rows"]] == [True, False, True] and saved["rows"][0]["speedup"] == 20.0
+    assert rows_of(saved) == (rows, "# header")  # figures too
+    assert (tmp_path / "b.md").read_text() == table
     assert "workers" not in table and "Where the time goes" not in table
     rows[1].profile = "aten::sort 40%, aten::index 20%, aten::mm 10% of 1.00 s in operators (1.50 s wall)"
     assert "- item 2, slower: aten::sort 40%" in markdown(rows, "# header")
+
+
+def test_the_page_is_what_the_committed_result_file_gives():
+    root = pathlib.Path(__file__).resolve().parents[2]
+    results = read(str(root / RESULTS))
+    assert (root / PAGE).read_text() == page(results)
+    assert {row["item"] for row in results["rows"]} >= {"1", "2", "3", "4", "5", "6", "7", "8"}
 
 
 def test_the_profile_names_the_operators_that_dominate_a_run():
