@@ -9,9 +9,10 @@ from torch_geometric.nn import GATv2Conv, GINEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_undirected
 
-from edgeattr import PyGAdapter
+from edgeattr import LayerwiseOcclusion, PyGAdapter
 from edgeattr.cli import main
 from edgeattr.experiments.datasets import dataset_task, load_dataset
+from edgeattr.experiments.grid import ExplainedItem
 from edgeattr.experiments.models import GraphClassifier, build_model
 from edgeattr.metrics import sign_flips
 from tests.support.raw_datasets import WEBKB_CLASSES, WEBKB_NODES, write_tudataset, write_webkb
@@ -158,3 +159,29 @@ def test_explain_command_trains_explains_and_draws(root, tmp_path, capsys):
     assert "test graph 0" in capsys.readouterr().out and graph_figure.stat().st_size > 10_000
     with pytest.raises(SystemExit, match="node task: pass --node"):
         main(["explain", "--dataset", "cornell", "--graph", "0", "--root", root, "--cache-dir", "", "--out", str(figure)])
+
+
+def test_full_masks_hold_the_edges_whose_messages_reach_the_node():
+    # path 0 - 1 - 2 - 3 - 4, both directions; explained node 0 with L = 2 layers
+    edge_index = to_undirected(torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]]))
+    item = ExplainedItem(dataset="path", architecture="GCN", depth=2, item=0, task="node", model=torch.nn.Identity(),
+                         args=(torch.zeros(5, 1), edge_index), index=0)
+    pairs = [tuple(e) for e in edge_index.t().tolist()]
+    within = lambda hops: [float(max(s, d) <= hops) for s, d in pairs]  # noqa: E731 -- on a path from node 0: both ends within the hops
+    assert item.full_mask().tolist() == [within(2)]
+    assert item.full_mask(layerwise=True).tolist() == [[within(2), within(1)]]  # the first layer's messages come from farthest
+    graph = ExplainedItem(dataset="g", architecture="GCN", depth=3, item=0, task="graph", model=torch.nn.Identity(), args=(torch.zeros(5, 1), edge_index))
+    assert graph.full_mask(layerwise=True).shape == (1, 3, 8) and bool(graph.full_mask(layerwise=True).all())
+
+
+def test_layerwise_occlusion_lies_within_the_full_mask():
+    torch.manual_seed(0)
+    edge_index = to_undirected(torch.randint(0, 30, (2, 60)))
+    model = build_model("GIN", 4, 3, 3).eval()
+    item = ExplainedItem(dataset="random", architecture="GIN", depth=3, item=7, task="node", model=model,
+                         args=(torch.randn(30, 4), edge_index), index=7)
+    adapter = item.adapter(layerwise=True)
+    occlusion = LayerwiseOcclusion(adapter).attribute(adapter.ones())
+    full = item.full_mask(layerwise=True)
+    assert bool(occlusion.ne(0).any()) and not bool((occlusion.ne(0) & full.eq(0)).any())
+    assert bool((full.eq(1) & occlusion.eq(0)).any())  # Full also holds edges whose messages do not move z
