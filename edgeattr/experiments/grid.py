@@ -23,6 +23,7 @@ from torch import Tensor
 from torch_geometric.utils import k_hop_subgraph
 
 from edgeattr.adapters.pyg import PyGAdapter
+from edgeattr.experiments import seed_spread
 from edgeattr.experiments.datasets import GRAPH_DATASETS, NODE_DATASETS, LoadedDataset, load_dataset
 from edgeattr.experiments.grid_training import GRID_RECIPES, trained_model
 from edgeattr.experiments.models import ARCHITECTURES, output_mode
@@ -51,6 +52,8 @@ class GridConfig:
             (default: the recipe's; paper: 1000).
         graph_epochs (int, optional): Epochs of graph classifiers (default: the recipe's; paper: 2000).
         seed (int): Seed of splits, training, sampling and explanations.
+        seeds (int): Seeds run, ``seed`` .. ``seed + seeds - 1``: each trains its
+            own models and draws its own items (see :func:`summarize`).
         root (str): Dataset folder (see :func:`~edgeattr.experiments.datasets.load_dataset`).
         cache_dir (str, optional): Trained-model cache (see :func:`~edgeattr.experiments.cache.load_or_train`).
         threads (int): Torch's intra-op threads during the run (0: leave as
@@ -66,6 +69,7 @@ class GridConfig:
     node_epochs: Optional[int] = None
     graph_epochs: Optional[int] = None
     seed: int = 0
+    seeds: int = 1
     root: str = "data"
     cache_dir: Optional[str] = None
     threads: int = 1
@@ -73,6 +77,8 @@ class GridConfig:
     def __post_init__(self) -> None:
         if self.recipe not in GRID_RECIPES:
             raise ValueError(f"unknown recipe {self.recipe!r}; choose from {', '.join(GRID_RECIPES)}")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {self.seeds}")
 
     def epochs(self, task: str) -> int:
         r"""Training epochs of a ``"node"`` or ``"graph"`` task: the one set here, else the recipe's."""
@@ -204,17 +210,24 @@ def run_grid(config: GridConfig, measure: Measure, description: str) -> Tuple[Li
         description (str): Label of the progress bar.
 
     Returns:
-        tuple: ``(rows, models)``: one row per measured item (``dataset``,
-        ``architecture``, ``depth``, ``item`` and the measure's numbers), and
-        one row per trained model with its accuracies.
+        tuple: ``(rows, models)``: one row per measured item (``seed``,
+        ``dataset``, ``architecture``, ``depth``, ``item`` and the measure's
+        numbers), and one row per trained model with its accuracies, for each
+        of the configuration's seeds.
     """
     threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
+    rows: List[Dict[str, Any]] = []
+    models: List[Dict[str, Any]] = []
     try:
-        return _run_cells(config, measure, description)
+        for seed in range(config.seed, config.seed + config.seeds):
+            seed_rows, seed_models = _run_cells(dataclasses.replace(config, seed=seed, seeds=1), measure, description)
+            rows += seed_rows
+            models += seed_models
     finally:
         torch.set_num_threads(threads)
+    return rows, models
 
 
 def _run_cells(config: GridConfig, measure: Measure, description: str) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
@@ -227,21 +240,25 @@ def _run_cells(config: GridConfig, measure: Measure, description: str) -> Tuple[
             loaded[name] = load_dataset(name, config.root, seed=config.seed, planetoid_split=GRID_RECIPES[config.recipe].planetoid_split)
         data = loaded[name]
         model, metrics = trained_model(data, architecture, depth, config)
-        models.append(dict(dataset=data.name, architecture=architecture, depth=depth, **{k: round(v, 4) for k, v in sorted(metrics.items())}))
+        models.append(dict(seed=config.seed, dataset=data.name, architecture=architecture, depth=depth, **{k: round(v, 4) for k, v in sorted(metrics.items())}))
         for item in explained_items(data, model, architecture, depth, config):
             torch.manual_seed(item.seed)
             numbers = measure(item)
             if numbers is not None:
-                rows.append(dict(dataset=data.name, architecture=architecture, depth=depth, item=item.item, **numbers))
+                rows.append(dict(seed=config.seed, dataset=data.name, architecture=architecture, depth=depth, item=item.item, **numbers))
     return rows, models
 
 
 def summarize(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> List[Dict[str, Any]]:
-    r"""Mean and standard deviation of ``columns`` per cell (dataset, architecture, depth), in the rows' order.
+    r"""Mean and standard deviation of ``columns`` per cell (dataset, architecture, depth), in the rows' order;
+    with rows of several seeds, also the spread of the seeds' cell means.
 
     Returns:
-        list[dict]: ``dataset``, ``architecture``, ``depth``, ``count`` and
-        ``<column>_mean``, ``<column>_std`` (sample std; 0 for one item).
+        list[dict]: ``dataset``, ``architecture``, ``depth``, ``count`` (items
+        over all seeds) and ``<column>_mean``, ``<column>_std`` (over all items;
+        sample std, 0 for one item). With several seeds, also ``seeds`` and
+        ``<column>_seed_std``, ``<column>_seed_min``, ``<column>_seed_max``:
+        the sample std, minimum and maximum over the seeds of each seed's mean.
     """
     cells: Dict[Tuple[str, str, int], List[Dict[str, Any]]] = {}
     for row in rows:
@@ -249,10 +266,19 @@ def summarize(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> List[Di
     summary = []
     for (dataset, architecture, depth), members in cells.items():
         entry: Dict[str, Any] = dict(dataset=dataset, architecture=architecture, depth=depth, count=len(members))
+        by_seed: Dict[Any, List[Dict[str, Any]]] = {}
+        for member in members:
+            by_seed.setdefault(member.get("seed"), []).append(member)
+        if len(by_seed) > 1:
+            entry["seeds"] = len(by_seed)
         for column in columns:
             values = torch.tensor([float(m[column]) for m in members], dtype=torch.float64)
             entry[f"{column}_mean"] = round(float(values.mean()), 4)
             entry[f"{column}_std"] = round(float(values.std()) if values.numel() > 1 else 0.0, 4)
+            if len(by_seed) > 1:
+                over_seeds = seed_spread.spread([sum(float(m[column]) for m in seed_rows) / len(seed_rows) for seed_rows in by_seed.values()])
+                for name in ("std", "min", "max"):
+                    entry[f"{column}_seed_{name}"] = round(over_seeds[name], 4)
         summary.append(entry)
     return summary
 
@@ -326,6 +352,8 @@ def add_grid_arguments(parser: argparse.ArgumentParser, explained: int = 2, dept
                         help="training epochs of node classifiers (default: the recipe's, paper 1000, edgeattr 200)")
     parser.add_argument("--graph-epochs", type=int, default=None,
                         help="training epochs of graph classifiers (default: the recipe's, paper 2000, edgeattr 30)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="seeds run, --seed .. --seed + N - 1, each with its own models and items; the tables add the spread of the seeds' means (default: 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads, 0 for torch's default (default: 1, fastest for small graphs on a shared CPU)")
 
 
@@ -334,7 +362,7 @@ def grid_config(args: argparse.Namespace) -> GridConfig:
     return GridConfig(
         datasets=tuple(args.datasets), architectures=tuple(args.architectures), depths=tuple(args.depths),
         explained=args.explained, recipe=args.recipe, node_epochs=args.node_epochs, graph_epochs=args.graph_epochs,
-        seed=args.seed, root=args.root, cache_dir=args.cache_dir, threads=args.threads,
+        seed=args.seed, seeds=args.seeds, root=args.root, cache_dir=args.cache_dir, threads=args.threads,
     )
 
 

@@ -100,7 +100,7 @@ def test_sign_flips_on_a_sample_of_edges_match_the_full_sweep():
 def test_input_level_end_to_end(root, tmp_path):
     result = reproduce("input-level", root, tmp_path)
     rows = read_csv(tmp_path / "input_level.csv")
-    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "gnnexplainer", "grad", "occlusion", "random", "full", "positive_edges"]
+    assert list(rows[0]) == ["seed", "dataset", "architecture", "depth", "item", "gnnexplainer", "grad", "occlusion", "random", "full", "positive_edges"]
     assert {r["dataset"] for r in rows} == {"Cornell", "MUTAG"} and (tmp_path / "input_level.png").stat().st_size > 0
     for row in rows:
         assert 0 < float(row["grad"]) <= 1 + 1e-6 and float(row["full"]) > 0 and float(row["random"]) > 0
@@ -112,7 +112,7 @@ def test_input_level_end_to_end(root, tmp_path):
 def test_layerwise_end_to_end_with_the_exact_linear_check(root, tmp_path):
     result = reproduce("layerwise", root, tmp_path, "--architectures", "GCN", "GIN", "--sgc-dataset", "Cornell", "--sgc-depths", "1", "3", "--sgc-explained", "2", "--sgc-max-edges", "6")
     rows = read_csv(tmp_path / "layerwise.csv")
-    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "grad", "gnnexplainer", "random", "full"]
+    assert list(rows[0]) == ["seed", "dataset", "architecture", "depth", "item", "grad", "gnnexplainer", "random", "full"]
     for row in rows:
         if row["architecture"] == "GCN":  # one linear message-passing layer
             assert float(row["grad"]) == pytest.approx(1.0, abs=1e-6)
@@ -130,7 +130,7 @@ def test_layerwise_end_to_end_with_the_exact_linear_check(root, tmp_path):
 def test_sign_flips_end_to_end(root, tmp_path):
     result = reproduce("sign-flips", root, tmp_path, "--max-edges", "16")
     rows = read_csv(tmp_path / "sign_flips.csv")
-    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "flip_rate", "examined_edges", "flipped_edges",
+    assert list(rows[0]) == ["seed", "dataset", "architecture", "depth", "item", "flip_rate", "examined_edges", "flipped_edges",
                              "paper_flip_rate", "paper_nonzero_edges", "paper_flagged_edges"]
     for row in rows:
         assert 0 <= int(row["flipped_edges"]) <= int(row["examined_edges"]) <= 16
@@ -144,7 +144,7 @@ def test_sign_flips_end_to_end(root, tmp_path):
 def test_sign_flips_with_one_protocol_measures_only_that_one(root, tmp_path):
     reproduce("sign-flips", root, tmp_path, "--max-edges", "4", "--protocol", "paper")
     rows = read_csv(tmp_path / "sign_flips.csv")
-    assert list(rows[0]) == ["dataset", "architecture", "depth", "item", "paper_flip_rate", "paper_nonzero_edges", "paper_flagged_edges"]
+    assert list(rows[0]) == ["seed", "dataset", "architecture", "depth", "item", "paper_flip_rate", "paper_nonzero_edges", "paper_flagged_edges"]
 
 
 def test_explain_command_trains_explains_and_draws(root, tmp_path, capsys):
@@ -185,3 +185,20 @@ def test_layerwise_occlusion_lies_within_the_full_mask():
     full = item.full_mask(layerwise=True)
     assert bool(occlusion.ne(0).any()) and not bool((occlusion.ne(0) & full.eq(0)).any())
     assert bool((full.eq(1) & occlusion.eq(0)).any())  # Full also holds edges whose messages do not move z
+
+
+def test_seeds_train_their_own_models_and_the_summary_gives_the_spread_of_their_means(root, tmp_path):
+    result = reproduce("input-level", root, tmp_path, "--datasets", "Cornell", "--architectures", "GCN", "--seeds", "2")
+    rows = read_csv(tmp_path / "input_level.csv")
+    assert {row["seed"] for row in rows} == {"0", "1"}
+    models = read_csv(tmp_path / "models.csv")
+    assert [row["seed"] for row in models] == ["0", "1"]
+    (cell,) = result["cells"]
+    assert cell["seeds"] == 2 and cell["count"] == len(rows)
+    for column in ("gnnexplainer", "random"):
+        seed_means = [sum(float(r[column]) for r in rows if r["seed"] == s) / sum(r["seed"] == s for r in rows) for s in ("0", "1")]
+        assert cell[f"{column}_seed_min"] == pytest.approx(min(seed_means), abs=1e-4)
+        assert cell[f"{column}_seed_max"] == pytest.approx(max(seed_means), abs=1e-4)
+        assert cell[f"{column}_seed_std"] == pytest.approx(abs(seed_means[0] - seed_means[1]) / 2**0.5, abs=1e-4)
+        assert cell[f"{column}_mean"] == pytest.approx(sum(float(r[column]) for r in rows) / len(rows), abs=1e-4)
+    assert result["config"]["seeds"] == 2
