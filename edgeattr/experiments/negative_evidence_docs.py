@@ -20,9 +20,9 @@ from edgeattr.experiments.negative_evidence import COLOUR_NAMES, variant_result
 from edgeattr.experiments.negative_evidence_recipes import RECIPES
 
 #: The generated section of the page.
-SECTION = GeneratedSection(
-    "negative-evidence results", "python -m edgeattr.experiments.negative_evidence_docs --write-docs docs/results/negative_evidence.json"
-)
+#: The committed result file.
+RESULTS = "docs/results/negative_evidence.json"
+SECTION = GeneratedSection("negative-evidence results", f"python -m edgeattr.experiments.negative_evidence_docs --write-docs {RESULTS}")
 #: The page it belongs to.
 PAGE = "docs/reproduction/negative-evidence.md"
 
