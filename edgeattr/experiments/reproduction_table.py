@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 from edgeattr.doc_sections import GeneratedSection
 from edgeattr.experiments import grid_results, infection_results, negative_evidence_docs
 from edgeattr.experiments.layerwise import PAPER_SGC_GNNEXPLAINER
+from edgeattr.experiments.training import RECIPES
 
 #: The page and its generated section.
 PAGE = "docs/reproduction.md"
@@ -141,12 +142,17 @@ def findings_text(run: Mapping[str, Any], findings: Callable[[Mapping[str, Any],
     return "; ".join(line.removeprefix("- ").rstrip(".") for line in findings(run, columns))
 
 
+def findings_by_recipe(name: str, results: Mapping[str, Any]) -> Dict[str, str]:
+    r"""The findings of the grid experiment ``name`` per recipe, each joined into one cell of the table."""
+    experiment = grid_results.EXPERIMENTS[name]
+    runs = by_recipe(results)
+    return {recipe: grid_summary(runs.get(recipe), lambda run: findings_text(run, experiment.findings, experiment.columns_of(run)))
+            for recipe in RECIPES}
+
+
 def input_level_rows(results: Mapping[str, Any]) -> List[ResultRow]:
     r"""The input-level grid: how often GNNExplainer is the method closest to P."""
-    experiment = grid_results.EXPERIMENTS["input-level"]
-    runs = by_recipe(results)
-    ours = {recipe: grid_summary(runs.get(recipe), lambda run: findings_text(run, grid_results.input_level_findings, experiment.columns_of(run)))
-            for recipe in ("paper", "edgeattr")}
+    ours = findings_by_recipe("input-level", results)
     return [ResultRow(
         "input-level grid: cos to P of GNNExplainer, Grad, Occlusion, Random, Full", "figure: GNNExplainer closest to P",
         ours["paper"], ours["edgeattr"], "edgeattr reproduce input-level --recipe R",
@@ -193,10 +199,7 @@ def layerwise_rows(results: Mapping[str, Any]) -> List[ResultRow]:
 
 def sign_flip_rows(results: Mapping[str, Any]) -> List[ResultRow]:
     r"""The sign-flip rates by the paper's protocol and by edgeattr's."""
-    experiment = grid_results.EXPERIMENTS["sign-flips"]
-    runs = by_recipe(results)
-    ours = {recipe: grid_summary(runs.get(recipe), lambda run: findings_text(run, grid_results.sign_flip_findings, experiment.columns_of(run)))
-            for recipe in ("paper", "edgeattr")}
+    ours = findings_by_recipe("sign-flips", results)
     return [ResultRow(
         "sign flips along a sweep of one edge's weight", "figure: mostly below 10–30 % for GCN/GAT node tasks, 40–90 % for GIN graph tasks",
         ours["paper"], ours["edgeattr"], "edgeattr reproduce sign-flips --recipe R",
