@@ -4,7 +4,8 @@ r"""The results section of docs/reproduction/negative-evidence.md, written from 
 --write-docs docs/results/negative_evidence.json`` merges the ``summary.json``
 files of runs of ``edgeattr reproduce negative-evidence`` (seeds of one recipe
 may come from separate runs) into the result file and rewrites the page's
-generated section from it; without ``--runs`` only the page is rewritten.
+generated section from it; ``--add-runs`` merges them with the seeds the file
+holds; without either only the page is rewritten.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from edgeattr.doc_sections import GeneratedSection
 from edgeattr.experiments.negative_evidence import COLOUR_NAMES, variant_result
 from edgeattr.experiments.negative_evidence_recipes import RECIPES
 
-#: The generated section of the page.
 #: The committed result file.
 RESULTS = "docs/results/negative_evidence.json"
+#: The generated section of the page.
 SECTION = GeneratedSection("negative-evidence results", f"python -m edgeattr.experiments.negative_evidence_docs --write-docs {RESULTS}")
 #: The page it belongs to.
 PAGE = "docs/reproduction/negative-evidence.md"
@@ -47,19 +48,22 @@ def merge_runs(summaries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     r"""The result file: the seeds of every recipe, merged from the runs' ``summary.json``.
 
     Runs of one recipe must share their settings; their seeds are sorted and
-    must not repeat. The spread over seeds is recomputed from the merged seeds.
+    must not repeat. Each seed keeps the torch threads of its run. The spread
+    over seeds is recomputed from the merged seeds.
 
     Args:
-        summaries (Sequence[Mapping]): What :func:`~edgeattr.experiments.negative_evidence.run` wrote.
+        summaries (Sequence[Mapping]): What :func:`~edgeattr.experiments.negative_evidence.run` wrote,
+            or :func:`runs_of` a result file.
 
     Returns:
-        dict: ``{recipe: {"settings", "threads", "seeds", "variants"}}`` in the order of
-        :data:`~edgeattr.experiments.negative_evidence_recipes.RECIPES`.
+        dict: ``{recipe: {"settings", "seeds", "variants"}}`` in the order of
+        :data:`~edgeattr.experiments.negative_evidence_recipes.RECIPES`; each seed's
+        summary has its ``threads``.
     """
     merged: Dict[str, Dict[str, Any]] = {}
     for summary in summaries:
         recipe = summary["recipe"]
-        entry = merged.setdefault(recipe, {"settings": summary["settings"], "threads": summary["threads"], "per_seed": {}})
+        entry = merged.setdefault(recipe, {"settings": summary["settings"], "per_seed": {}})
         if entry["settings"] != summary["settings"]:
             raise ValueError(f"runs of recipe {recipe!r} differ in their settings: {entry['settings']} against {summary['settings']}; merge only runs of one command")
         for variant, result in summary["variants"].items():
@@ -67,7 +71,7 @@ def merge_runs(summaries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
             for seed_summary in result["per_seed"]:
                 if seed_summary["seed"] in seeds:
                     raise ValueError(f"seed {seed_summary['seed']} of recipe {recipe!r} ({variant}) comes twice; merge each seed once")
-                seeds[seed_summary["seed"]] = seed_summary
+                seeds[seed_summary["seed"]] = {"threads": summary.get("threads"), **seed_summary}
     results = {}
     for recipe in (r for r in RECIPES if r in merged):
         entry = merged[recipe]
@@ -76,8 +80,13 @@ def merge_runs(summaries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
             for variant, by_seed in sorted(entry["per_seed"].items())
         }
         seeds = sorted({s for by_seed in entry["per_seed"].values() for s in by_seed})
-        results[recipe] = {"settings": entry["settings"], "threads": entry["threads"], "seeds": seeds, "variants": variants}
+        results[recipe] = {"settings": entry["settings"], "seeds": seeds, "variants": variants}
     return results
+
+
+def runs_of(results: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    r"""A result file as the runs :func:`merge_runs` takes: one per recipe, with all its seeds."""
+    return [{"recipe": recipe, "settings": entry["settings"], "variants": entry["variants"]} for recipe, entry in results.items()]
 
 
 def _command(recipe: str, settings: Mapping[str, Any]) -> str:
@@ -151,12 +160,15 @@ def section(results: Mapping[str, Any]) -> str:
     lines: List[str] = []
     for recipe in sorted(results, key=lambda name: RECIPES.index(name) if name in RECIPES else len(RECIPES)):
         entry, seeds = results[recipe], results[recipe]["seeds"]
-        minutes = [sum(result["per_seed"][i]["seconds"] for result in entry["variants"].values()) / 60 for i in range(len(seeds))]
+        costs = []
+        for i, seed in enumerate(seeds):
+            minutes = sum(result["per_seed"][i]["seconds"] for result in entry["variants"].values()) / 60
+            threads = next(iter(entry["variants"].values()))["per_seed"][i]["threads"]
+            costs.append(f"seed {seed}: {minutes:.1f} minutes, {threads} torch thread{'s' if threads != 1 else ''}")
         lines += [
             f"### Recipe `{recipe}`: {_seeds(seeds)}",
             "",
-            f"Ran, for S = {', '.join(map(str, seeds))}, one process at a time under `nice -n 19` on a shared 2-core CPU "
-            f"({entry['threads']} torch threads; {', '.join(f'{m:.1f}' for m in minutes)} minutes per seed):",
+            f"Ran on a shared 2-core CPU, for S = {', '.join(map(str, seeds))} ({'; '.join(costs)}):",
             "",
             f"    {_command(recipe, entry['settings'])}",
             "",
@@ -166,7 +178,7 @@ def section(results: Mapping[str, Any]) -> str:
     return SECTION.wrap("\n".join(lines).rstrip())
 
 
-def write_docs(results: str, page: str = PAGE, runs: Optional[Sequence[str]] = None) -> None:
+def write_docs(results: str, page: str = PAGE, runs: Optional[Sequence[str]] = None, add: bool = False) -> None:
     r"""Rewrites the generated section of ``page`` from the result file ``results``.
 
     Args:
@@ -174,21 +186,25 @@ def write_docs(results: str, page: str = PAGE, runs: Optional[Sequence[str]] = N
         page (str): The page. (default: :data:`PAGE`)
         runs (Sequence[str], optional): ``summary.json`` files of runs; when given they are
             merged (:func:`merge_runs`) into ``results`` first.
+        add (bool): Merge ``runs`` with the seeds ``results`` holds instead of replacing them. (default: ``False``)
     """
     if runs:
-        merged = merge_runs([json.loads(pathlib.Path(run).read_text()) for run in runs])
+        kept = runs_of(json.loads(pathlib.Path(results).read_text())) if add else []
+        merged = merge_runs(kept + [json.loads(pathlib.Path(run).read_text()) for run in runs])
         pathlib.Path(results).write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     SECTION.write_from(results, page, section)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    r"""``python -m edgeattr.experiments.negative_evidence_docs --write-docs RESULTS [--runs SUMMARY ...] [--page PAGE]``."""
+    r"""``python -m edgeattr.experiments.negative_evidence_docs --write-docs RESULTS [--runs | --add-runs SUMMARY ...] [--page PAGE]``."""
     parser = argparse.ArgumentParser(description="Rewrite the results of the negative-evidence page from the result file.")
     parser.add_argument("--write-docs", required=True, metavar="RESULTS", help="the result file, e.g. docs/results/negative_evidence.json")
-    parser.add_argument("--runs", nargs="*", default=None, metavar="SUMMARY", help="summary.json files of runs to merge into RESULTS first")
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--runs", nargs="+", default=None, metavar="SUMMARY", help="summary.json files of runs to write RESULTS from first")
+    given.add_argument("--add-runs", nargs="+", default=None, metavar="SUMMARY", help="summary.json files of runs to merge with the seeds RESULTS holds first")
     parser.add_argument("--page", default=PAGE, help=f"the page to rewrite (default: {PAGE})")
     options = parser.parse_args(argv)
-    write_docs(options.write_docs, options.page, options.runs)
+    write_docs(options.write_docs, options.page, options.runs or options.add_runs, add=bool(options.add_runs))
     return 0
 
 

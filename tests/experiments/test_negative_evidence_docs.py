@@ -31,14 +31,14 @@ def _seed(seed, cos, accuracy=1.0):
     }
 
 
-def _run(seeds, cos, settings=None):
+def _run(seeds, cos, settings=None, threads=2):
     per_seed = [_seed(s, c) for s, c in zip(seeds, cos)]
-    return {"recipe": "paper", "seeds": seeds, "settings": settings or {"epochs": 10, "classes": [2]}, "threads": 2,
+    return {"recipe": "paper", "seeds": seeds, "settings": settings or {"epochs": 10, "classes": [2]}, "threads": threads,
             "variants": {"2class": {"paper": {}, "per_seed": per_seed, "spread": {}}}}
 
 
 def test_runs_of_one_recipe_merge_into_one_spread_over_their_seeds(tmp_path):
-    merged = merge_runs([_run([1], [1.0]), _run([0], [0.9])])
+    merged = merge_runs([_run([1], [1.0], threads=1), _run([0], [0.9])])
     entry = merged["paper"]
     assert entry["seeds"] == [0, 1]
     spread = entry["variants"]["2class"]["spread"]["cos_sign_gnnexplainer"]
@@ -46,7 +46,8 @@ def test_runs_of_one_recipe_merge_into_one_spread_over_their_seeds(tmp_path):
     text = section(merged)
     assert text.startswith(SECTION.markers[0]) and text.endswith(SECTION.markers[1])
     assert "| cos(P, GNNExplainer) | 0.9979 ± 0.0029 | 0.9000 ± 0.0100 | 0.9500 ± 0.0707 | 0.9000 – 1.0000 |" in text
-    assert "--recipe paper --seed S --epochs 10 --classes 2" in text and "1.0, 1.0 minutes per seed" in text
+    assert "--recipe paper --seed S --epochs 10 --classes 2" in text
+    assert "for S = 0, 1 (seed 0: 1.0 minutes, 2 torch threads; seed 1: 1.0 minutes, 1 torch thread)" in text
     assert "shows white node 7 (2 blue, 5 red and 1 white neighbours; label red)" in text
     with pytest.raises(ValueError, match="differ in their settings"):
         merge_runs([_run([0], [0.9]), _run([1], [1.0], settings={"epochs": 20})])
@@ -66,3 +67,10 @@ def test_write_docs_writes_the_result_file_and_replaces_only_the_section(tmp_pat
     generated = section(json.loads(results.read_text()))
     assert page.read_text() == f"# Title\n\nbefore\n\n{generated}\n\nafter\n"
     assert json.loads(results.read_text())["paper"]["seeds"] == [0, 1]
+    runs[0].write_text(json.dumps(_run([2], [0.8], threads=1)))
+    write_docs(str(results), str(page), [str(runs[0])], add=True)
+    added = json.loads(results.read_text())["paper"]
+    assert added["seeds"] == [0, 1, 2] and [s["threads"] for s in added["variants"]["2class"]["per_seed"]] == [2, 2, 1]
+    assert added["variants"]["2class"]["spread"]["cos_sign_gnnexplainer"]["mean"] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="seed 2 of recipe 'paper'"):
+        write_docs(str(results), str(page), [str(runs[0])], add=True)
