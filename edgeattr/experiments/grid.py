@@ -257,8 +257,10 @@ def summarize(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> List[Di
         list[dict]: ``dataset``, ``architecture``, ``depth``, ``count`` (items
         over all seeds) and ``<column>_mean``, ``<column>_std`` (over all items;
         sample std, 0 for one item). With several seeds, also ``seeds`` and
-        ``<column>_seed_std``, ``<column>_seed_min``, ``<column>_seed_max``:
-        the sample std, minimum and maximum over the seeds of each seed's mean.
+        ``<column>_seed_mean``, ``<column>_seed_std``, ``<column>_seed_min``,
+        ``<column>_seed_max``, ``<column>_seed_first``: the mean, sample std,
+        minimum and maximum over the seeds of each seed's mean, and the first
+        seed's mean.
     """
     cells: Dict[Tuple[str, str, int], List[Dict[str, Any]]] = {}
     for row in rows:
@@ -277,7 +279,7 @@ def summarize(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> List[Di
             entry[f"{column}_std"] = round(float(values.std()) if values.numel() > 1 else 0.0, 4)
             if len(by_seed) > 1:
                 over_seeds = seed_spread.spread([sum(float(m[column]) for m in seed_rows) / len(seed_rows) for seed_rows in by_seed.values()])
-                for name in ("std", "min", "max"):
+                for name in ("mean", "std", "min", "max", "first"):
                     entry[f"{column}_seed_{name}"] = round(over_seeds[name], 4)
         summary.append(entry)
     return summary

@@ -4,13 +4,15 @@ r"""The grid experiments' results: the committed result files and the docs secti
 rewrites the generated section of ``docs/reproduction/input-level.md`` from the
 committed result file (likewise ``layerwise`` and ``sign-flips``); ``--runs
 SUMMARY ...`` first writes that file from the ``summary.json`` of one or more
-runs of ``edgeattr reproduce <experiment>``. Runs of one recipe and the same
-settings (e.g. one run per dataset) are joined into one.
+runs of ``edgeattr reproduce <experiment>``, ``--add-runs SUMMARY ...`` adds
+them to the runs the file holds. Runs of one recipe and the same settings (e.g.
+one run per dataset) are joined into one.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import pathlib
 import sys
@@ -25,7 +27,7 @@ from edgeattr.experiments.grid_training import GRID_RECIPES
 #: Settings of a run that name neither machine nor folder, as the result files keep them.
 KEPT_SETTINGS = ("datasets", "architectures", "depths", "explained", "recipe", "node_epochs", "graph_epochs", "seed", "seeds", "threads")
 #: What the result files keep of a run besides its settings.
-KEPT_RESULTS = ("cells", "models", "sgc", "sgc_models", "steps", "max_edges", "protocols")
+KEPT_RESULTS = ("cells", "models", "sgc", "sgc_models", "sgc_settings", "steps", "max_edges", "protocols")
 #: The results that are lists of rows: runs joined into one concatenate them.
 ROW_RESULTS = ("cells", "models", "sgc", "sgc_models")
 #: Settings that runs joined into one may differ in: each run adds its own.
@@ -140,13 +142,15 @@ def epochs_of(settings: Mapping[str, Any], task: str) -> int:
     return int(chosen) if chosen is not None else (recipe.node_epochs if task == "node" else recipe.graph_epochs)
 
 
-def command(name: str, settings: Mapping[str, Any], datasets: Sequence[str], extra: str = "") -> str:
-    r"""The ``edgeattr reproduce`` command of a run (the data and cache folders left out)."""
-    flags = [f"--recipe {settings['recipe']}", "--datasets " + " ".join(datasets), "--depths " + " ".join(str(d) for d in settings["depths"]),
-             f"--explained {settings['explained']}"]
-    for task in ("node", "graph"):
-        if settings.get(f"{task}_epochs") is not None:
-            flags.append(f"--{task}-epochs {settings[f'{task}_epochs']}")
+def command(name: str, settings: Mapping[str, Any], datasets: Sequence[str], extra: str = "", grid: bool = True) -> str:
+    r"""The ``edgeattr reproduce`` command of a run (the data and cache folders left out); without
+    ``grid``, the command of a run of the linear check alone (``--datasets`` with no name)."""
+    flags = [f"--recipe {settings['recipe']}", ("--datasets " + " ".join(datasets)).rstrip()]
+    if grid:
+        flags += ["--depths " + " ".join(str(d) for d in settings["depths"]), f"--explained {settings['explained']}"]
+        for task in ("node", "graph"):
+            if settings.get(f"{task}_epochs") is not None:
+                flags.append(f"--{task}-epochs {settings[f'{task}_epochs']}")
     if settings.get("seed", 0):
         flags.append(f"--seed {settings['seed']}")
     if settings.get("seeds", 1) > 1:
@@ -154,21 +158,25 @@ def command(name: str, settings: Mapping[str, Any], datasets: Sequence[str], ext
     return f"edgeattr reproduce {name} " + " ".join(flags) + extra
 
 
-def collect(summaries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+def collect(summaries: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str, Any]] = ()) -> Dict[str, Any]:
     r"""The result file's content from the ``summary.json`` of runs: their settings (the data and cache
     folders left out) and results, runs of one recipe and the same settings but their datasets joined.
 
+    Args:
+        summaries (Sequence[Mapping]): What the runs wrote to ``summary.json``.
+        runs (Sequence[Mapping]): Runs of a result file to add them to (left unchanged). (default: none)
+
     Returns:
-        dict: ``{"runs": [{"settings", "commands", ...results}, ...]}``.
+        dict: ``{"runs": [{"settings", "runs", ...results}, ...]}``: ``runs`` counts the runs joined.
     """
-    runs: List[Dict[str, Any]] = []
+    joined_runs: List[Dict[str, Any]] = copy.deepcopy([dict(run) for run in runs])
     for summary in summaries:
         settings = {key: summary["config"][key] for key in KEPT_SETTINGS if key in summary["config"]}
         same = {key: value for key, value in settings.items() if key not in JOINED_SETTINGS}
-        joined = next((run for run in runs if {k: v for k, v in run["settings"].items() if k not in JOINED_SETTINGS} == same), None)
+        joined = next((run for run in joined_runs if {k: v for k, v in run["settings"].items() if k not in JOINED_SETTINGS} == same), None)
         if joined is None:
             joined = {"settings": {**settings, "datasets": []}, "runs": 0}
-            runs.append(joined)
+            joined_runs.append(joined)
         joined["settings"]["datasets"] += [d for d in settings["datasets"] if d not in joined["settings"]["datasets"]]
         joined["runs"] += 1
         for key in KEPT_RESULTS:
@@ -176,7 +184,7 @@ def collect(summaries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
                 joined[key] = joined.get(key, []) + summary.get(key, [])
             elif key in summary:
                 joined[key] = summary[key]
-    return {"runs": runs}
+    return {"runs": joined_runs}
 
 
 def run_text(experiment: GridExperiment, run: Mapping[str, Any]) -> str:
@@ -191,20 +199,29 @@ def run_text(experiment: GridExperiment, run: Mapping[str, Any]) -> str:
     grid_datasets = [d for d in settings["datasets"] if any(c["dataset"] == d for c in run.get("cells", []))]
     seeds = settings.get("seeds", 1)
     seed_text = f"seed {settings['seed']}" if seeds == 1 else f"seeds {settings['seed']}–{settings['seed'] + seeds - 1}"
+    flags = sign_flip_flags(run) + linear_check_flags(run)
+    threads_text = f"{threads} torch thread{'s' if threads != 1 else ''}"
+    if not run.get("cells"):  # the linear check alone
+        linear = run["sgc_settings"]
+        return "\n".join([
+            f"### `--recipe {settings['recipe']}`, {seed_text}: the linear check alone",
+            "",
+            f"Ran: `{command(experiment.name, settings, [], flags, grid=False)}` ({linear['epochs']} SGC training epochs, {threads_text}).",
+            "",
+            *sgc_text(run),
+        ])
     lines = [
         f"### `--recipe {settings['recipe']}`, {seed_text}, {depth_text}, {explained}",
         "",
-        f"Ran: `{command(experiment.name, settings, grid_datasets or settings['datasets'], sign_flip_flags(run))}` "
-        f"({epochs_of(settings, 'node')} node and {epochs_of(settings, 'graph')} graph training epochs, "
-        f"{threads} torch thread{'s' if threads != 1 else ''}).",
+        f"Ran: `{command(experiment.name, settings, grid_datasets or settings['datasets'], flags)}` "
+        f"({epochs_of(settings, 'node')} node and {epochs_of(settings, 'graph')} graph training epochs, {threads_text}).",
     ]
-    if run.get("cells"):
-        lines += ["", *experiment.findings(run, columns), "", "Range of the cells' means per task and architecture:", "",
-                  *ranges_table(run["cells"], columns), "", "Every cell: mean ± std over its explained items (n: items where the comparison is defined"
-                  + ("; in brackets the range of the seeds' means)." if seeds > 1 else ")."),
-                  "", *cells_table(run["cells"], columns), "",
-                  "Test accuracy of the trained models (graph tasks: in brackets the reference's \"AUROC\", the balanced accuracy of the hard predictions):",
-                  "", *models_table(run["models"])]
+    lines += ["", *experiment.findings(run, columns), "", "Range of the cells' means per task and architecture:", "",
+              *ranges_table(run["cells"], columns), "", "Every cell: mean ± std over its explained items (n: items where the comparison is defined"
+              + ("; in brackets the range of the seeds' means)." if seeds > 1 else ")."),
+              "", *cells_table(run["cells"], columns), "",
+              "Test accuracy of the trained models (graph tasks: in brackets the reference's \"AUROC\", the balanced accuracy of the hard predictions):",
+              "", *models_table(run["models"])]
     if run.get("sgc"):
         lines += ["", *sgc_text(run)]
     return "\n".join(lines)
@@ -225,6 +242,21 @@ def sign_flip_flags(run: Mapping[str, Any]) -> str:
     return flags
 
 
+def linear_check_flags(run: Mapping[str, Any]) -> str:
+    r"""The flags of the linear check of a ``layerwise`` run that differ from their defaults (empty for other
+    experiments and for runs that kept no ``sgc_settings``)."""
+    linear = run.get("sgc_settings")
+    if not linear:
+        return ""
+    defaults = {**layerwise.LINEAR_CHECK_DEFAULTS, "epochs": GRID_RECIPES[run["settings"]["recipe"]].linear_epochs}
+    flags = ""
+    for name, value in linear.items():
+        if value != defaults[name]:
+            shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+            flags += f" --sgc-{name.replace('_', '-')} {shown}"
+    return flags
+
+
 def gap_text(gap: float) -> str:
     r"""A largest gap of the linear check as the result file keeps it: rounded to four decimals, so 0 means below 5e-05."""
     return "< 5e-05" if gap == 0 else f"{gap:.1e}"
@@ -232,18 +264,29 @@ def gap_text(gap: float) -> str:
 
 def sgc_text(run: Mapping[str, Any]) -> List[str]:
     r"""The linear check's table: per depth, the cosine and largest gap of layerwise gradient and
-    occlusion, and GNNExplainer's input-level cosine to P beside the paper's."""
+    occlusion, and GNNExplainer's input-level cosine to P beside the paper's (with several seeds,
+    in brackets the range of the seeds' means); then the SGC models' test accuracy."""
+    seeded = any("seeds" in row for row in run["sgc"])
     lines = ["Linear check (stacked SGConv, float64; sampled message-carrying edges, every layer; the result file rounds the "
-             "gaps to four decimals, and `tests/attribution/test_linear_theorem.py` asserts them below 1e-10 on every entry of a small graph):", "",
+             "gaps to four decimals, and `tests/attribution/test_linear_theorem.py` asserts them below 1e-10 on every entry of a small graph"
+             + ("; n counts the nodes of every seed, in brackets the range of the seeds' means):" if seeded else "):"), "",
              "| L | n | cos(layerwise Grad, occlusion) | largest gap | cos(GNNExplainer, P) | paper |", "|---|---|---|---|---|---|"]
     for row in run["sgc"]:
         paper = layerwise.PAPER_SGC_GNNEXPLAINER.get(int(row["depth"]))
+        explainer = f"{float(row['gnnexplainer_vs_p_mean']):.3f} ± {float(row['gnnexplainer_vs_p_std']):.3f}"
+        if "gnnexplainer_vs_p_seed_min" in row:
+            explainer += f" ({float(row['gnnexplainer_vs_p_seed_min']):.3f}–{float(row['gnnexplainer_vs_p_seed_max']):.3f})"
         lines.append(f"| {row['depth']} | {row['count']} | {float(row['layerwise_grad_vs_occlusion_mean']):.6f} | "
-                     f"{gap_text(float(row['max_abs_gap_mean']))} | {float(row['gnnexplainer_vs_p_mean']):.3f} ± {float(row['gnnexplainer_vs_p_std']):.3f} | "
-                     f"{'–' if paper is None else f'{paper:.3f}'} |")
-    accuracy = ", ".join(f"{float(m['test_accuracy']):.3f}" for m in run.get("sgc_models", []))
+                     f"{gap_text(float(row['max_abs_gap_mean']))} | {explainer} | {'–' if paper is None else f'{paper:.3f}'} |")
+    accuracy = []
+    for row in run["sgc"]:
+        trained = [float(m["test_accuracy"]) for m in run.get("sgc_models", []) if int(m["depth"]) == int(row["depth"])]
+        if trained:
+            values = seed_spread.spread(trained)
+            accuracy.append(f"{values['mean']:.3f}" + (f" ± {values['std']:.3f}" if values["n"] > 1 else ""))
     if accuracy:
-        lines += ["", f"Test accuracy of the SGC models, L = {', '.join(str(r['depth']) for r in run['sgc'])}: {accuracy}."]
+        over = " (mean ± std over seeds)" if seeded else ""
+        lines += ["", f"Test accuracy of the SGC models{over}, L = {', '.join(str(r['depth']) for r in run['sgc'])}: {', '.join(accuracy)}."]
     return lines
 
 
@@ -314,17 +357,21 @@ def section(experiment: GridExperiment, results: Mapping[str, Any]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    r"""``python -m edgeattr.experiments.grid_results EXPERIMENT --write-docs RESULTS [--runs SUMMARY ...] [--page PAGE]``."""
+    r"""``python -m edgeattr.experiments.grid_results EXPERIMENT --write-docs RESULTS [--runs | --add-runs SUMMARY ...] [--page PAGE]``."""
     parser = argparse.ArgumentParser(description="Rewrite the results section of a grid experiment's page from its result file.")
     parser.add_argument("experiment", choices=sorted(EXPERIMENTS))
     parser.add_argument("--write-docs", required=True, metavar="RESULTS", help="the result file (the repository's: docs/results/<experiment>.json)")
-    parser.add_argument("--runs", nargs="+", metavar="SUMMARY", help="first write RESULTS from these summary.json files")
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--runs", nargs="+", metavar="SUMMARY", help="first write RESULTS from these summary.json files")
+    given.add_argument("--add-runs", nargs="+", metavar="SUMMARY", help="first add these summary.json files to the runs RESULTS holds")
     parser.add_argument("--page", default=None, help="the page to rewrite (default: the experiment's page)")
     options = parser.parse_args(argv)
     experiment = EXPERIMENTS[options.experiment]
-    if options.runs:
-        content = collect([json.loads(pathlib.Path(summary).read_text()) for summary in options.runs])
-        pathlib.Path(options.write_docs).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    if options.runs or options.add_runs:
+        results = pathlib.Path(options.write_docs)
+        kept = json.loads(results.read_text())["runs"] if options.add_runs else []
+        content = collect([json.loads(pathlib.Path(summary).read_text()) for summary in options.runs or options.add_runs], kept)
+        results.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
     experiment.section.write_from(options.write_docs, options.page or experiment.page, lambda results: section(experiment, results))
     return 0
 

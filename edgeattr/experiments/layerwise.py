@@ -35,6 +35,8 @@ from edgeattr.experiments.outputs import ResultFolder
 COMPARED = {"grad": "layerwise Grad", "gnnexplainer": "layerwise GNNExplainer", "random": "Random", "full": "Full"}
 #: Column -> legend label of the linear check.
 LINEAR = {"layerwise_grad_vs_occlusion": "layerwise Grad vs occlusion", "gnnexplainer_vs_p": "GNNExplainer vs P (input level)"}
+#: The linear check's defaults (its training epochs: the recipe's).
+LINEAR_CHECK_DEFAULTS: Dict[str, Any] = {"dataset": "Cora", "depths": [1, 2, 3, 4, 5], "explained": 3, "max_edges": 128}
 #: The paper's input-level GNNExplainer-vs-P cosines for the linear SGC on Cora, 1..5 layers.
 PAPER_SGC_GNNEXPLAINER = {1: 0.965, 2: 0.892, 3: 0.851, 4: 0.817, 5: 0.779}
 
@@ -80,12 +82,15 @@ def linear_measure(item: ExplainedItem, max_edges: int = 128) -> Optional[Dict[s
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     r"""The grid's flags and those of the linear check."""
     add_grid_arguments(parser)
-    parser.add_argument("--sgc-depths", nargs="*", type=int, default=[1, 2, 3, 4, 5], help="depths of the linear SGC check on Cora (default: 1 2 3 4 5)")
-    parser.add_argument("--sgc-explained", type=int, default=3, help="explained Cora test nodes of the linear check, 0 for all (default: 3; paper: 0)")
-    parser.add_argument("--sgc-dataset", default="Cora", help="dataset of the linear check (default: Cora)")
+    defaults = LINEAR_CHECK_DEFAULTS
+    parser.add_argument("--sgc-depths", nargs="*", type=int, default=list(defaults["depths"]),
+                        help=f"depths of the linear SGC check (default: {' '.join(map(str, defaults['depths']))})")
+    parser.add_argument("--sgc-explained", type=int, default=defaults["explained"],
+                        help=f"explained test nodes of the linear check, 0 for all (default: {defaults['explained']}; paper: 0)")
+    parser.add_argument("--sgc-dataset", default=defaults["dataset"], help=f"dataset of the linear check (default: {defaults['dataset']})")
     parser.add_argument("--sgc-epochs", type=int, default=None, help="training epochs of the linear SGC (default: the recipe's, paper 2000, edgeattr 200)")
-    parser.add_argument("--sgc-max-edges", type=int, default=128,
-                        help="edges whose (layer, edge) entries the linear check occludes per node, sampled; 0 for all (default: 128; paper: all)")
+    parser.add_argument("--sgc-max-edges", type=int, default=defaults["max_edges"],
+                        help=f"edges whose (layer, edge) entries the linear check occludes per node, sampled; 0 for all (default: {defaults['max_edges']}; paper: all)")
 
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
@@ -93,8 +98,9 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     ``sgc.csv``, ``sgc_summary.csv``, ``summary.json``, ``layerwise.png`` and ``sgc.png`` into ``args.out``.
 
     Returns:
-        dict: ``cells`` (per cell, the mean cosine to layerwise occlusion) and
-        ``sgc`` (per depth, the linear check's means).
+        dict: ``config``; ``cells`` (per cell, the mean cosine to layerwise occlusion) and
+        ``models``; ``sgc`` (per depth, the linear check's means), ``sgc_models`` and
+        ``sgc_settings`` (its ``dataset``, ``depths``, ``explained``, ``epochs``, ``max_edges``).
     """
     config = grid_config(args)
     folder = ResultFolder(args.out)
@@ -118,7 +124,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         folder.write_csv("sgc.csv", rows)
         folder.write_csv("sgc_summary.csv", summary)
         folder.save_figure("sgc.png", plot_grid(summary, LINEAR, "cosine", f"Linear SGC on {args.sgc_dataset}"))
-        result.update(sgc=summary, sgc_models=models)
+        settings = {"dataset": args.sgc_dataset, "depths": list(args.sgc_depths), "explained": args.sgc_explained, "epochs": epochs, "max_edges": args.sgc_max_edges}
+        result.update(sgc=summary, sgc_models=models, sgc_settings=settings)
     folder.write_json("summary.json", result)
     print(f"wrote {folder.path}")
     return result

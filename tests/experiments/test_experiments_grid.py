@@ -124,6 +124,7 @@ def test_layerwise_end_to_end_with_the_exact_linear_check(root, tmp_path):
         assert 0 < float(row["gnnexplainer_vs_p"]) <= 1
         assert 0 < int(row["examined_edges"]) <= 6
     assert [entry["depth"] for entry in result["sgc"]] == [1, 3]
+    assert result["sgc_settings"] == {"dataset": "Cornell", "depths": [1, 3], "explained": 2, "epochs": 2000, "max_edges": 6}  # epochs: the paper recipe's
     assert (tmp_path / "layerwise.png").stat().st_size > 0 and (tmp_path / "sgc.png").stat().st_size > 0
 
 
@@ -200,5 +201,7 @@ def test_seeds_train_their_own_models_and_the_summary_gives_the_spread_of_their_
         assert cell[f"{column}_seed_min"] == pytest.approx(min(seed_means), abs=1e-4)
         assert cell[f"{column}_seed_max"] == pytest.approx(max(seed_means), abs=1e-4)
         assert cell[f"{column}_seed_std"] == pytest.approx(abs(seed_means[0] - seed_means[1]) / 2**0.5, abs=1e-4)
+        assert cell[f"{column}_seed_first"] == pytest.approx(seed_means[0], abs=1e-4)
+        assert cell[f"{column}_seed_mean"] == pytest.approx(sum(seed_means) / 2, abs=1e-4)
         assert cell[f"{column}_mean"] == pytest.approx(sum(float(r[column]) for r in rows) / len(rows), abs=1e-4)
     assert result["config"]["seeds"] == 2

@@ -100,3 +100,28 @@ def test_runs_of_several_seeds_show_the_range_of_the_seeds_means():
     text = grid_results.run_text(EXPERIMENTS["layerwise"], content["runs"][0])
     assert "| Cora | GCN | 1 | 4 | 0.500 ± 0.010 (0.430–0.570) |" in text
     assert "| Cora | GCN | 0.700 ± 0.141 |" in text and "seeds 0–1" in text and "--seeds 2`" in text
+
+
+def test_add_runs_joins_new_summaries_to_the_runs_a_result_file_holds(tmp_path):
+    results = tmp_path / "layerwise.json"
+    results.write_text(json.dumps(collect([summary(["Cora"], [cell("Cora", "GCN", 1, grad=1.0, gnnexplainer=0.7, random=0.0, full=0.3)])])))
+    before = json.loads(results.read_text())
+    later = summary(["MUTAG"], [cell("MUTAG", "GCN", 1, grad=0.5, gnnexplainer=0.2, random=0.0, full=0.3)])
+    linear_row = dict(depth=1, count=20, seeds=2, layerwise_grad_vs_occlusion_mean=1.0, max_abs_gap_mean=0.0, gnnexplainer_vs_p_mean=0.95,
+                      gnnexplainer_vs_p_std=0.03, gnnexplainer_vs_p_seed_min=0.94, gnnexplainer_vs_p_seed_max=0.96)
+    linear_models = [dict(seed=s, dataset="Cora", architecture="SGC", depth=1, test_accuracy=a) for s, a in ((0, 0.8), (1, 0.6))]
+    linear_alone = summary([], [], sgc=[linear_row], sgc_models=linear_models, sgc_settings=dict(dataset="Cora", depths=[1], explained=10, epochs=2000, max_edges=128))
+    linear_alone["config"]["seeds"] = 2
+    for index, run in enumerate((later, linear_alone)):
+        (tmp_path / f"summary{index}.json").write_text(json.dumps(run))
+    page = tmp_path / "page.md"
+    page.write_text("\n".join(EXPERIMENTS["layerwise"].section.markers) + "\n")
+    grid_results.main(["layerwise", "--write-docs", str(results), "--add-runs", str(tmp_path / "summary0.json"), str(tmp_path / "summary1.json"), "--page", str(page)])
+    runs = json.loads(results.read_text())["runs"]
+    assert [run["settings"]["datasets"] for run in runs] == [["Cora", "MUTAG"], []] and runs[0]["runs"] == 2
+    assert runs[0]["cells"][0] == before["runs"][0]["cells"][0]
+    text = page.read_text()
+    assert "### `--recipe paper`, seeds 0–1: the linear check alone" in text
+    assert "`edgeattr reproduce layerwise --recipe paper --datasets --seeds 2 --sgc-depths 1 --sgc-explained 10` (2000 SGC training epochs, 1 torch thread)" in text
+    assert "| 1 | 20 | 1.000000 | < 5e-05 | 0.950 ± 0.030 (0.940–0.960) | 0.965 |" in text
+    assert "Test accuracy of the SGC models (mean ± std over seeds), L = 1: 0.700 ± 0.141." in text
