@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch_geometric.nn import GATv2Conv, GINEConv
@@ -12,10 +13,19 @@ from torch_geometric.utils import to_undirected
 from edgeattr import LayerwiseOcclusion, PyGAdapter
 from edgeattr.cli import main
 from edgeattr.experiments.datasets import dataset_task, load_dataset
-from edgeattr.experiments.grid import ExplainedItem
+from edgeattr.experiments.grid import ExplainedItem, GridConfig, run_grid
 from edgeattr.experiments.models import GraphClassifier, build_model
 from edgeattr.metrics import sign_flips
-from tests.support.raw_datasets import WEBKB_CLASSES, WEBKB_NODES, write_tudataset, write_webkb
+from tests.support.raw_datasets import (
+    PLANETOID_NODES,
+    PLANETOID_TEST,
+    PLANETOID_TRAIN,
+    WEBKB_CLASSES,
+    WEBKB_NODES,
+    write_planetoid,
+    write_tudataset,
+    write_webkb,
+)
 
 TINY = ["--datasets", "Cornell", "MUTAG", "--depths", "1", "--explained", "2", "--node-epochs", "5", "--graph-epochs", "2", "--cache-dir", ""]
 
@@ -52,6 +62,23 @@ def test_datasets_load_from_a_copied_root_with_their_splits(root):
         load_dataset("Graph-SST2", root)
     with pytest.raises(ValueError, match="unknown dataset 'Pubmed'"):
         load_dataset("Pubmed", root)
+
+
+@pytest.mark.parametrize("recipe", ["paper", "edgeattr"])
+def test_the_recipe_picks_the_planetoid_split_whose_test_nodes_the_grid_explains(tmp_path, recipe):
+    write_planetoid(str(tmp_path), "Cora")
+    public = load_dataset("Cora", str(tmp_path)).graph
+    split = load_dataset("Cora", str(tmp_path), planetoid_split="geom-gcn").graph
+    first = np.load(tmp_path / "Planetoid" / "Cora" / "geom-gcn" / "raw" / "cora_split_0.6_0.2_0.npz")
+    for key in ("train_mask", "val_mask", "test_mask"):
+        assert split[key].tolist() == first[key].tolist()  # split 0 of the ten
+    assert public.train_mask.nonzero().view(-1).tolist() == list(range(PLANETOID_TRAIN))
+    assert public.test_mask.nonzero().view(-1).tolist() == list(range(PLANETOID_NODES - PLANETOID_TEST, PLANETOID_NODES))
+    assert torch.equal(split.x, public.x) and torch.equal(split.edge_index, public.edge_index)
+    config = GridConfig(datasets=("Cora",), architectures=("GCN",), depths=(1,), explained=0, recipe=recipe, node_epochs=2, root=str(tmp_path), cache_dir="")
+    rows, _ = run_grid(config, lambda item: {"explained": 1.0}, "split")
+    expected = split if recipe == "paper" else public
+    assert sorted(row["item"] for row in rows) == expected.test_mask.nonzero().view(-1).tolist()
 
 
 def test_models_follow_the_paper():

@@ -1,16 +1,20 @@
-"""Small seeded datasets written in the raw formats of PyG's WebKB and TUDataset classes.
+"""Small seeded datasets written in the raw formats of PyG's Planetoid, WebKB and TUDataset classes.
 
 The experiments load datasets through PyG from a ``root``; these files let the
 tests run that whole path offline, without the real raw files.
 """
 
 import os
+import pickle
 
 import numpy as np
 import torch
 
 WEBKB_NODES, WEBKB_FEATURES, WEBKB_CLASSES = 60, 12, 5
 TU_GRAPHS = 40
+#: Planetoid's public split: the first PLANETOID_TRAIN nodes train, the next 500 validate, the last PLANETOID_TEST test.
+PLANETOID_TRAIN, PLANETOID_TEST, PLANETOID_FEATURES, PLANETOID_CLASSES = 14, 20, 8, 7
+PLANETOID_NODES = PLANETOID_TRAIN + 500 + PLANETOID_TEST
 
 
 def write_webkb(root: str, name: str = "cornell", seed: int = 0) -> None:
@@ -68,3 +72,42 @@ def write_tudataset(root: str, name: str = "MUTAG", seed: int = 0) -> None:
     for suffix, lines in files.items():
         with open(os.path.join(folder, f"{name}_{suffix}.txt"), "w") as handle:
             handle.write("\n".join(map(str, lines)) + "\n")
+
+
+def write_planetoid(root: str, name: str = "Cora", seed: int = 0) -> None:
+    """``root/Planetoid/<name>/raw`` (the public split) and ``root/Planetoid/<name>/geom-gcn/raw``
+    (the same graph and 10 splits of 60/20/20 % in ``<name>_split_0.6_0.2_<i>.npz``): a random graph,
+    binary features and one-hot labels, pickled as the ``ind.<name>.*`` files; the test rows are
+    listed in shuffled order in ``test.index``, as in the real files."""
+    g = torch.Generator().manual_seed(seed)
+    features = (torch.rand(PLANETOID_NODES, PLANETOID_FEATURES, generator=g) < 0.3).float().numpy()
+    labels = torch.randint(0, PLANETOID_CLASSES, (PLANETOID_NODES,), generator=g)
+    labels[:PLANETOID_CLASSES] = torch.arange(PLANETOID_CLASSES)
+    one_hot = np.eye(PLANETOID_CLASSES, dtype=np.float32)[labels.numpy()]
+    first_test = PLANETOID_NODES - PLANETOID_TEST
+    test_order = (first_test + torch.randperm(PLANETOID_TEST, generator=g)).tolist()
+    graph: dict = {node: [] for node in range(PLANETOID_NODES)}
+    for _ in range(3 * PLANETOID_NODES):
+        u, v = torch.randint(0, PLANETOID_NODES, (2,), generator=g).tolist()
+        if u != v:
+            graph[u].append(v)
+            graph[v].append(u)
+    files = {"x": features[:PLANETOID_TRAIN], "y": one_hot[:PLANETOID_TRAIN], "allx": features[:first_test], "ally": one_hot[:first_test],
+             "tx": features[test_order], "ty": one_hot[test_order], "graph": graph}
+    prefix = name.lower()
+    public, geom_gcn = (os.path.join(root, "Planetoid", name, *parts, "raw") for parts in ((), ("geom-gcn",)))
+    for folder in (public, geom_gcn):
+        os.makedirs(folder, exist_ok=True)
+        for key, value in files.items():
+            with open(os.path.join(folder, f"ind.{prefix}.{key}"), "wb") as handle:
+                pickle.dump(value, handle)
+        with open(os.path.join(folder, f"ind.{prefix}.test.index"), "w") as handle:
+            handle.write("\n".join(map(str, test_order)) + "\n")
+    train, val = int(0.6 * PLANETOID_NODES), int(0.2 * PLANETOID_NODES)
+    for split in range(10):
+        order = torch.randperm(PLANETOID_NODES, generator=g).numpy()
+        masks = {key: np.zeros(PLANETOID_NODES, dtype=bool) for key in ("train_mask", "val_mask", "test_mask")}
+        masks["train_mask"][order[:train]] = True
+        masks["val_mask"][order[train:train + val]] = True
+        masks["test_mask"][order[train + val:]] = True
+        np.savez(os.path.join(geom_gcn, f"{prefix}_split_0.6_0.2_{split}.npz"), **masks)
