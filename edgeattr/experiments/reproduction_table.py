@@ -205,8 +205,8 @@ def layerwise_rows(results: Mapping[str, Any]) -> List[ResultRow]:
                   "exact for a linear model: z is affine in each layerwise weight", "reproduction/layerwise.md"),
         ResultRow("layerwise, linear SGC on Cora: cos(GNNExplainer, P), L = 1..5", paper_sgc,
                   linear(linear_runs.get("paper"), "gnnexplainer"), linear(linear_runs.get("edgeattr"), "gnnexplainer"),
-                  "edgeattr reproduce layerwise --recipe R --datasets --seeds 5 --sgc-explained 10",
-                  "a few test nodes by default (the paper: all)", "reproduction/layerwise.md"),
+                  "edgeattr reproduce layerwise --recipe R --datasets --seeds 3 --sgc-explained 10",
+                  "3 test nodes by default, 10 per seed in the run over seeds (the paper: every test node of one model)", "reproduction/layerwise.md"),
         ResultRow("layerwise grid: cos(layerwise Grad, layerwise occlusion)", "figure (graph tasks 1 by construction, see why)",
                   grid_summary(runs.get("paper"), grid), grid_summary(runs.get("edgeattr"), grid), "edgeattr reproduce layerwise --recipe R",
                   "for graph tasks the reference's \"layerwise occlusion\" is the layerwise gradient, so its agreement is 1 by construction; "
